@@ -1,0 +1,1021 @@
+//! The policy file: raw serde types (`Raw*`, `deny_unknown_fields`), their defaults (defined once,
+//! here), and `validate()` into [`Policy`], which cannot be built any other way.
+//!
+//! Errors always name where the problem is: the line and column in the file, and the dotted key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::scan::ScanRules;
+
+/// The commented default policy written by `pyward policy init`. A test proves that it parses to
+/// exactly [`Policy::default()`], so the two cannot drift apart.
+pub const DEFAULT_POLICY_TOML: &str = include_str!("default_policy.toml");
+
+/// Where a policy problem was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    /// The file the policy came from, or `<string>`.
+    pub source_name: String,
+    /// 1-based line and column, when the problem has a place in the file.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// Dotted key of the offending value (`sandbox.memory_mb`, `clients[1].role`), when known.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source_name)?;
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, ":{line}:{column}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// The role a socket peer is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// May load and unload modules, grant, release quarantine and reload the policy.
+    Admin,
+    /// May call modules on behalf of its chat users and answer host calls.
+    Bot,
+}
+
+/// Who may run a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Security {
+    Owner,
+    Sudo,
+    Everyone,
+}
+
+/// A capability a module can be granted: one host call the supervisor relays to the bot.
+/// Session control, crypto keys and device identity are deliberately not in this list: they are
+/// never relayed, whatever the policy says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostCall {
+    Reply,
+    SendMessage,
+    EditMessage,
+    KvGet,
+    KvSet,
+    KvDelete,
+    Log,
+}
+
+impl HostCall {
+    pub const ALL: [HostCall; 7] = [
+        HostCall::Reply,
+        HostCall::SendMessage,
+        HostCall::EditMessage,
+        HostCall::KvGet,
+        HostCall::KvSet,
+        HostCall::KvDelete,
+        HostCall::Log,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HostCall::Reply => "reply",
+            HostCall::SendMessage => "send_message",
+            HostCall::EditMessage => "edit_message",
+            HostCall::KvGet => "kv_get",
+            HostCall::KvSet => "kv_set",
+            HostCall::KvDelete => "kv_delete",
+            HostCall::Log => "log",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<HostCall> {
+        HostCall::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// Host operations that exist on chat clients but are never relayed to them (seed: session
+/// control, the raw client, crypto keys, device ids). Naming one in a tier is a policy error.
+pub const NEVER_RELAYED: &[&str] = &[
+    "login",
+    "logout",
+    "start",
+    "stop",
+    "api",
+    "crypto",
+    "device_id",
+    "export_keys",
+    "access_token",
+];
+
+/// Linux namespaces a worker can be put in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Namespace {
+    User,
+    Net,
+    Pid,
+    Ipc,
+    Uts,
+    Mount,
+}
+
+/// A sandbox layer a policy can insist on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    Landlock,
+    Seccomp,
+    NoNewPrivs,
+    Rlimits,
+    /// Dropping to an unprivileged uid and emptying every capability set (only meaningful as root).
+    PrivilegeDrop,
+    Namespaces,
+    Cgroup,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw types: exactly what the file may say. Defaults live in the `Default` impls below, only.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPolicy {
+    pub server: RawServer,
+    pub clients: Vec<RawClient>,
+    pub acl: RawAcl,
+    pub tiers: BTreeMap<String, RawTier>,
+    pub default_tier: String,
+    pub scan: RawScan,
+    pub sandbox: RawSandbox,
+    pub rate_limit: RawRateLimit,
+    pub quarantine: RawQuarantine,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub max_line_bytes: usize,
+    pub socket_mode: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAcl {
+    pub owners: Vec<String>,
+    pub sudos: Vec<String>,
+    pub default_security: Security,
+    /// `"module.command" = "owner"`: overrides what a module declares, never loosening it.
+    pub commands: BTreeMap<String, Security>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTier {
+    pub host_calls: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawScan {
+    pub max_file_bytes: usize,
+    pub max_nesting: usize,
+    pub allowed_imports: Vec<String>,
+    pub forbidden_names: Vec<String>,
+    pub forbidden_attributes: Vec<String>,
+    pub forbidden_patterns: Vec<String>,
+    pub prelude_marker: Option<String>,
+    pub trusted_preludes: Vec<String>,
+    pub dangerously_skip_scan: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSandbox {
+    pub memory_mb: u64,
+    pub cpu_seconds: u64,
+    pub wall_ms: u64,
+    pub max_output_bytes: usize,
+    pub max_open_files: u64,
+    pub max_processes: u64,
+    pub read_paths: Vec<PathBuf>,
+    pub worker_uid: u32,
+    pub worker_gid: u32,
+    pub namespaces: Vec<Namespace>,
+    pub require: Vec<Layer>,
+    pub dangerously_allow_network: bool,
+    pub dangerously_allow_degraded: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRateLimit {
+    pub calls_per_window: u32,
+    pub window_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawQuarantine {
+    pub consecutive_failures: u32,
+    pub success_factor: f64,
+    pub failure_factor: f64,
+    pub initial_score: f64,
+}
+
+/// Imports a module may make unless the policy says otherwise (both seeds' allowlist, plus the
+/// host API module).
+pub const DEFAULT_ALLOWED_IMPORTS: &[&str] = &[
+    "json",
+    "time",
+    "math",
+    "re",
+    "functools",
+    "collections",
+    "hashlib",
+    "datetime",
+    "random",
+    "pyward",
+];
+
+/// Bare names a module may not use: the builtins both seeds block (getattr and friends are judged
+/// by the `dynamic-attribute` rule instead) and the interpreter's own handles.
+pub const DEFAULT_FORBIDDEN_NAMES: &[&str] = &[
+    "eval",
+    "exec",
+    "compile",
+    "__import__",
+    "globals",
+    "locals",
+    "vars",
+    "dir",
+    "breakpoint",
+    "exit",
+    "quit",
+    "open",
+    "input",
+    "memoryview",
+    "bytearray",
+    "__builtins__",
+    "__loader__",
+    "__spec__",
+    "__build_class__",
+];
+
+/// Attribute names a module may not touch: the Sekai seed's session-control and sensitive-data
+/// names, and the object-model escapes of both seeds and of the classic sandbox breakouts.
+pub const DEFAULT_FORBIDDEN_ATTRIBUTES: &[&str] = &[
+    // session control and sensitive client data (Sekai seed)
+    "login",
+    "logout",
+    "stop",
+    "start",
+    "crypto",
+    "api",
+    "device_id",
+    "access_token",
+    // object model
+    "__class__",
+    "__bases__",
+    "__base__",
+    "__subclasses__",
+    "__mro__",
+    "mro",
+    "__globals__",
+    "__builtins__",
+    "__code__",
+    "__dict__",
+    "__closure__",
+    "__func__",
+    "__self__",
+    "__getattribute__",
+    "__getattr__",
+    "__setattr__",
+    "__delattr__",
+    "__reduce__",
+    "__reduce_ex__",
+    "__subclasshook__",
+    "__init_subclass__",
+    "__import__",
+    "__loader__",
+    "__spec__",
+    "__traceback__",
+    "__defaults__",
+    "__kwdefaults__",
+    "__wrapped__",
+    // frames, code, generators, coroutines, tracebacks
+    "f_back",
+    "f_globals",
+    "f_locals",
+    "f_builtins",
+    "f_code",
+    "f_trace",
+    "gi_frame",
+    "gi_code",
+    "gi_yieldfrom",
+    "cr_frame",
+    "cr_code",
+    "cr_await",
+    "ag_frame",
+    "ag_code",
+    "tb_frame",
+    "tb_next",
+    "co_code",
+    "co_consts",
+    "func_globals",
+    "_getframe",
+];
+
+/// Text that no module needs to hold in a string (pipeline seed's patterns and input sanitiser).
+/// Matched case-insensitively against every string constant after constant folding; a pattern
+/// made of identifier characters matches only as a whole word.
+pub const DEFAULT_FORBIDDEN_PATTERNS: &[&str] = &[
+    "os.system",
+    "os.popen",
+    "os.exec",
+    "os.remove",
+    "os.unlink",
+    "subprocess",
+    "importlib",
+    "ctypes",
+    "socket",
+    "sys.exit",
+    "sys.modules",
+    "builtins",
+    "posix",
+    "rm -rf",
+    "chmod 777",
+    "| sh",
+    "| bash",
+];
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+impl Default for RawPolicy {
+    fn default() -> Self {
+        let community = RawTier {
+            host_calls: strings(&[
+                "reply",
+                "send_message",
+                "kv_get",
+                "kv_set",
+                "kv_delete",
+                "log",
+            ]),
+        };
+        let trusted = RawTier {
+            host_calls: HostCall::ALL.iter().map(|c| c.name().to_string()).collect(),
+        };
+        RawPolicy {
+            server: RawServer::default(),
+            clients: vec![RawClient {
+                uid: Some(0),
+                gid: None,
+                role: Role::Admin,
+            }],
+            acl: RawAcl::default(),
+            tiers: BTreeMap::from([
+                ("community".to_string(), community),
+                ("trusted".to_string(), trusted),
+            ]),
+            default_tier: "community".to_string(),
+            scan: RawScan::default(),
+            sandbox: RawSandbox::default(),
+            rate_limit: RawRateLimit::default(),
+            quarantine: RawQuarantine::default(),
+        }
+    }
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            socket: PathBuf::from("/run/pyward/pyward.sock"),
+            state_dir: PathBuf::from("/var/lib/pyward"),
+            max_line_bytes: 1 << 20,
+            socket_mode: "0660".to_string(),
+        }
+    }
+}
+
+impl Default for RawAcl {
+    fn default() -> Self {
+        RawAcl {
+            owners: Vec::new(),
+            sudos: Vec::new(),
+            default_security: Security::Owner,
+            commands: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for RawScan {
+    fn default() -> Self {
+        RawScan {
+            max_file_bytes: 256 * 1024,
+            max_nesting: 100,
+            allowed_imports: strings(DEFAULT_ALLOWED_IMPORTS),
+            forbidden_names: strings(DEFAULT_FORBIDDEN_NAMES),
+            forbidden_attributes: strings(DEFAULT_FORBIDDEN_ATTRIBUTES),
+            forbidden_patterns: strings(DEFAULT_FORBIDDEN_PATTERNS),
+            prelude_marker: None,
+            trusted_preludes: Vec::new(),
+            dangerously_skip_scan: false,
+        }
+    }
+}
+
+impl Default for RawSandbox {
+    fn default() -> Self {
+        RawSandbox {
+            memory_mb: 256,
+            cpu_seconds: 5,
+            wall_ms: 10_000,
+            max_output_bytes: 64 * 1024,
+            max_open_files: 32,
+            max_processes: 1,
+            read_paths: Vec::new(),
+            worker_uid: 65534,
+            worker_gid: 65534,
+            namespaces: Vec::new(),
+            require: vec![
+                Layer::Landlock,
+                Layer::Seccomp,
+                Layer::NoNewPrivs,
+                Layer::Rlimits,
+            ],
+            dangerously_allow_network: false,
+            dangerously_allow_degraded: false,
+        }
+    }
+}
+
+impl Default for RawRateLimit {
+    fn default() -> Self {
+        RawRateLimit {
+            calls_per_window: 60,
+            window_seconds: 60,
+        }
+    }
+}
+
+impl Default for RawQuarantine {
+    fn default() -> Self {
+        RawQuarantine {
+            consecutive_failures: 3,
+            success_factor: 1.02,
+            failure_factor: 0.85,
+            initial_score: 100.0,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validated types: what the rest of pyward uses.
+// ---------------------------------------------------------------------------------------------
+
+/// A socket peer rule: matches a peer by uid or gid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRule {
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub max_line_bytes: usize,
+    pub socket_mode: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AclConfig {
+    pub owners: BTreeSet<String>,
+    pub sudos: BTreeSet<String>,
+    pub default_security: Security,
+    pub commands: BTreeMap<String, Security>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxLimits {
+    pub memory_bytes: u64,
+    pub cpu_seconds: u64,
+    pub wall_ms: u64,
+    pub max_output_bytes: usize,
+    pub max_open_files: u64,
+    pub max_processes: u64,
+    pub read_paths: Vec<PathBuf>,
+    pub worker_uid: u32,
+    pub worker_gid: u32,
+    pub namespaces: BTreeSet<Namespace>,
+    pub require: BTreeSet<Layer>,
+    pub dangerously_allow_network: bool,
+    pub dangerously_allow_degraded: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub calls_per_window: u32,
+    pub window_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuarantineConfig {
+    pub consecutive_failures: u32,
+    pub success_factor: f64,
+    pub failure_factor: f64,
+    pub initial_score: f64,
+}
+
+/// A validated policy. Only [`RawPolicy::validate`] (and the loaders built on it) make one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub server: ServerConfig,
+    pub clients: Vec<ClientRule>,
+    pub acl: AclConfig,
+    pub tiers: BTreeMap<String, BTreeSet<HostCall>>,
+    pub default_tier: String,
+    pub scan: ScanRules,
+    pub sandbox: SandboxLimits,
+    pub rate_limit: RateLimit,
+    pub quarantine: QuarantineConfig,
+    _sealed: (),
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        RawPolicy::default()
+            .validate()
+            .expect("the built-in default policy is valid")
+    }
+}
+
+/// One semantic problem, before it is given a place in the file.
+#[derive(Debug)]
+struct Invalid {
+    key: String,
+    message: String,
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl RawPolicy {
+    /// Check every value and build the policy the rest of pyward uses. All problems are
+    /// collected, not just the first.
+    pub fn validate(self) -> Result<Policy, Vec<(String, String)>> {
+        let mut errors = Vec::new();
+        let policy = self.validate_into(&mut errors);
+        if errors.is_empty() {
+            Ok(policy)
+        } else {
+            Err(errors.into_iter().map(|e| (e.key, e.message)).collect())
+        }
+    }
+
+    fn validate_into(self, errors: &mut Vec<Invalid>) -> Policy {
+        let RawPolicy {
+            server,
+            clients,
+            acl,
+            tiers,
+            default_tier,
+            scan,
+            sandbox,
+            rate_limit,
+            quarantine,
+        } = self;
+
+        let socket_mode = match u32::from_str_radix(server.socket_mode.trim_start_matches("0o"), 8)
+        {
+            Ok(mode) if mode & 0o007 == 0 && mode <= 0o777 => mode,
+            Ok(_) => {
+                errors.push(invalid(
+                    "server.socket_mode",
+                    "must not give any access to other users (last octal digit 0), e.g. \"0660\"",
+                ));
+                0o660
+            }
+            Err(_) => {
+                errors.push(invalid(
+                    "server.socket_mode",
+                    format!(
+                        "`{}` is not an octal file mode such as \"0660\"",
+                        server.socket_mode
+                    ),
+                ));
+                0o660
+            }
+        };
+        if server.max_line_bytes < 1024 || server.max_line_bytes > 64 << 20 {
+            errors.push(invalid(
+                "server.max_line_bytes",
+                "must be between 1024 and 67108864",
+            ));
+        }
+        if !server.socket.is_absolute() {
+            errors.push(invalid("server.socket", "must be an absolute path"));
+        }
+        if !server.state_dir.is_absolute() {
+            errors.push(invalid("server.state_dir", "must be an absolute path"));
+        }
+
+        let mut client_rules = Vec::new();
+        for (i, c) in clients.into_iter().enumerate() {
+            if c.uid.is_none() && c.gid.is_none() {
+                errors.push(invalid(
+                    format!("clients[{i}]"),
+                    "a client rule needs `uid` or `gid`",
+                ));
+            }
+            client_rules.push(ClientRule {
+                uid: c.uid,
+                gid: c.gid,
+                role: c.role,
+            });
+        }
+
+        for (field, list) in [("acl.owners", &acl.owners), ("acl.sudos", &acl.sudos)] {
+            if let Some(empty) = list.iter().position(|s| s.trim().is_empty()) {
+                errors.push(invalid(format!("{field}[{empty}]"), "must not be empty"));
+            }
+        }
+        for name in acl.commands.keys() {
+            if !name.contains('.') {
+                errors.push(invalid(
+                    format!("acl.commands.{name}"),
+                    "command keys are \"module.command\"",
+                ));
+            }
+        }
+
+        let mut tier_map = BTreeMap::new();
+        for (tier, raw) in tiers {
+            let mut calls = BTreeSet::new();
+            for (i, call) in raw.host_calls.iter().enumerate() {
+                let key = format!("tiers.{tier}.host_calls[{i}]");
+                if NEVER_RELAYED.contains(&call.as_str()) {
+                    errors.push(invalid(
+                        key,
+                        format!("`{call}` is never relayed to the host, whatever the policy says"),
+                    ));
+                } else if let Some(c) = HostCall::from_name(call) {
+                    calls.insert(c);
+                } else {
+                    let known: Vec<_> = HostCall::ALL.iter().map(|c| c.name()).collect();
+                    errors.push(invalid(
+                        key,
+                        format!(
+                            "unknown host call `{call}`, expected one of {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
+            tier_map.insert(tier, calls);
+        }
+        if !tier_map.contains_key(&default_tier) {
+            errors.push(invalid(
+                "default_tier",
+                format!("no tier named `{default_tier}` in [tiers]"),
+            ));
+        }
+
+        let scan_rules = ScanRules::from_raw(&scan, errors_sink(errors));
+
+        if sandbox.memory_mb < 32 || sandbox.memory_mb > 64 * 1024 {
+            errors.push(invalid("sandbox.memory_mb", "must be between 32 and 65536"));
+        }
+        if sandbox.cpu_seconds == 0 || sandbox.cpu_seconds > 3600 {
+            errors.push(invalid("sandbox.cpu_seconds", "must be between 1 and 3600"));
+        }
+        if sandbox.wall_ms < 10 || sandbox.wall_ms > 3_600_000 {
+            errors.push(invalid("sandbox.wall_ms", "must be between 10 and 3600000"));
+        }
+        if sandbox.max_output_bytes == 0 || sandbox.max_output_bytes > 64 << 20 {
+            errors.push(invalid(
+                "sandbox.max_output_bytes",
+                "must be between 1 and 67108864",
+            ));
+        }
+        if !(4..=4096).contains(&sandbox.max_open_files) {
+            errors.push(invalid(
+                "sandbox.max_open_files",
+                "must be between 4 and 4096",
+            ));
+        }
+        if sandbox.max_processes == 0 || sandbox.max_processes > 4096 {
+            errors.push(invalid(
+                "sandbox.max_processes",
+                "must be between 1 and 4096",
+            ));
+        }
+        if sandbox.worker_uid == 0 || sandbox.worker_gid == 0 {
+            errors.push(invalid(
+                "sandbox.worker_uid",
+                "workers never run as uid or gid 0; pick an unprivileged id such as 65534",
+            ));
+        }
+        for (i, p) in sandbox.read_paths.iter().enumerate() {
+            if !p.is_absolute() {
+                errors.push(invalid(
+                    format!("sandbox.read_paths[{i}]"),
+                    "must be an absolute path",
+                ));
+            }
+        }
+
+        if rate_limit.calls_per_window == 0 {
+            errors.push(invalid("rate_limit.calls_per_window", "must be at least 1"));
+        }
+        if rate_limit.window_seconds == 0 || rate_limit.window_seconds > 86_400 {
+            errors.push(invalid(
+                "rate_limit.window_seconds",
+                "must be between 1 and 86400",
+            ));
+        }
+
+        if quarantine.consecutive_failures == 0 {
+            errors.push(invalid(
+                "quarantine.consecutive_failures",
+                "must be at least 1",
+            ));
+        }
+        if !(quarantine.success_factor >= 1.0 && quarantine.success_factor <= 2.0) {
+            errors.push(invalid(
+                "quarantine.success_factor",
+                "must be between 1.0 and 2.0",
+            ));
+        }
+        if !(quarantine.failure_factor > 0.0 && quarantine.failure_factor < 1.0) {
+            errors.push(invalid(
+                "quarantine.failure_factor",
+                "must be above 0.0 and below 1.0",
+            ));
+        }
+        if !(quarantine.initial_score > 0.0 && quarantine.initial_score <= 100.0) {
+            errors.push(invalid(
+                "quarantine.initial_score",
+                "must be above 0 and at most 100",
+            ));
+        }
+
+        Policy {
+            server: ServerConfig {
+                socket: server.socket,
+                state_dir: server.state_dir,
+                max_line_bytes: server.max_line_bytes,
+                socket_mode,
+            },
+            clients: client_rules,
+            acl: AclConfig {
+                owners: acl.owners.into_iter().collect(),
+                sudos: acl.sudos.into_iter().collect(),
+                default_security: acl.default_security,
+                commands: acl.commands,
+            },
+            tiers: tier_map,
+            default_tier,
+            scan: scan_rules,
+            sandbox: SandboxLimits {
+                memory_bytes: sandbox.memory_mb * 1024 * 1024,
+                cpu_seconds: sandbox.cpu_seconds,
+                wall_ms: sandbox.wall_ms,
+                max_output_bytes: sandbox.max_output_bytes,
+                max_open_files: sandbox.max_open_files,
+                max_processes: sandbox.max_processes,
+                read_paths: sandbox.read_paths,
+                worker_uid: sandbox.worker_uid,
+                worker_gid: sandbox.worker_gid,
+                namespaces: sandbox.namespaces.into_iter().collect(),
+                require: sandbox.require.into_iter().collect(),
+                dangerously_allow_network: sandbox.dangerously_allow_network,
+                dangerously_allow_degraded: sandbox.dangerously_allow_degraded,
+            },
+            rate_limit: RateLimit {
+                calls_per_window: rate_limit.calls_per_window,
+                window_seconds: rate_limit.window_seconds,
+            },
+            quarantine: QuarantineConfig {
+                consecutive_failures: quarantine.consecutive_failures,
+                success_factor: quarantine.success_factor,
+                failure_factor: quarantine.failure_factor,
+                initial_score: quarantine.initial_score,
+            },
+            _sealed: (),
+        }
+    }
+}
+
+/// Lets the scan-rule validation (in `scan`) report into the same list without seeing `Invalid`.
+fn errors_sink(errors: &mut Vec<Invalid>) -> impl FnMut(String, String) + '_ {
+    |key, message| errors.push(Invalid { key, message })
+}
+
+impl Policy {
+    /// Parse and validate policy text. `source_name` names the file in errors.
+    pub fn from_toml_str(text: &str, source_name: &str) -> Result<Policy, Vec<PolicyError>> {
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|span| line_col(text, span.start))
+                .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+            vec![PolicyError {
+                source_name: source_name.to_string(),
+                line,
+                column,
+                key: None,
+                message: e.message().trim().to_string(),
+            }]
+        })?;
+        raw.validate().map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|(key, message)| {
+                    let place = key_span(text, &key).map(|span| line_col(text, span.start));
+                    PolicyError {
+                        source_name: source_name.to_string(),
+                        line: place.map(|p| p.0),
+                        column: place.map(|p| p.1),
+                        key: Some(key),
+                        message,
+                    }
+                })
+                .collect()
+        })
+    }
+
+    /// Read, parse and validate a policy file.
+    pub fn load(path: &Path) -> Result<Policy, Vec<PolicyError>> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![PolicyError {
+                source_name: name.clone(),
+                line: None,
+                column: None,
+                key: None,
+                message: format!("cannot read policy file: {e}"),
+            }]
+        })?;
+        Policy::from_toml_str(&text, &name)
+    }
+
+    /// The host calls a trust tier grants (empty for an unknown tier: fail closed).
+    pub fn host_calls(&self, tier: &str) -> BTreeSet<HostCall> {
+        self.tiers.get(tier).cloned().unwrap_or_default()
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..floor_char_boundary(text, offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The byte span of a dotted key (`a.b[2].c`) in a TOML document, for error positions.
+fn key_span(text: &str, key: &str) -> Option<Range<usize>> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut item: &toml_edit::Item = doc.as_item();
+    let mut span = None;
+    for segment in key.split('.') {
+        let (name, index) = match segment.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        let Some(next) = item.get(name) else {
+            break;
+        };
+        item = next;
+        span = item.span().or(span);
+        if let Some(i) = index {
+            let element = match item {
+                toml_edit::Item::ArrayOfTables(a) => a.get(i).map(|t| t.span()),
+                toml_edit::Item::Value(toml_edit::Value::Array(a)) => a.get(i).map(|v| v.span()),
+                _ => None,
+            };
+            match element {
+                Some(s) => span = s.or(span),
+                None => break,
+            }
+            if let toml_edit::Item::ArrayOfTables(a) = item {
+                match a.get(i) {
+                    Some(_) => {
+                        item = &item[i];
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+    span
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_template_is_the_default_policy() {
+        let parsed = Policy::from_toml_str(DEFAULT_POLICY_TOML, "default").unwrap();
+        assert_eq!(parsed, Policy::default());
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_its_line() {
+        let text = "[sandbox]\nmemory_mb = 128\nmemroy_mb = 64\n";
+        let errors = Policy::from_toml_str(text, "p.toml").unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, Some(3), "{}", errors[0]);
+        assert!(errors[0].message.contains("memroy_mb"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn semantic_errors_name_key_and_line() {
+        let text = "default_tier = \"community\"\n\n[sandbox]\ncpu_seconds = 1\nmemory_mb = 4\n";
+        let errors = Policy::from_toml_str(text, "p.toml").unwrap_err();
+        assert_eq!(errors.len(), 1);
+        let e = &errors[0];
+        assert_eq!(e.key.as_deref(), Some("sandbox.memory_mb"));
+        assert_eq!(e.line, Some(5), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "p.toml:5:13: key `sandbox.memory_mb`: must be between 32 and 65536"
+        );
+    }
+
+    #[test]
+    fn never_relayed_host_calls_are_refused() {
+        let text = "[tiers.evil]\nhost_calls = [\"reply\", \"crypto\"]\n";
+        let errors = Policy::from_toml_str(text, "p.toml").unwrap_err();
+        assert_eq!(errors[0].key.as_deref(), Some("tiers.evil.host_calls[1]"));
+        assert_eq!(errors[0].line, Some(2));
+        assert!(errors[0].message.contains("never relayed"));
+    }
+
+    #[test]
+    fn array_of_tables_errors_point_at_the_entry() {
+        let text = "[[clients]]\nuid = 0\nrole = \"admin\"\n\n[[clients]]\nrole = \"bot\"\n";
+        let errors = Policy::from_toml_str(text, "p.toml").unwrap_err();
+        assert_eq!(errors[0].key.as_deref(), Some("clients[1]"));
+        assert_eq!(errors[0].line, Some(5), "{}", errors[0]);
+    }
+
+    #[test]
+    fn world_accessible_socket_is_refused() {
+        let errors =
+            Policy::from_toml_str("[server]\nsocket_mode = \"0666\"\n", "p.toml").unwrap_err();
+        assert_eq!(errors[0].key.as_deref(), Some("server.socket_mode"));
+    }
+
+    #[test]
+    fn workers_never_run_as_root() {
+        let errors = Policy::from_toml_str("[sandbox]\nworker_uid = 0\n", "p").unwrap_err();
+        assert_eq!(errors[0].key.as_deref(), Some("sandbox.worker_uid"));
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncé d", 7), (2, 4));
+        assert_eq!(line_col("x", 100), (1, 2));
+    }
+}

@@ -1,0 +1,748 @@
+//! Constant folding of string-building expressions, so that a name spelled in pieces
+//! (`"ev" + "al"`, `chr(101) + ...`, `"lave"[::-1]`, `"".join([...])`, `bytes.fromhex(...)`,
+//! `"%s%s" % (...)`, f-strings, `.format`, `.replace`, `.lower()`...) is judged by what it spells.
+//!
+//! Folding is bounded: values longer than [`MAX_LEN`] and integers beyond `i64` are given up on
+//! (`None`), so a module cannot make the scanner allocate or loop without end.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use ruff_python_ast::{self as ast, Expr, Number, Operator, UnaryOp};
+
+/// Longest folded value, in bytes or characters.
+pub(super) const MAX_LEN: usize = 4096;
+
+/// A constant value the folder knows.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Value {
+    Str(String),
+    Bytes(Vec<u8>),
+    Int(i64),
+    Seq(Vec<Value>),
+}
+
+/// A folded value, whether any operation built it (a plain literal was not built), and whether
+/// it was decoded from character codes, hex or escapes (`chr`, `bytes.fromhex`, `%c`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Folded {
+    pub value: Value,
+    pub built: bool,
+    pub decoded: bool,
+}
+
+/// Names bound to constants anywhere in the module. A name bound more than once, or bound by
+/// anything but a plain assignment, is unknown: folding is flow-insensitive and never guesses.
+/// Definitions are folded lazily and memoised, so order does not matter and chains of names
+/// cost linear time; a cycle folds to unknown.
+#[derive(Debug, Default)]
+pub(super) struct Env<'a> {
+    defs: HashMap<&'a str, Option<&'a Expr>>,
+    cache: RefCell<HashMap<&'a str, Option<Value>>>,
+}
+
+impl<'a> Env<'a> {
+    /// Record a binding of `name`: `Some(expr)` for `name = expr`, `None` for any other binding.
+    pub fn define(&mut self, name: &'a str, expr: Option<&'a Expr>) {
+        self.defs
+            .entry(name)
+            .and_modify(|existing| *existing = None)
+            .or_insert(expr);
+    }
+
+    fn resolve(&self, name: &str) -> Option<Value> {
+        let (&key, def) = self.defs.get_key_value(name)?;
+        if let Some(cached) = self.cache.borrow().get(key) {
+            return cached.clone();
+        }
+        let expr = (*def)?;
+        // Cycle guard: while this name is being folded it resolves to unknown.
+        self.cache.borrow_mut().insert(key, None);
+        let decoded = Cell::new(false);
+        let value = Folder {
+            env: self,
+            locals: None,
+            decoded: &decoded,
+        }
+        .fold(expr)
+        .map(|f| f.value);
+        self.cache.borrow_mut().insert(key, value.clone());
+        value
+    }
+}
+
+/// Fold `expr` to a constant, if the folder can.
+pub(super) fn fold(expr: &Expr, env: &Env<'_>) -> Option<Folded> {
+    let decoded = Cell::new(false);
+    let folded = Folder {
+        env,
+        locals: None,
+        decoded: &decoded,
+    }
+    .fold(expr)?;
+    Some(Folded {
+        decoded: decoded.get(),
+        ..folded
+    })
+}
+
+struct Folder<'e, 'a> {
+    env: &'e Env<'a>,
+    /// The loop variable of a comprehension being folded, and its current value.
+    locals: Option<(String, Value)>,
+    /// Set when any step decodes text from codes, hex or escapes.
+    decoded: &'e Cell<bool>,
+}
+
+fn built(value: Value) -> Option<Folded> {
+    within_limits(&value).then_some(Folded {
+        value,
+        built: true,
+        decoded: false,
+    })
+}
+
+fn plain(value: Value) -> Folded {
+    Folded {
+        value,
+        built: false,
+        decoded: false,
+    }
+}
+
+fn within_limits(value: &Value) -> bool {
+    match value {
+        Value::Str(s) => s.len() <= MAX_LEN,
+        Value::Bytes(b) => b.len() <= MAX_LEN,
+        Value::Int(_) => true,
+        Value::Seq(items) => items.len() <= MAX_LEN,
+    }
+}
+
+impl Folder<'_, '_> {
+    fn fold(&self, expr: &Expr) -> Option<Folded> {
+        match expr {
+            Expr::StringLiteral(s) => {
+                let text = s.value.to_str();
+                (text.len() <= MAX_LEN).then(|| Folded {
+                    built: s.value.is_implicit_concatenated(),
+                    ..plain(Value::Str(text.to_string()))
+                })
+            }
+            Expr::BytesLiteral(b) => {
+                let bytes: Vec<u8> = b.value.bytes().take(MAX_LEN + 1).collect();
+                (bytes.len() <= MAX_LEN).then(|| plain(Value::Bytes(bytes)))
+            }
+            Expr::NumberLiteral(n) => match &n.value {
+                Number::Int(i) => i.as_i64().map(|i| plain(Value::Int(i))),
+                _ => None,
+            },
+            Expr::Name(name) => {
+                if let Some((local, value)) = &self.locals
+                    && local == name.id.as_str()
+                {
+                    return built(value.clone());
+                }
+                self.env.resolve(name.id.as_str()).and_then(built)
+            }
+            Expr::List(ast::ExprList { elts, .. }) | Expr::Tuple(ast::ExprTuple { elts, .. }) => {
+                if elts.len() > MAX_LEN {
+                    return None;
+                }
+                let mut items = Vec::with_capacity(elts.len());
+                let mut any_built = false;
+                for e in elts {
+                    let f = self.fold(e)?;
+                    any_built |= f.built;
+                    items.push(f.value);
+                }
+                Some(Folded {
+                    built: any_built,
+                    ..plain(Value::Seq(items))
+                })
+            }
+            Expr::BinOp(b) => self.binop(&b.left, b.op, &b.right),
+            Expr::UnaryOp(u) if u.op == UnaryOp::USub => match self.fold(&u.operand)?.value {
+                Value::Int(i) => built(Value::Int(i.checked_neg()?)),
+                _ => None,
+            },
+            Expr::FString(f) => self.fstring(f),
+            Expr::Subscript(s) => self.subscript(s),
+            Expr::Call(call) => self.call(call),
+            Expr::ListComp(c) => self.comprehension(&c.elt, &c.generators),
+            Expr::Generator(c) => self.comprehension(&c.elt, &c.generators),
+            _ => None,
+        }
+    }
+
+    fn binop(&self, left: &Expr, op: Operator, right: &Expr) -> Option<Folded> {
+        let l = self.fold(left)?.value;
+        let r = self.fold(right)?.value;
+        let value = match (op, l, r) {
+            (Operator::Add, Value::Str(a), Value::Str(b)) => Value::Str(a + &b),
+            (Operator::Add, Value::Bytes(mut a), Value::Bytes(b)) => {
+                a.extend(b);
+                Value::Bytes(a)
+            }
+            (Operator::Add, Value::Seq(mut a), Value::Seq(b)) => {
+                a.extend(b);
+                Value::Seq(a)
+            }
+            (Operator::Mult, Value::Str(s), Value::Int(n))
+            | (Operator::Mult, Value::Int(n), Value::Str(s)) => {
+                let n = usize::try_from(n).unwrap_or(0);
+                if s.len().checked_mul(n)? > MAX_LEN {
+                    return None;
+                }
+                Value::Str(s.repeat(n))
+            }
+            (Operator::Mod, Value::Str(fmt), args) => {
+                if fmt.contains("%c") {
+                    self.decoded.set(true);
+                }
+                Value::Str(percent_format(&fmt, args)?)
+            }
+            (op, Value::Int(a), Value::Int(b)) => Value::Int(int_op(op, a, b)?),
+            _ => return None,
+        };
+        built(value)
+    }
+
+    fn fstring(&self, f: &ast::ExprFString) -> Option<Folded> {
+        let mut out = String::new();
+        for part in f.value.iter() {
+            match part {
+                ast::FStringPart::Literal(lit) => out.push_str(&lit.value),
+                ast::FStringPart::FString(fs) => {
+                    for element in fs.elements.iter() {
+                        match element {
+                            ast::InterpolatedStringElement::Literal(lit) => {
+                                out.push_str(&lit.value)
+                            }
+                            ast::InterpolatedStringElement::Interpolation(i) => {
+                                let v = self.fold(&i.expression)?.value;
+                                out.push_str(&to_str(&v)?);
+                            }
+                        }
+                        if out.len() > MAX_LEN {
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+        built(Value::Str(out))
+    }
+
+    fn subscript(&self, s: &ast::ExprSubscript) -> Option<Folded> {
+        let value = self.fold(&s.value)?.value;
+        let Expr::Slice(slice) = s.slice.as_ref() else {
+            let Value::Int(i) = self.fold(&s.slice)?.value else {
+                return None;
+            };
+            return built(index(&value, i)?);
+        };
+        let bound = |e: &Option<Box<Expr>>| -> Option<Option<i64>> {
+            match e {
+                None => Some(None),
+                Some(e) => match self.fold(e)?.value {
+                    Value::Int(i) => Some(Some(i)),
+                    _ => None,
+                },
+            }
+        };
+        let (lower, upper, step) = (
+            bound(&slice.lower)?,
+            bound(&slice.upper)?,
+            bound(&slice.step)?,
+        );
+        built(apply_slice(&value, lower, upper, step.unwrap_or(1))?)
+    }
+
+    fn call(&self, call: &ast::ExprCall) -> Option<Folded> {
+        let args = &call.arguments.args;
+        if !call.arguments.keywords.is_empty() || args.iter().any(|a| a.is_starred_expr()) {
+            return None;
+        }
+        match call.func.as_ref() {
+            Expr::Name(name) => self.builtin_call(name.id.as_str(), args),
+            Expr::Attribute(attr) => {
+                let method = attr.attr.as_str();
+                // bytes.fromhex("6576616c")
+                if let Expr::Name(owner) = attr.value.as_ref()
+                    && owner.id.as_str() == "bytes"
+                    && method == "fromhex"
+                {
+                    let Value::Str(hex) = self.fold(args.first()?)?.value else {
+                        return None;
+                    };
+                    self.decoded.set(true);
+                    return built(Value::Bytes(from_hex(&hex)?));
+                }
+                let receiver = self.fold(&attr.value)?.value;
+                let folded_args: Option<Vec<Value>> =
+                    args.iter().map(|a| self.fold(a).map(|f| f.value)).collect();
+                let folded_args = folded_args?;
+                if method == "decode"
+                    && let [Value::Str(codec)] = folded_args.as_slice()
+                    && codec.to_ascii_lowercase().contains("escape")
+                {
+                    self.decoded.set(true);
+                }
+                built(method_call(receiver, method, folded_args)?)
+            }
+            _ => None,
+        }
+    }
+
+    fn builtin_call(&self, name: &str, args: &[Expr]) -> Option<Folded> {
+        let first = || self.fold(args.first()?).map(|f| f.value);
+        if matches!(name, "chr" | "bytes" | "map") {
+            self.decoded.set(true);
+        }
+        let value = match (name, args.len()) {
+            ("chr", 1) => match first()? {
+                Value::Int(i) => Value::Str(char::from_u32(u32::try_from(i).ok()?)?.to_string()),
+                _ => return None,
+            },
+            ("str", 1) => Value::Str(to_str(&first()?)?),
+            ("str", 2) => match (first()?, self.fold(&args[1])?.value) {
+                (Value::Bytes(b), Value::Str(codec)) => Value::Str(decode(&b, &codec)?),
+                _ => return None,
+            },
+            ("bytes", 1) => match first()? {
+                Value::Seq(items) => Value::Bytes(
+                    items
+                        .iter()
+                        .map(|v| match v {
+                            Value::Int(i) => u8::try_from(*i).ok(),
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<u8>>>()?,
+                ),
+                _ => return None,
+            },
+            ("bytes", 2) => match (first()?, self.fold(&args[1])?.value) {
+                (Value::Str(s), Value::Str(_)) => Value::Bytes(s.into_bytes()),
+                _ => return None,
+            },
+            ("reversed", 1) => {
+                let mut items = iterate(first()?)?;
+                items.reverse();
+                Value::Seq(items)
+            }
+            ("list" | "tuple", 1) => Value::Seq(iterate(first()?)?),
+            ("map", 2) => {
+                let Expr::Name(f) = &args[0] else {
+                    return None;
+                };
+                let items = iterate(self.fold(&args[1])?.value)?;
+                let mapped: Option<Vec<Value>> = items
+                    .into_iter()
+                    .map(|item| match (f.id.as_str(), item) {
+                        ("chr", Value::Int(i)) => Some(Value::Str(
+                            char::from_u32(u32::try_from(i).ok()?)?.to_string(),
+                        )),
+                        ("str", v) => to_str(&v).map(Value::Str),
+                        _ => None,
+                    })
+                    .collect();
+                Value::Seq(mapped?)
+            }
+            _ => return None,
+        };
+        built(value)
+    }
+
+    /// `[chr(c) for c in [101, 118]]` and `(x for x in reversed("lave"))`: one generator, no
+    /// conditions, a plain loop variable.
+    fn comprehension(&self, elt: &Expr, generators: &[ast::Comprehension]) -> Option<Folded> {
+        let [generator] = generators else {
+            return None;
+        };
+        if !generator.ifs.is_empty() || generator.is_async {
+            return None;
+        }
+        let Expr::Name(target) = &generator.target else {
+            return None;
+        };
+        let items = iterate(self.fold(&generator.iter)?.value)?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let inner = Folder {
+                env: self.env,
+                locals: Some((target.id.to_string(), item)),
+                decoded: self.decoded,
+            };
+            out.push(inner.fold(elt)?.value);
+        }
+        built(Value::Seq(out))
+    }
+}
+
+fn int_op(op: Operator, a: i64, b: i64) -> Option<i64> {
+    match op {
+        Operator::Add => a.checked_add(b),
+        Operator::Sub => a.checked_sub(b),
+        Operator::Mult => a.checked_mul(b),
+        Operator::FloorDiv => (b != 0).then(|| a.div_euclid(b)),
+        Operator::Mod => (b != 0).then(|| a.rem_euclid(b)),
+        Operator::Pow => a.checked_pow(u32::try_from(b).ok()?),
+        Operator::BitXor => Some(a ^ b),
+        Operator::BitOr => Some(a | b),
+        Operator::BitAnd => Some(a & b),
+        Operator::LShift => a.checked_shl(u32::try_from(b).ok()?),
+        Operator::RShift => a.checked_shr(u32::try_from(b).ok()?),
+        _ => None,
+    }
+}
+
+/// `str(value)` for the values the folder knows.
+fn to_str(value: &Value) -> Option<String> {
+    match value {
+        Value::Str(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn iterate(value: Value) -> Option<Vec<Value>> {
+    match value {
+        Value::Seq(items) => Some(items),
+        Value::Str(s) => Some(s.chars().map(|c| Value::Str(c.to_string())).collect()),
+        Value::Bytes(b) => Some(b.into_iter().map(|b| Value::Int(b.into())).collect()),
+        Value::Int(_) => None,
+    }
+}
+
+fn index(value: &Value, i: i64) -> Option<Value> {
+    let items = iterate(value.clone())?;
+    let len = i64::try_from(items.len()).ok()?;
+    let i = if i < 0 { i + len } else { i };
+    items.into_iter().nth(usize::try_from(i).ok()?)
+}
+
+/// Python slice semantics on strings, bytes and sequences.
+fn apply_slice(value: &Value, lower: Option<i64>, upper: Option<i64>, step: i64) -> Option<Value> {
+    if step == 0 {
+        return None;
+    }
+    let items = iterate(value.clone())?;
+    let len = i64::try_from(items.len()).ok()?;
+    let clamp = |v: i64, lo: i64, hi: i64| v.max(lo).min(hi);
+    let norm = |v: i64| if v < 0 { v + len } else { v };
+    let mut picked = Vec::new();
+    if step > 0 {
+        let start = clamp(lower.map_or(0, norm), 0, len);
+        let stop = clamp(upper.map_or(len, norm), 0, len);
+        let mut i = start;
+        while i < stop {
+            picked.push(items[usize::try_from(i).ok()?].clone());
+            i += step;
+        }
+    } else {
+        let start = clamp(lower.map_or(len - 1, norm), -1, len - 1);
+        let stop = clamp(upper.map_or(-1, norm), -1, len - 1);
+        let stop = if upper.is_none() { -1 } else { stop };
+        let mut i = start;
+        while i > stop {
+            picked.push(items[usize::try_from(i).ok()?].clone());
+            i += step;
+        }
+    }
+    Some(match value {
+        Value::Str(_) => Value::Str(picked.iter().filter_map(to_str).collect()),
+        Value::Bytes(_) => Value::Bytes(
+            picked
+                .iter()
+                .map(|v| match v {
+                    Value::Int(i) => u8::try_from(*i).ok(),
+                    _ => None,
+                })
+                .collect::<Option<_>>()?,
+        ),
+        _ => Value::Seq(picked),
+    })
+}
+
+fn method_call(receiver: Value, method: &str, args: Vec<Value>) -> Option<Value> {
+    Some(match (receiver, method, args.as_slice()) {
+        (Value::Str(sep), "join", [items]) => {
+            let parts: Option<Vec<String>> = iterate(items.clone())?
+                .iter()
+                .map(|v| match v {
+                    Value::Str(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect();
+            Value::Str(parts?.join(&sep))
+        }
+        (Value::Bytes(sep), "join", [items]) => {
+            let mut out = Vec::new();
+            for (i, v) in iterate(items.clone())?.into_iter().enumerate() {
+                if i > 0 {
+                    out.extend(&sep);
+                }
+                match v {
+                    Value::Bytes(b) => out.extend(b),
+                    _ => return None,
+                }
+            }
+            Value::Bytes(out)
+        }
+        (Value::Str(s), "format", args) => Value::Str(brace_format(&s, args)?),
+        (Value::Str(s), "replace", [Value::Str(a), Value::Str(b)]) => {
+            if a.is_empty() {
+                return None;
+            }
+            let out = s.replace(a.as_str(), b);
+            (out.len() <= MAX_LEN).then_some(())?;
+            Value::Str(out)
+        }
+        (Value::Str(s), "lower" | "casefold", []) => Value::Str(s.to_lowercase()),
+        (Value::Str(s), "upper", []) => Value::Str(s.to_uppercase()),
+        (Value::Str(s), "swapcase", []) => Value::Str(
+            s.chars()
+                .map(|c| {
+                    if c.is_uppercase() {
+                        c.to_lowercase().collect::<String>()
+                    } else {
+                        c.to_uppercase().collect()
+                    }
+                })
+                .collect(),
+        ),
+        (Value::Str(s), "strip", []) => Value::Str(s.trim().to_string()),
+        (Value::Str(s), "lstrip", []) => Value::Str(s.trim_start().to_string()),
+        (Value::Str(s), "rstrip", []) => Value::Str(s.trim_end().to_string()),
+        (Value::Str(s), "title" | "capitalize", []) => Value::Str(s),
+        (Value::Str(s), "encode", [] | [Value::Str(_)]) => Value::Bytes(s.into_bytes()),
+        (Value::Bytes(b), "decode", []) => Value::Str(decode(&b, "utf-8")?),
+        (Value::Bytes(b), "decode", [Value::Str(codec)]) => Value::Str(decode(&b, codec)?),
+        (Value::Str(s), "split", []) => Value::Seq(
+            s.split_whitespace()
+                .map(|p| Value::Str(p.to_string()))
+                .collect(),
+        ),
+        (Value::Str(s), "split", [Value::Str(sep)]) if !sep.is_empty() => Value::Seq(
+            s.split(sep.as_str())
+                .map(|p| Value::Str(p.to_string()))
+                .collect(),
+        ),
+        _ => return None,
+    })
+}
+
+/// Decode bytes with the codecs that matter for hiding names: the UTF-8/ASCII/Latin-1 family and
+/// the escape-processing codecs (`unicode_escape` turns `\x65` text into `e`).
+fn decode(bytes: &[u8], codec: &str) -> Option<String> {
+    let codec = codec.to_ascii_lowercase().replace('_', "-");
+    match codec.as_str() {
+        "utf-8" | "utf8" | "ascii" => String::from_utf8(bytes.to_vec()).ok(),
+        "latin-1" | "latin1" | "iso-8859-1" => Some(bytes.iter().map(|&b| b as char).collect()),
+        "unicode-escape" | "raw-unicode-escape" => unescape(&String::from_utf8_lossy(bytes)),
+        _ => None,
+    }
+}
+
+/// Python backslash escapes (the subset that spells text).
+pub(super) fn unescape(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let take_hex = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>, n: usize| {
+            let digits: String = (0..n).filter_map(|_| chars.next()).collect();
+            u32::from_str_radix(&digits, 16)
+                .ok()
+                .and_then(char::from_u32)
+        };
+        match chars.next()? {
+            'x' => out.push(take_hex(&mut chars, 2)?),
+            'u' => out.push(take_hex(&mut chars, 4)?),
+            'U' => out.push(take_hex(&mut chars, 8)?),
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            '\\' => out.push('\\'),
+            d @ '0'..='7' => {
+                let mut digits = d.to_string();
+                while digits.len() < 3 && chars.peek().is_some_and(|c| ('0'..='7').contains(c)) {
+                    digits.push(chars.next()?);
+                }
+                out.push(char::from_u32(u32::from_str_radix(&digits, 8).ok()?)?);
+            }
+            other => {
+                out.push('\\');
+                out.push(other);
+            }
+        }
+    }
+    Some(out)
+}
+
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if digits.len() % 2 != 0 {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
+}
+
+/// `"%s%s" % ("ev", "al")`, `%c` with code points.
+fn percent_format(fmt: &str, args: Value) -> Option<String> {
+    let args = match args {
+        Value::Seq(items) => items,
+        single => vec![single],
+    };
+    let mut args = args.into_iter();
+    let mut out = String::new();
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            '%' => out.push('%'),
+            's' | 'r' | 'd' | 'i' => out.push_str(&to_str(&args.next()?)?),
+            'c' => match args.next()? {
+                Value::Int(i) => out.push(char::from_u32(u32::try_from(i).ok()?)?),
+                Value::Str(s) if s.chars().count() == 1 => out.push_str(&s),
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+    args.next().is_none().then_some(out)
+}
+
+/// `"{}{}".format("ev", "al")`, `"{0}{1}"`, `"{1}{0}"` (no conversions or field attributes).
+fn brace_format(fmt: &str, args: &[Value]) -> Option<String> {
+    let mut out = String::new();
+    let mut auto = 0usize;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                out.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                out.push('}');
+            }
+            '{' => {
+                let field: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                let i = if field.is_empty() {
+                    auto += 1;
+                    auto - 1
+                } else {
+                    field.parse().ok()?
+                };
+                out.push_str(&to_str(args.get(i)?)?);
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folded(src: &str) -> Option<String> {
+        let parsed = ruff_python_parser::parse_expression(src).unwrap();
+        match fold(&parsed.into_syntax().body, &Env::default())?.value {
+            Value::Str(s) => Some(s),
+            Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+            other => Some(format!("{other:?}")),
+        }
+    }
+
+    #[test]
+    fn folds_the_classic_tricks() {
+        for src in [
+            r#""ev" + "al""#,
+            r#"chr(101) + chr(118) + chr(97) + chr(108)"#,
+            r#""lave"[::-1]"#,
+            r#""".join(["e", "v", "a", "l"])"#,
+            r#""".join(chr(c) for c in [101, 118, 97, 108])"#,
+            r#""".join(map(chr, [101, 118, 97, 108]))"#,
+            r#""".join(reversed("lave"))"#,
+            r#"bytes.fromhex("6576616c").decode()"#,
+            r#"bytes([101, 118, 97, 108]).decode()"#,
+            r#""%s%s" % ("ev", "al")"#,
+            r#""%c%c%c%c" % (101, 118, 97, 108)"#,
+            r#""{}{}".format("ev", "al")"#,
+            r#"f"{'ev'}{'al'}""#,
+            r#""EVAL".lower()"#,
+            r#""eXvXaXl".replace("X", "")"#,
+            r#"b"\\x65\\x76\\x61\\x6c".decode("unicode_escape")"#,
+            r#"chr(100 + 1) + "val""#,
+            r#""xxevalxx"[2:6]"#,
+        ] {
+            assert_eq!(folded(src).as_deref(), Some("eval"), "{src}");
+        }
+    }
+
+    #[test]
+    fn decoding_is_noticed() {
+        let decoded = |src: &str| {
+            let parsed = ruff_python_parser::parse_expression(src).unwrap();
+            fold(&parsed.syntax().body, &Env::default())
+                .unwrap()
+                .decoded
+        };
+        assert!(decoded("chr(101) + 'val'"));
+        assert!(decoded("bytes.fromhex('6576616c').decode()"));
+        assert!(!decoded("'ev' + 'al'"));
+    }
+
+    #[test]
+    fn order_and_chains_of_names() {
+        let module =
+            ruff_python_parser::parse_module("b = a + 'al'\na = 'ev'\nc = b\nd = d + 'x'\n")
+                .unwrap();
+        let mut env = Env::default();
+        for stmt in &module.syntax().body {
+            if let ast::Stmt::Assign(a) = stmt
+                && let Expr::Name(n) = &a.targets[0]
+            {
+                env.define(n.id.as_str(), Some(&a.value));
+            }
+        }
+        assert_eq!(env.resolve("c"), Some(Value::Str("eval".into())));
+        assert_eq!(env.resolve("d"), None, "a cycle folds to unknown");
+    }
+
+    #[test]
+    fn bounded() {
+        assert_eq!(folded(r#""a" * 10**9"#), None);
+        assert_eq!(folded(r#""a" * 2**70"#), None);
+        assert_eq!(folded("10 ** 9999"), None);
+    }
+
+    #[test]
+    fn names_bound_twice_are_unknown() {
+        let module = ruff_python_parser::parse_module("a = 'ev'\na = 'x'\nb = 'al'\n").unwrap();
+        let mut env = Env::default();
+        for stmt in &module.syntax().body {
+            if let ast::Stmt::Assign(a) = stmt
+                && let Expr::Name(n) = &a.targets[0]
+            {
+                env.define(n.id.as_str(), Some(&a.value));
+            }
+        }
+        let expr = ruff_python_parser::parse_expression("a + b").unwrap();
+        assert_eq!(fold(&expr.syntax().body, &env), None);
+        let expr = ruff_python_parser::parse_expression("b + b").unwrap();
+        assert!(fold(&expr.syntax().body, &env).is_some());
+    }
+}

@@ -1,0 +1,385 @@
+//! The static scanner: judges a module's source before anything runs.
+//!
+//! It parses with the very parser (crate and version) the embedded interpreter compiles with, so
+//! what is judged is exactly what would run. It fails closed: source that cannot be parsed or
+//! judged is rejected with a finding that says why.
+//!
+//! Stages: byte checks and a token-level nesting bound ([`precheck`]), parse, then one walk over
+//! the tree ([`walk`]) that applies the rules with constant folding ([`fold`]).
+
+mod fold;
+mod precheck;
+mod report;
+mod walk;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
+
+pub use report::{FileReport, ScanSummary, Verdict, render_json, render_sarif, render_text};
+
+use crate::config::{RawScan, line_col};
+
+/// How much a finding matters. Only errors reject a module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// Every rule the scanner has. The ids are stable: they appear in reports, SARIF and the docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rule {
+    ParseError,
+    NotUtf8,
+    CodingDeclaration,
+    NulByte,
+    LoneCarriageReturn,
+    InvisibleCharacter,
+    FileTooLarge,
+    NestingTooDeep,
+    ForbiddenName,
+    ForbiddenAttribute,
+    DynamicAttribute,
+    ForbiddenImport,
+    StarImport,
+    RelativeImport,
+    ForbiddenString,
+    ObfuscatedString,
+    Obfuscation,
+    SuspiciousString,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 18] = [
+        Rule::ParseError,
+        Rule::NotUtf8,
+        Rule::CodingDeclaration,
+        Rule::NulByte,
+        Rule::LoneCarriageReturn,
+        Rule::InvisibleCharacter,
+        Rule::FileTooLarge,
+        Rule::NestingTooDeep,
+        Rule::ForbiddenName,
+        Rule::ForbiddenAttribute,
+        Rule::DynamicAttribute,
+        Rule::ForbiddenImport,
+        Rule::StarImport,
+        Rule::RelativeImport,
+        Rule::ForbiddenString,
+        Rule::ObfuscatedString,
+        Rule::Obfuscation,
+        Rule::SuspiciousString,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Rule::ParseError => "parse-error",
+            Rule::NotUtf8 => "not-utf8",
+            Rule::CodingDeclaration => "coding-declaration",
+            Rule::NulByte => "nul-byte",
+            Rule::LoneCarriageReturn => "lone-carriage-return",
+            Rule::InvisibleCharacter => "invisible-character",
+            Rule::FileTooLarge => "file-too-large",
+            Rule::NestingTooDeep => "nesting-too-deep",
+            Rule::ForbiddenName => "forbidden-name",
+            Rule::ForbiddenAttribute => "forbidden-attribute",
+            Rule::DynamicAttribute => "dynamic-attribute",
+            Rule::ForbiddenImport => "forbidden-import",
+            Rule::StarImport => "star-import",
+            Rule::RelativeImport => "relative-import",
+            Rule::ForbiddenString => "forbidden-string",
+            Rule::ObfuscatedString => "obfuscated-string",
+            Rule::Obfuscation => "obfuscation",
+            Rule::SuspiciousString => "suspicious-string",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.id() == id)
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            Rule::SuspiciousString => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+
+    /// One sentence for reports and SARIF rule descriptions.
+    pub fn description(self) -> &'static str {
+        match self {
+            Rule::ParseError => "The file is not valid Python, so it cannot be judged.",
+            Rule::NotUtf8 => "The file is not valid UTF-8.",
+            Rule::CodingDeclaration => {
+                "The file declares a source encoding other than UTF-8, which can hide code."
+            }
+            Rule::NulByte => "The file contains a NUL byte.",
+            Rule::LoneCarriageReturn => {
+                "A lone carriage return makes Python and editors disagree about line breaks."
+            }
+            Rule::InvisibleCharacter => {
+                "A bidirectional or invisible control character can disguise code."
+            }
+            Rule::FileTooLarge => "The file is larger than the policy allows.",
+            Rule::NestingTooDeep => "The code nests deeper than the policy allows.",
+            Rule::ForbiddenName => "Use of a builtin or interpreter name that modules may not use.",
+            Rule::ForbiddenAttribute => {
+                "Access to an attribute used for session control, secrets or sandbox escapes."
+            }
+            Rule::DynamicAttribute => {
+                "getattr/setattr/delattr/hasattr with a name that is forbidden or not a constant."
+            }
+            Rule::ForbiddenImport => "Import of a module outside the policy's allowlist.",
+            Rule::StarImport => "`from x import *` hides which names a module takes.",
+            Rule::RelativeImport => "A relative import reaches outside the module.",
+            Rule::ForbiddenString => "A string holds a forbidden name or command pattern.",
+            Rule::ObfuscatedString => {
+                "A string is built, piece by piece, to spell a forbidden name."
+            }
+            Rule::Obfuscation => "Text written in a way that only serves to hide what it says.",
+            Rule::SuspiciousString => "A plain string equal to a forbidden name.",
+        }
+    }
+}
+
+impl Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+/// One problem in one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: Rule,
+    pub severity: Severity,
+    /// 1-based; 0 when the finding is about the file as a whole.
+    pub line: usize,
+    pub column: usize,
+    /// The offending source text (shortened).
+    pub text: String,
+    /// What is wrong and what to change, for the module's author.
+    pub message: String,
+}
+
+/// Longest `text` kept in a finding.
+const MAX_SNIPPET: usize = 120;
+
+impl Finding {
+    pub fn new(
+        rule: Rule,
+        line: usize,
+        column: usize,
+        text: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Finding {
+        let mut text: String = text.into();
+        if text.len() > MAX_SNIPPET {
+            let mut cut = MAX_SNIPPET;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push('…');
+        }
+        Finding {
+            rule,
+            severity: rule.severity(),
+            line,
+            column,
+            text,
+            message: message.into(),
+        }
+    }
+
+    fn at_start(rule: Rule, message: impl Into<String>) -> Finding {
+        Finding::new(rule, 1, 1, "", message)
+    }
+}
+
+/// The scan part of the policy, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanRules {
+    pub max_file_bytes: usize,
+    pub max_nesting: usize,
+    pub allowed_imports: BTreeSet<String>,
+    pub forbidden_names: BTreeSet<String>,
+    pub forbidden_attributes: BTreeSet<String>,
+    /// Lowercased.
+    pub forbidden_patterns: Vec<String>,
+    pub prelude_marker: Option<String>,
+    /// Hex SHA-256 digests of preludes that may be skipped.
+    pub trusted_preludes: BTreeSet<String>,
+    pub dangerously_skip_scan: bool,
+}
+
+/// Highest `scan.max_nesting` a policy may set: the parser's recursion at that depth must fit in
+/// a 2 MiB thread stack (`scanner_survives_max_nesting_on_small_stack` proves it).
+pub const MAX_NESTING_LIMIT: usize = 200;
+
+impl ScanRules {
+    pub(crate) fn from_raw(raw: &RawScan, mut error: impl FnMut(String, String)) -> ScanRules {
+        if raw.max_file_bytes == 0 || raw.max_file_bytes > 16 << 20 {
+            error(
+                "scan.max_file_bytes".into(),
+                "must be between 1 and 16777216".into(),
+            );
+        }
+        if !(10..=MAX_NESTING_LIMIT).contains(&raw.max_nesting) {
+            error(
+                "scan.max_nesting".into(),
+                format!("must be between 10 and {MAX_NESTING_LIMIT}"),
+            );
+        }
+        let identifiers = |key: &str, list: &[String], error: &mut dyn FnMut(String, String)| {
+            let mut out = BTreeSet::new();
+            for (i, item) in list.iter().enumerate() {
+                let normalised: String = item.nfkc().collect();
+                let valid = !normalised.is_empty()
+                    && normalised.split('.').all(|p| {
+                        !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    });
+                if valid {
+                    out.insert(normalised);
+                } else {
+                    error(
+                        format!("scan.{key}[{i}]"),
+                        format!("`{item}` is not a Python identifier"),
+                    );
+                }
+            }
+            out
+        };
+        let allowed_imports = identifiers("allowed_imports", &raw.allowed_imports, &mut error);
+        let forbidden_names = identifiers("forbidden_names", &raw.forbidden_names, &mut error);
+        let forbidden_attributes = identifiers(
+            "forbidden_attributes",
+            &raw.forbidden_attributes,
+            &mut error,
+        );
+        for (i, p) in raw.forbidden_patterns.iter().enumerate() {
+            if p.trim().is_empty() {
+                error(
+                    format!("scan.forbidden_patterns[{i}]"),
+                    "must not be empty".into(),
+                );
+            }
+        }
+        for (i, digest) in raw.trusted_preludes.iter().enumerate() {
+            if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
+                error(
+                    format!("scan.trusted_preludes[{i}]"),
+                    "must be a hex SHA-256 digest (64 hex digits)".into(),
+                );
+            }
+        }
+        if !raw.trusted_preludes.is_empty() && raw.prelude_marker.is_none() {
+            error(
+                "scan.trusted_preludes".into(),
+                "needs scan.prelude_marker to say where a prelude ends".into(),
+            );
+        }
+        ScanRules {
+            max_file_bytes: raw.max_file_bytes,
+            max_nesting: raw.max_nesting,
+            allowed_imports,
+            forbidden_names,
+            forbidden_attributes,
+            forbidden_patterns: raw
+                .forbidden_patterns
+                .iter()
+                .map(|p| p.to_lowercase())
+                .collect(),
+            prelude_marker: raw.prelude_marker.clone(),
+            trusted_preludes: raw
+                .trusted_preludes
+                .iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+            dangerously_skip_scan: raw.dangerously_skip_scan,
+        }
+    }
+}
+
+impl Default for ScanRules {
+    fn default() -> Self {
+        crate::config::Policy::default().scan
+    }
+}
+
+/// Scan one file's bytes. `path` only names the file in the report. Never panics on any input,
+/// and recursion is bounded by `rules.max_nesting` before the parser runs.
+pub fn scan_source(path: &str, bytes: &[u8], rules: &ScanRules) -> FileReport {
+    let findings = scan_findings(bytes, rules);
+    FileReport::new(path, findings)
+}
+
+fn scan_findings(bytes: &[u8], rules: &ScanRules) -> Vec<Finding> {
+    let (text, mut findings) =
+        match precheck::precheck(bytes, rules.max_file_bytes, rules.max_nesting) {
+            precheck::Precheck::Reject(findings) => return findings,
+            precheck::Precheck::Parse { text, findings } => (text, findings),
+        };
+    let parsed = match ruff_python_parser::parse_module(text) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let (line, column) = line_col(text, usize::from(e.location.start()));
+            let snippet = text
+                .lines()
+                .nth(line.saturating_sub(1))
+                .unwrap_or("")
+                .trim();
+            findings.push(Finding::new(
+                Rule::ParseError,
+                line,
+                column,
+                snippet,
+                format!("the file does not parse as Python: {}", e.error),
+            ));
+            return findings;
+        }
+    };
+    let skip_until = trusted_prelude_end(text, rules);
+    findings.extend(
+        walk::walk_module(text, parsed.syntax(), rules)
+            .into_iter()
+            .filter(|f| f.line > skip_until),
+    );
+    findings.sort_by_key(|f| (f.line, f.column));
+    // A folded expression and a literal inside it can say the same thing twice.
+    let mut seen = BTreeSet::new();
+    findings.retain(|f| seen.insert((f.line, f.rule, f.message.clone())));
+    findings
+}
+
+/// The last line of a trusted prelude, or 0. A prelude is trusted only when everything up to and
+/// including the marker line hashes to a digest the policy lists: anyone can type the marker.
+fn trusted_prelude_end(text: &str, rules: &ScanRules) -> usize {
+    let Some(marker) = &rules.prelude_marker else {
+        return 0;
+    };
+    let Some(at) = text.find(marker.as_str()) else {
+        return 0;
+    };
+    let end = text[at..].find('\n').map_or(text.len(), |n| at + n + 1);
+    let digest = sha256_hex(&text.as_bytes()[..end]);
+    if rules.trusted_preludes.contains(&digest) {
+        line_col(text, at).0
+    } else {
+        0
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+//! What a scan says, in the three forms people and tools read: text, JSON and SARIF 2.1.0.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{Finding, Rule, Severity};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Clean,
+    Rejected,
+}
+
+/// The scan of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+}
+
+impl FileReport {
+    pub fn new(path: &str, findings: Vec<Finding>) -> FileReport {
+        let rejected = findings.iter().any(|f| f.severity == Severity::Error);
+        FileReport {
+            path: path.to_string(),
+            verdict: if rejected {
+                Verdict::Rejected
+            } else {
+                Verdict::Clean
+            },
+            findings,
+        }
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.verdict == Verdict::Clean
+    }
+}
+
+/// Many files' reports, as `pyward scan --format json` prints them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanSummary {
+    pub files: Vec<FileReport>,
+}
+
+/// `path:line:col: severity[rule] message` per finding, and a closing count.
+pub fn render_text(summary: &ScanSummary) -> String {
+    let mut out = String::new();
+    let mut rejected = 0;
+    for file in &summary.files {
+        if !file.is_clean() {
+            rejected += 1;
+        }
+        for f in &file.findings {
+            let level = match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            out.push_str(&format!(
+                "{}:{}:{}: {level}[{}] {}\n",
+                file.path,
+                f.line,
+                f.column,
+                f.rule.id(),
+                f.message
+            ));
+            if !f.text.is_empty() {
+                out.push_str(&format!("    | {}\n", f.text));
+            }
+        }
+    }
+    out.push_str(&format!(
+        "{} file(s) scanned: {} clean, {} rejected\n",
+        summary.files.len(),
+        summary.files.len() - rejected,
+        rejected
+    ));
+    out
+}
+
+pub fn render_json(summary: &ScanSummary) -> String {
+    serde_json::to_string_pretty(summary).expect("scan reports always serialise")
+}
+
+/// A SARIF 2.1.0 log with every rule described once and one result per finding.
+pub fn render_sarif(summary: &ScanSummary) -> String {
+    let rules: Vec<Value> = Rule::ALL
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id(),
+                "name": r.id(),
+                "shortDescription": { "text": r.description() },
+                "fullDescription": { "text": r.description() },
+                "defaultConfiguration": { "level": sarif_level(r.severity()) },
+                "helpUri": format!("https://pyward.invalid/docs/scan-rules#{}", r.id()),
+            })
+        })
+        .collect();
+    let results: Vec<Value> = summary
+        .files
+        .iter()
+        .flat_map(|file| {
+            file.findings.iter().map(move |f| {
+                let mut region = json!({
+                    "startLine": f.line.max(1),
+                    "startColumn": f.column.max(1),
+                });
+                if !f.text.is_empty() {
+                    region["snippet"] = json!({ "text": f.text });
+                }
+                json!({
+                    "ruleId": f.rule.id(),
+                    "ruleIndex": Rule::ALL.iter().position(|r| *r == f.rule).unwrap_or(0),
+                    "level": sarif_level(f.severity),
+                    "message": { "text": f.message },
+                    "locations": [{
+                        "physicalLocation": {
+                            "artifactLocation": { "uri": file_uri(&file.path) },
+                            "region": region,
+                        }
+                    }],
+                })
+            })
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {
+                "driver": {
+                    "name": "pyward",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "informationUri": "https://pyward.invalid/",
+                    "rules": rules,
+                }
+            },
+            "results": results,
+        }]
+    });
+    serde_json::to_string_pretty(&log).expect("SARIF always serialises")
+}
+
+fn sarif_level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+/// A relative URI reference for a path (SARIF wants URIs; spaces and the like are escaped).
+fn file_uri(path: &str) -> String {
+    let mut out = String::new();
+    for b in path.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,65 @@
+//! Every command-line flag of `pyward`, in one place.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pyward",
+    version,
+    about = "Runs untrusted Python modules behind real walls: ACL, static scan, kernel sandbox"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan Python files or directories for forbidden code (exit 0 clean, 1 findings, 2 error).
+    Scan(ScanArgs),
+    /// Write or check a policy file.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Policy file; without it the built-in defaults are used.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Files or directories (searched for *.py).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Write the default policy, with comments, to FILE or standard output.
+    Init {
+        /// Where to write it; standard output if omitted.
+        #[arg(value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a policy file and say exactly what is wrong, and where.
+    Validate {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}

@@ -1,0 +1,37 @@
+//! One module per subcommand. Each returns the process exit code.
+
+mod policy;
+mod scan;
+
+use std::process::ExitCode;
+
+use pyward_policy::{Policy, PolicyError};
+
+use crate::cli::{Cli, Command};
+
+/// Exit code for a usage, configuration or I/O error (as opposed to findings).
+pub const EXIT_ERROR: u8 = 2;
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Scan(args) => scan::run(args),
+        Command::Policy { command } => policy::run(command),
+    }
+}
+
+/// The policy from `--config`, or the built-in defaults. Errors are printed, one per line.
+pub fn load_policy(config: Option<&std::path::Path>) -> Result<Policy, ExitCode> {
+    match config {
+        None => Ok(Policy::default()),
+        Some(path) => Policy::load(path).map_err(|errors| {
+            print_policy_errors(&errors);
+            ExitCode::from(EXIT_ERROR)
+        }),
+    }
+}
+
+pub fn print_policy_errors(errors: &[PolicyError]) {
+    for e in errors {
+        eprintln!("pyward: policy error: {e}");
+    }
+}

@@ -1,0 +1,3 @@
+# expect: forbidden-name
+# technique: drop into the debugger
+breakpoint()

@@ -1,0 +1,4 @@
+# expect: forbidden-attribute
+# technique: session control: stop the bot
+def run(bot, args):
+    bot.stop()

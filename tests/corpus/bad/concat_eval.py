@@ -1,0 +1,3 @@
+# expect: obfuscated-string
+# technique: split the name: "ev" + "al"
+name = "ev" + "al"

@@ -1,0 +1,3 @@
+# expect: forbidden-import
+# technique: take the codecs module out of json
+from json import codecs

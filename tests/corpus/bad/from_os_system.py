@@ -1,0 +1,4 @@
+# expect: forbidden-import
+# technique: from os import system
+from os import system
+system("id")

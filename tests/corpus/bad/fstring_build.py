@@ -1,0 +1,3 @@
+# expect: obfuscated-string
+# technique: f-string pieces
+name = f"{'ev'}{'al'}"

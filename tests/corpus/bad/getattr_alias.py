@@ -1,0 +1,4 @@
+# expect: dynamic-attribute
+# technique: take getattr as a value to call it later
+g = getattr
+value = g(object, "mro")

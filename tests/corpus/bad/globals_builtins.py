@@ -1,0 +1,3 @@
+# expect: forbidden-name
+# technique: reach builtins through globals()
+b = globals()["__bu" + "iltins__"]

@@ -1,0 +1,3 @@
+# expect: obfuscated-string
+# technique: implicit concatenation of adjacent literals
+name = "cryp" "to"

@@ -1,0 +1,3 @@
+# expect: forbidden-import
+# technique: import builtins directly
+import builtins

@@ -1,0 +1,3 @@
+# expect: forbidden-import
+# technique: pickle runs code on load
+import pickle

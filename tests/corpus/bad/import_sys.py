@@ -1,0 +1,4 @@
+# expect: forbidden-import
+# technique: sys for modules and frames
+import sys
+os = sys.modules["os"]

@@ -1,0 +1,3 @@
+# expect: obfuscated-string
+# technique: upper-case then lower()
+name = "EXEC".lower()

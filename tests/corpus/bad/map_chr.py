@@ -1,0 +1,3 @@
+# expect: obfuscation
+# technique: map(chr, codes)
+name = "".join(map(chr, [101, 118, 97, 108]))

@@ -1,0 +1,3 @@
+# expect: obfuscation
+# technique: %c with code points
+name = "%c%c" % (111, 115)

@@ -1,0 +1,3 @@
+# expect: parse-error
+# technique: Python 2 syntax
+print "hello"

@@ -1,0 +1,3 @@
+# expect: relative-import
+# technique: relative import reaches the host package
+from .. import secrets

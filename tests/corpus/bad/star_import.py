@@ -1,0 +1,3 @@
+# expect: star-import
+# technique: star import hides what is taken
+from math import *

@@ -1,0 +1,3 @@
+# expect: forbidden-import
+# technique: fullwidth module name normalised to os
+import ｏｓ

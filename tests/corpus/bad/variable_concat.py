@@ -1,0 +1,4 @@
+# expect: obfuscated-string
+# technique: pieces in variables
+a = "ev"
+b = a + "al"
