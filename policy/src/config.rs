@@ -553,8 +553,10 @@ pub struct QuarantineConfig {
     pub initial_score: f64,
 }
 
-/// A validated policy. Only [`RawPolicy::validate`] (and the loaders built on it) make one.
+/// A validated policy. Only [`RawPolicy::validate`] (and the loaders built on it) make one:
+/// `non_exhaustive` stops other crates from building it field by field.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Policy {
     pub server: ServerConfig,
     pub clients: Vec<ClientRule>,
@@ -565,7 +567,6 @@ pub struct Policy {
     pub sandbox: SandboxLimits,
     pub rate_limit: RateLimit,
     pub quarantine: QuarantineConfig,
-    _sealed: (),
 }
 
 impl Default for Policy {
@@ -832,7 +833,6 @@ impl RawPolicy {
                 failure_factor: quarantine.failure_factor,
                 initial_score: quarantine.initial_score,
             },
-            _sealed: (),
         }
     }
 }
@@ -855,7 +855,7 @@ impl Policy {
                 line,
                 column,
                 key: None,
-                message: e.message().trim().to_string(),
+                message: e.message().trim().replace('\n', "; "),
             }]
         })?;
         raw.validate().map_err(|problems| {

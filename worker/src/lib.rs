@@ -1,1 +1,7 @@
-//! placeholder
+//! How pyward enforces: the worker's sandbox stages, the embedded interpreter, the zygote and
+//! the worker side of the supervisor link.
+//!
+//! All `unsafe` code lives in [`sys`]; everything else computes values or calls `sys`.
+
+pub mod sandbox;
+pub mod sys;

@@ -6,7 +6,6 @@
 //! (`None`), so a module cannot make the scanner allocate or loop without end.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 use ruff_python_ast::{self as ast, Expr, Number, Operator, UnaryOp};
 
@@ -37,8 +36,8 @@ pub(super) struct Folded {
 /// cost linear time; a cycle folds to unknown.
 #[derive(Debug, Default)]
 pub(super) struct Env<'a> {
-    defs: HashMap<&'a str, Option<&'a Expr>>,
-    cache: RefCell<HashMap<&'a str, Option<Value>>>,
+    defs: rustc_hash::FxHashMap<&'a str, Option<&'a Expr>>,
+    cache: RefCell<rustc_hash::FxHashMap<&'a str, Option<Value>>>,
 }
 
 impl<'a> Env<'a> {
@@ -585,7 +584,7 @@ pub(super) fn unescape(s: &str) -> Option<String> {
 
 fn from_hex(hex: &str) -> Option<Vec<u8>> {
     let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     digits

@@ -205,16 +205,80 @@ impl Finding {
 pub struct ScanRules {
     pub max_file_bytes: usize,
     pub max_nesting: usize,
-    pub allowed_imports: BTreeSet<String>,
-    pub forbidden_names: BTreeSet<String>,
-    pub forbidden_attributes: BTreeSet<String>,
-    /// Lowercased.
-    pub forbidden_patterns: Vec<String>,
+    pub allowed_imports: NameSet,
+    pub forbidden_names: NameSet,
+    pub forbidden_attributes: NameSet,
+    pub forbidden_patterns: PatternSet,
     pub prelude_marker: Option<String>,
     /// Hex SHA-256 digests of preludes that may be skipped.
     pub trusted_preludes: BTreeSet<String>,
     pub dangerously_skip_scan: bool,
 }
+
+/// The forbidden text patterns, matched case-insensitively in one pass (Aho-Corasick). A pattern
+/// that starts or ends with an identifier character matches only at a word edge there.
+#[derive(Clone)]
+pub struct PatternSet {
+    patterns: Vec<String>,
+    automaton: aho_corasick::AhoCorasick,
+}
+
+impl PatternSet {
+    pub fn new(patterns: &[String]) -> PatternSet {
+        let patterns: Vec<String> = patterns.iter().map(|p| p.to_lowercase()).collect();
+        let automaton = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&patterns)
+            .expect("a few short literal patterns always build");
+        PatternSet {
+            patterns,
+            automaton,
+        }
+    }
+
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// The first pattern found in `haystack` at proper word edges.
+    pub fn find_in(&self, haystack: &str) -> Option<&str> {
+        let is_word = |c: char| c.is_alphanumeric() || c == '_';
+        self.automaton
+            .find_overlapping_iter(haystack)
+            .find(|m| {
+                let pattern = &self.patterns[m.pattern().as_usize()];
+                let starts_word = pattern.chars().next().is_some_and(is_word);
+                let ends_word = pattern.chars().last().is_some_and(is_word);
+                let before_ok = !starts_word
+                    || haystack[..m.start()]
+                        .chars()
+                        .next_back()
+                        .is_none_or(|c| !is_word(c));
+                let after_ok = !ends_word
+                    || haystack[m.end()..]
+                        .chars()
+                        .next()
+                        .is_none_or(|c| !is_word(c));
+                before_ok && after_ok
+            })
+            .map(|m| self.patterns[m.pattern().as_usize()].as_str())
+    }
+}
+
+impl PartialEq for PatternSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.patterns == other.patterns
+    }
+}
+
+impl std::fmt::Debug for PatternSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(&self.patterns).finish()
+    }
+}
+
+/// A set of identifiers, looked up on every name the scanner meets (hence a fast hash).
+pub type NameSet = rustc_hash::FxHashSet<String>;
 
 /// Highest `scan.max_nesting` a policy may set: the parser's recursion at that depth must fit in
 /// a 2 MiB thread stack (`scanner_survives_max_nesting_on_small_stack` proves it).
@@ -235,7 +299,7 @@ impl ScanRules {
             );
         }
         let identifiers = |key: &str, list: &[String], error: &mut dyn FnMut(String, String)| {
-            let mut out = BTreeSet::new();
+            let mut out = NameSet::default();
             for (i, item) in list.iter().enumerate() {
                 let normalised: String = item.nfkc().collect();
                 let valid = !normalised.is_empty()
@@ -288,11 +352,7 @@ impl ScanRules {
             allowed_imports,
             forbidden_names,
             forbidden_attributes,
-            forbidden_patterns: raw
-                .forbidden_patterns
-                .iter()
-                .map(|p| p.to_lowercase())
-                .collect(),
+            forbidden_patterns: PatternSet::new(&raw.forbidden_patterns),
             prelude_marker: raw.prelude_marker.clone(),
             trusted_preludes: raw
                 .trusted_preludes

@@ -158,11 +158,9 @@ fn coding_declaration(text: &str) -> Option<Finding> {
 
 fn lone_carriage_return(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
-    bytes
-        .iter()
-        .enumerate()
-        .find(|&(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+    text.match_indices('\r')
         .map(|(i, _)| i)
+        .find(|&i| bytes.get(i + 1) != Some(&b'\n'))
 }
 
 fn is_invisible_control(c: char) -> bool {

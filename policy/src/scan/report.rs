@@ -151,9 +151,10 @@ fn sarif_level(severity: Severity) -> &'static str {
     }
 }
 
-/// A relative URI reference for a path (SARIF wants URIs; spaces and the like are escaped).
+/// A URI for a path: `file:///...` for an absolute path, a relative reference otherwise
+/// (SARIF wants URIs; spaces and the like are percent-escaped).
 fn file_uri(path: &str) -> String {
-    let mut out = String::new();
+    let mut out = String::from(if path.starts_with('/') { "file://" } else { "" });
     for b in path.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {

@@ -4,7 +4,7 @@
 //! walker itself stops descending past a hard cap (reported as `nesting-too-deep`), so a bug in
 //! the bound can cost a finding, never the supervisor's stack.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, ModModule, Stmt};
@@ -68,6 +68,9 @@ const SYSTEM_MODULES: &[&str] = &[
     "weakref",
 ];
 
+/// Longest name any rule compares whole strings against (longer strings cannot be one).
+const MAX_WORD_LEN: usize = 64;
+
 /// Deepest expression/statement nesting the walker follows, whatever the policy says.
 const HARD_DEPTH_CAP: usize = 4 * super::MAX_NESTING_LIMIT;
 
@@ -83,7 +86,7 @@ pub(super) fn walk_module(text: &str, module: &ModModule, rules: &ScanRules) -> 
         depth: 0,
         too_deep: false,
         folded: 0,
-        module_aliases: HashSet::new(),
+        module_aliases: rustc_hash::FxHashSet::default(),
     };
     walker.visit_body(&module.body);
     walker.findings
@@ -201,11 +204,16 @@ struct Walker<'a> {
     /// Above 0 while walking inside an expression whose folded value was already judged.
     folded: usize,
     /// Names bound by `import x` / `import x as y`.
-    module_aliases: HashSet<String>,
+    module_aliases: rustc_hash::FxHashSet<String>,
 }
 
-fn nfkc(s: &str) -> String {
-    s.nfkc().collect()
+/// NFKC normal form; ASCII (nearly every identifier and string) is already normal.
+fn nfkc(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.nfkc().collect())
+    }
 }
 
 fn is_identifier_char(c: char) -> bool {
@@ -230,11 +238,11 @@ impl<'a> Walker<'a> {
     }
 
     fn attribute_forbidden(&self, attr: &str) -> bool {
-        self.rules.forbidden_attributes.contains(&nfkc(attr))
+        self.rules.forbidden_attributes.contains(&*nfkc(attr))
     }
 
     fn import_allowed(&self, dotted: &str) -> bool {
-        let dotted = nfkc(dotted);
+        let dotted: &str = &nfkc(dotted);
         let mut prefix = String::new();
         for part in dotted.split('.') {
             if part.starts_with('_') {
@@ -268,20 +276,16 @@ impl<'a> Walker<'a> {
 
     /// Judge one string value. `built` says it was assembled (so spelling a name is deliberate).
     fn check_string(&mut self, value: &str, built: bool, range: TextRange) {
-        let normal = nfkc(value);
-        let lower = normal.to_lowercase();
-        for pattern in &self.rules.forbidden_patterns {
-            if contains_pattern(&lower, pattern) {
-                let how = if built { "builds" } else { "contains" };
-                self.report(
-                    Rule::ForbiddenString,
-                    range,
-                    format!("string {how} the forbidden pattern `{pattern}`; modules have no use for it (scan.forbidden_patterns)"),
-                );
-                return;
-            }
+        let normal: &str = &nfkc(value);
+        if let Some(pattern) = self.rules.forbidden_patterns.find_in(normal) {
+            let how = if built { "builds" } else { "contains" };
+            let message = format!(
+                "string {how} the forbidden pattern `{pattern}`; modules have no use for it (scan.forbidden_patterns)"
+            );
+            self.report(Rule::ForbiddenString, range, message);
+            return;
         }
-        if let Some(word) = words(&normal).find(|w| self.is_dangerous_word(w)) {
+        if let Some(word) = words(normal).find(|w| self.is_dangerous_word(w)) {
             let word = word.to_string();
             self.report(
                 Rule::ForbiddenString,
@@ -290,7 +294,7 @@ impl<'a> Walker<'a> {
             );
             return;
         }
-        if let Some(attr) = format_field_attributes(&normal)
+        if let Some(attr) = format_field_attributes(normal)
             .into_iter()
             .find(|a| a.starts_with('_') || self.attribute_forbidden(a))
         {
@@ -302,7 +306,12 @@ impl<'a> Walker<'a> {
             return;
         }
         let whole = normal.trim();
-        if self.is_forbidden_word(whole) || self.is_forbidden_word(&whole.to_lowercase()) {
+        // Forbidden words are short identifiers: longer text cannot equal one.
+        if whole.len() <= MAX_WORD_LEN
+            && (self.is_forbidden_word(whole)
+                || (whole.chars().any(char::is_uppercase)
+                    && self.is_forbidden_word(&whole.to_lowercase())))
+        {
             if built {
                 self.report(
                     Rule::ObfuscatedString,
@@ -388,8 +397,8 @@ impl<'a> Walker<'a> {
             .and_then(|a| fold::fold(a, &self.env));
         match folded.map(|f| f.value) {
             Some(Value::Str(name)) => {
-                let name = nfkc(&name);
-                if name.starts_with('_') || self.attribute_forbidden(&name) {
+                let name: &str = &nfkc(&name);
+                if name.starts_with('_') || self.attribute_forbidden(name) {
                     self.report(
                         Rule::DynamicAttribute,
                         call.range(),
@@ -444,7 +453,7 @@ impl<'a> Walker<'a> {
                     return;
                 }
                 for alias in &import.names {
-                    let name = nfkc(alias.name.as_str());
+                    let name: &str = &nfkc(alias.name.as_str());
                     if name == "*" {
                         self.report(
                             Rule::StarImport,
@@ -452,9 +461,9 @@ impl<'a> Walker<'a> {
                             format!("`from {module} import *` hides which names the module takes; import the names you use"),
                         );
                     } else if name.starts_with('_')
-                        || self.attribute_forbidden(&name)
-                        || self.rules.forbidden_names.contains(&name)
-                        || (SYSTEM_MODULES.contains(&name.as_str()) && !self.import_allowed(&name))
+                        || self.attribute_forbidden(name)
+                        || self.rules.forbidden_names.contains(name)
+                        || (SYSTEM_MODULES.contains(&name) && !self.import_allowed(name))
                     {
                         self.report(
                             Rule::ForbiddenImport,
@@ -469,23 +478,25 @@ impl<'a> Walker<'a> {
     }
 
     fn allowlist(&self) -> String {
-        self.rules
+        let mut names: Vec<&str> = self
+            .rules
             .allowed_imports
             .iter()
             .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect();
+        names.sort_unstable();
+        names.join(", ")
     }
 
     fn check_name(&mut self, name: &ast::ExprName) {
-        let id = nfkc(name.id.as_str());
-        if self.rules.forbidden_names.contains(&id) {
+        let id: &str = &nfkc(name.id.as_str());
+        if self.rules.forbidden_names.contains(id) {
             self.report(
                 Rule::ForbiddenName,
                 name.range,
                 format!("`{id}` is not available to modules (scan.forbidden_names)"),
             );
-        } else if ATTRIBUTE_BY_NAME.contains(&id.as_str()) {
+        } else if ATTRIBUTE_BY_NAME.contains(&id) {
             self.report(
                 Rule::DynamicAttribute,
                 name.range,
@@ -494,7 +505,7 @@ impl<'a> Walker<'a> {
         } else if id.len() > 4
             && id.starts_with("__")
             && id.ends_with("__")
-            && !HARMLESS_DUNDER_NAMES.contains(&id.as_str())
+            && !HARMLESS_DUNDER_NAMES.contains(&id)
         {
             self.report(
                 Rule::ForbiddenName,
@@ -505,20 +516,20 @@ impl<'a> Walker<'a> {
     }
 
     fn check_attribute(&mut self, attribute: &ast::ExprAttribute) {
-        let attr = nfkc(attribute.attr.as_str());
-        if self.attribute_forbidden(&attr) {
+        let attr: &str = &nfkc(attribute.attr.as_str());
+        if self.attribute_forbidden(attr) {
             self.report(
                 Rule::ForbiddenAttribute,
                 attribute.range,
                 format!(
                     "attribute `{attr}` is forbidden: {} (scan.forbidden_attributes)",
-                    attribute_kind(&attr)
+                    attribute_kind(attr)
                 ),
             );
         } else if let Expr::Name(owner) = attribute.value.as_ref()
             && self.module_aliases.contains(owner.id.as_str())
             && (attr.starts_with('_')
-                || (SYSTEM_MODULES.contains(&attr.as_str()) && !self.import_allowed(&attr)))
+                || (SYSTEM_MODULES.contains(&attr) && !self.import_allowed(attr)))
         {
             self.report(
                 Rule::ForbiddenAttribute,
@@ -558,7 +569,7 @@ impl<'a> Visitor<'a> for Walker<'a> {
             Stmt::Global(ast::StmtGlobal { names, .. })
             | Stmt::Nonlocal(ast::StmtNonlocal { names, .. }) => {
                 for n in names {
-                    if self.rules.forbidden_names.contains(&nfkc(n.as_str())) {
+                    if self.rules.forbidden_names.contains(&*nfkc(n.as_str())) {
                         self.report(
                             Rule::ForbiddenName,
                             n.range(),
@@ -619,10 +630,10 @@ impl<'a> Visitor<'a> for Walker<'a> {
             }
             Expr::Call(call) => {
                 if let Expr::Name(func) = call.func.as_ref()
-                    && ATTRIBUTE_BY_NAME.contains(&nfkc(func.id.as_str()).as_str())
+                    && ATTRIBUTE_BY_NAME.contains(&&*nfkc(func.id.as_str()))
                 {
-                    let func = nfkc(func.id.as_str());
-                    self.check_attribute_by_name(&func, call);
+                    let func: &str = &nfkc(func.id.as_str());
+                    self.check_attribute_by_name(func, call);
                     // The function name itself is fine here; walk only the arguments.
                     let judged = self.check_folded(expr);
                     self.folded += usize::from(judged);
@@ -642,8 +653,8 @@ impl<'a> Visitor<'a> for Walker<'a> {
     }
 
     fn visit_pattern_keyword(&mut self, keyword: &'a ast::PatternKeyword) {
-        let attr = nfkc(keyword.attr.as_str());
-        if attr.starts_with('_') || self.attribute_forbidden(&attr) {
+        let attr: &str = &nfkc(keyword.attr.as_str());
+        if attr.starts_with('_') || self.attribute_forbidden(attr) {
             self.report(
                 Rule::ForbiddenAttribute,
                 keyword.range,
@@ -655,8 +666,8 @@ impl<'a> Visitor<'a> for Walker<'a> {
 
     fn visit_keyword(&mut self, keyword: &'a ast::Keyword) {
         if let Some(arg) = &keyword.arg {
-            let arg = nfkc(arg.as_str());
-            if arg.starts_with("__") && self.attribute_forbidden(&arg) {
+            let arg: &str = &nfkc(arg.as_str());
+            if arg.starts_with("__") && self.attribute_forbidden(arg) {
                 self.report(
                     Rule::ForbiddenAttribute,
                     keyword.range,
@@ -666,26 +677,6 @@ impl<'a> Visitor<'a> for Walker<'a> {
         }
         visitor::walk_keyword(self, keyword);
     }
-}
-
-/// Does `haystack` (lowercased) contain `pattern` (lowercased)? A pattern that starts or ends
-/// with an identifier character must not be glued to another identifier character there.
-fn contains_pattern(haystack: &str, pattern: &str) -> bool {
-    let starts_word = pattern.chars().next().is_some_and(is_identifier_char);
-    let ends_word = pattern.chars().last().is_some_and(is_identifier_char);
-    haystack.match_indices(pattern).any(|(i, m)| {
-        let before_ok = !starts_word
-            || haystack[..i]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !is_identifier_char(c));
-        let after_ok = !ends_word
-            || haystack[i + m.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !is_identifier_char(c));
-        before_ok && after_ok
-    })
 }
 
 /// Attribute names read by `str.format` fields: `"{0.__class__}"`, `"{x.crypto.key}"`.
@@ -793,12 +784,15 @@ mod tests {
 
     #[test]
     fn patterns_respect_word_edges() {
-        assert!(contains_pattern("import socket", "socket"));
-        assert!(!contains_pattern("websockets are fun", "socket"));
-        assert!(contains_pattern("x = os.system('ls')", "os.system"));
-        assert!(!contains_pattern("chaos.systems", "os.system"));
-        assert!(contains_pattern("curl x | sh", "| sh"));
-        assert!(!contains_pattern("a | shorts", "| sh"));
+        let set =
+            super::super::PatternSet::new(&["socket".into(), "os.system".into(), "| sh".into()]);
+        assert_eq!(set.find_in("import socket"), Some("socket"));
+        assert_eq!(set.find_in("import SOCKET"), Some("socket"));
+        assert_eq!(set.find_in("websockets are fun"), None);
+        assert_eq!(set.find_in("x = os.system('ls')"), Some("os.system"));
+        assert_eq!(set.find_in("chaos.systems"), None);
+        assert_eq!(set.find_in("curl x | sh"), Some("| sh"));
+        assert_eq!(set.find_in("a | shorts"), None);
     }
 
     #[test]

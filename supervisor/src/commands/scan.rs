@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use pyward_policy::scan::{self, ScanSummary};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pyward_policy::scan::{self, FileReport, ScanSummary};
 
 use super::{EXIT_ERROR, load_policy};
 use crate::cli::{Format, ScanArgs};
@@ -20,18 +22,13 @@ pub fn run(args: ScanArgs) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     }
-    let mut reports = Vec::with_capacity(files.len());
-    for file in &files {
-        let bytes = match std::fs::read(file) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                eprintln!("pyward: cannot read {}: {e}", file.display());
-                return ExitCode::from(EXIT_ERROR);
-            }
-        };
-        let name = file.to_string_lossy();
-        reports.push(scan::scan_source(&name, &bytes, &policy.scan));
-    }
+    let reports = match scan_all(&files, &policy.scan) {
+        Ok(reports) => reports,
+        Err((file, e)) => {
+            eprintln!("pyward: cannot read {}: {e}", file.display());
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
     let summary = ScanSummary { files: reports };
     let output = match args.format {
         Format::Text => scan::render_text(&summary),
@@ -44,6 +41,53 @@ pub fn run(args: ScanArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Scan every file, on as many threads as there are CPUs, keeping the input order.
+fn scan_all(
+    files: &[PathBuf],
+    rules: &scan::ScanRules,
+) -> Result<Vec<FileReport>, (PathBuf, std::io::Error)> {
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    let mut results: Vec<Option<Result<FileReport, std::io::Error>>> =
+        (0..files.len()).map(|_| None).collect();
+    let done: Vec<Vec<(usize, Result<FileReport, std::io::Error>)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(file) = files.get(i) else {
+                            break;
+                        };
+                        let report = std::fs::read(file)
+                            .map(|bytes| scan::scan_source(&file.to_string_lossy(), &bytes, rules));
+                        mine.push((i, report));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a scan thread never panics"))
+            .collect()
+    });
+    for (i, report) in done.into_iter().flatten() {
+        results[i] = Some(report);
+    }
+    results
+        .into_iter()
+        .zip(files)
+        .map(|(r, file)| {
+            r.expect("every index was scanned")
+                .map_err(|e| (file.clone(), e))
+        })
+        .collect()
 }
 
 /// A file as given, or every `*.py` below a directory, in a stable order. Symbolic links inside

@@ -1,0 +1,3 @@
+//! The worker's kernel confinement, computed as values and applied in one ordered function.
+
+pub mod seccomp;
