@@ -3,5 +3,6 @@
 //!
 //! All `unsafe` code lives in [`sys`]; everything else computes values or calls `sys`.
 
+pub mod runtime;
 pub mod sandbox;
 pub mod sys;

@@ -31,13 +31,27 @@ pub enum Forked {
     Parent { pid: libc::pid_t },
 }
 
-/// Fork the calling process.
-///
-/// # Safety
-/// The caller must be single-threaded (no other thread can hold a lock the child would need),
-/// or the child must only call async-signal-safe functions until it execs or exits.
-pub unsafe fn fork() -> io::Result<Forked> {
-    // SAFETY: the caller upholds this function's contract (single-threaded caller).
+/// Proof that the process had exactly one thread when it was made. Operations that are only
+/// sound single-threaded (fork without exec, changing the environment) take it.
+#[derive(Debug)]
+pub struct SingleThreaded(());
+
+impl SingleThreaded {
+    /// Check `/proc/self/status`. Fails if there is more than one thread.
+    pub fn check() -> io::Result<SingleThreaded> {
+        match thread_count()? {
+            1 => Ok(SingleThreaded(())),
+            n => Err(io::Error::other(format!(
+                "{n} threads running; this needs a single-threaded process"
+            ))),
+        }
+    }
+}
+
+/// Fork the calling process (which the token proves is single-threaded, so no other thread
+/// can hold a lock the child would need).
+pub fn fork(_proof: &SingleThreaded) -> io::Result<Forked> {
+    // SAFETY: single-threaded (the token), so the child inherits no lock held by another thread.
     let pid = check(unsafe { libc::fork() })?;
     Ok(if pid == 0 {
         Forked::Child
@@ -108,21 +122,26 @@ pub fn new_session() -> io::Result<()> {
 }
 
 /// Remove every environment variable.
-///
-/// # Safety
-/// The process must be single-threaded: the environment is not thread-safe.
-pub unsafe fn clear_environment() {
+pub fn clear_environment(_proof: &SingleThreaded) {
     let keys: Vec<_> = std::env::vars_os().map(|(k, _)| k).collect();
     for key in keys {
-        // SAFETY: the caller guarantees no other thread reads the environment.
+        // SAFETY: single-threaded (the token): no other thread can read the environment.
         unsafe { std::env::remove_var(key) };
     }
 }
 
 pub fn set_dumpable(dumpable: bool) -> io::Result<()> {
     // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(dumpable), 0, 0, 0) })
-        .map(|_| ())
+    check(unsafe {
+        libc::prctl(
+            libc::PR_SET_DUMPABLE,
+            libc::c_ulong::from(dumpable),
+            0,
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
 }
 
 pub fn is_dumpable() -> io::Result<bool> {
@@ -415,7 +434,11 @@ static SIGSYS_REPORT_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::Atomi
 /// Exit code of a worker that seccomp stopped (like a death by SIGSYS: 128 + 31).
 pub const SECCOMP_EXIT_CODE: i32 = 128 + libc::SIGSYS;
 
-extern "C" fn report_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+extern "C" fn report_sigsys(
+    _sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    _ctx: *mut libc::c_void,
+) {
     // Only async-signal-safe calls here: write(2) and _exit(2).
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers; for SIGSYS from seccomp,
     // `si_syscall` is the int at offset 24 (after si_signo, si_errno, si_code, pad, si_call_addr).
@@ -519,8 +542,16 @@ pub fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
 /// Ask the kernel to SIGKILL this process when its parent dies (no worker outlives the zygote).
 pub fn die_with_parent() -> io::Result<()> {
     // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) })
-        .map(|_| ())
+    check(unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
 }
 
 pub fn getppid() -> libc::pid_t {
@@ -567,7 +598,11 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 /// Send one datagram, optionally carrying one fd (SCM_RIGHTS).
-pub fn send_packet(sock: BorrowedFd<'_>, data: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
+pub fn send_packet(
+    sock: BorrowedFd<'_>,
+    data: &[u8],
+    fd: Option<BorrowedFd<'_>>,
+) -> io::Result<()> {
     let mut iov = libc::iovec {
         iov_base: data.as_ptr() as *mut libc::c_void,
         iov_len: data.len(),
@@ -646,7 +681,10 @@ pub fn recv_packet(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, O
         }
     }
     if msg.msg_flags & libc::MSG_TRUNC != 0 {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "datagram truncated"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "datagram truncated",
+        ));
     }
     Ok((n, received))
 }
@@ -663,7 +701,13 @@ pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<Vec<
         .collect();
     loop {
         // SAFETY: `pollfds` is a valid array of `len` pollfd structs.
-        let ret = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, timeout_ms) };
+        let ret = unsafe {
+            libc::poll(
+                pollfds.as_mut_ptr(),
+                pollfds.len() as libc::nfds_t,
+                timeout_ms,
+            )
+        };
         if ret < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
@@ -694,7 +738,8 @@ pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
         // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        let n =
+            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
         if n < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {

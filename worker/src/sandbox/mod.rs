@@ -1,3 +1,308 @@
-//! The worker's kernel confinement, computed as values and applied in one ordered function.
+//! The worker's kernel confinement: computed as a [`SandboxPlan`] by pure functions, applied by
+//! one ordered function, [`apply`], which reports what it really enforced ([`SandboxReport`]).
+//!
+//! A layer the policy requires but the kernel cannot enforce is an error unless the policy sets
+//! `dangerously_allow_degraded`; what was enforced is reported either way, never assumed.
 
+pub mod caps;
+pub mod landlock;
+pub mod namespaces;
+pub mod rlimits;
 pub mod seccomp;
+
+use std::collections::BTreeSet;
+use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use pyward_policy::config::{Layer, Namespace, SandboxLimits};
+use serde::{Deserialize, Serialize};
+
+use crate::sys;
+
+/// Where the supervisor link sits in a sandboxed worker.
+pub const LINK_FD: RawFd = 3;
+/// Where the SIGSYS reporter writes (read by whoever reaps the worker).
+pub const REPORT_FD: RawFd = 4;
+
+/// Everything [`apply`] will do, decided before it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxPlan {
+    pub rlimits: Vec<rlimits::Rlimit>,
+    pub namespaces: namespaces::NamespacePlan,
+    pub privileges: caps::PrivilegePlan,
+    pub read_paths: Vec<PathBuf>,
+    pub network_allowed: bool,
+    pub seccomp: Vec<sys::SockFilter>,
+    pub required: BTreeSet<Layer>,
+    pub allow_degraded: bool,
+}
+
+/// Compute the plan for a worker whose pid is `self_pid`, running with effective uid `euid`.
+pub fn plan(limits: &SandboxLimits, euid: u32, self_pid: u32) -> SandboxPlan {
+    let options = seccomp::RuleOptions {
+        network: limits.dangerously_allow_network,
+        self_pid: Some(self_pid),
+    };
+    let program = seccomp::compile(&seccomp::rules(options), seccomp::Arch::native())
+        .expect("the built-in seccomp rules compile (tested)");
+    SandboxPlan {
+        rlimits: rlimits::plan(limits),
+        namespaces: namespaces::plan(&limits.namespaces, euid),
+        privileges: caps::plan(limits, euid),
+        read_paths: limits.read_paths.clone(),
+        network_allowed: limits.dangerously_allow_network,
+        seccomp: program,
+        required: limits.require.clone(),
+        allow_degraded: limits.dangerously_allow_degraded,
+    }
+}
+
+/// What a worker really has in force, as it reports it to the supervisor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SandboxReport {
+    pub fds_closed: bool,
+    pub environment_cleared: bool,
+    pub not_dumpable: bool,
+    pub rlimits: bool,
+    pub namespaces: Vec<Namespace>,
+    pub uid: u32,
+    pub gid: u32,
+    /// Every capability set is empty (bounding: as far as the kernel let us look).
+    pub capabilities_empty: bool,
+    pub privileges_dropped: bool,
+    pub no_new_privs: bool,
+    pub landlock_abi: Option<u32>,
+    pub landlock: Option<landlock::Coverage>,
+    pub seccomp: bool,
+    /// Layers that could not be enforced, with why (only when degraded mode is allowed).
+    pub degraded: Vec<String>,
+}
+
+/// A layer could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("sandbox layer `{layer}` could not be enforced: {message}")]
+pub struct SandboxError {
+    pub layer: String,
+    pub message: String,
+}
+
+fn error(layer: &str, message: impl std::fmt::Display) -> SandboxError {
+    SandboxError {
+        layer: layer.to_string(),
+        message: message.to_string(),
+    }
+}
+
+impl SandboxPlan {
+    /// A required layer failed: an error, unless the policy allows degraded workers.
+    fn degrade(
+        &self,
+        layer: Layer,
+        name: &str,
+        why: String,
+        report: &mut SandboxReport,
+    ) -> Result<(), SandboxError> {
+        if self.required.contains(&layer) && !self.allow_degraded {
+            return Err(error(name, why));
+        }
+        report.degraded.push(format!("{name}: {why}"));
+        Ok(())
+    }
+}
+
+/// Confine the calling process. The stages run in this order, each relying on the ones before:
+///
+/// 1. fds: the link moves to fd 3, the report pipe to fd 4, stdio to /dev/null, everything else
+///    is closed; a new session (no controlling tty); an empty environment; no blocked signals
+/// 2. not dumpable, no core files, then the policy's rlimits
+/// 3. namespaces the policy asks for
+/// 4. as root: groups, gid, bounding set, uid; then ambient/inheritable/permitted/effective
+///    emptied (as anyone)
+/// 5. `no_new_privs`
+/// 6. Landlock: a fresh domain for this worker alone, every right the ABI has, read-only rules
+///    for the read paths, TCP denied, signals and abstract sockets scoped
+/// 7. seccomp, last, after the SIGSYS reporter is installed
+///
+/// The caller must be single-threaded (checked) and must have initialised the interpreter
+/// already: after this, no file can be opened.
+pub fn apply(
+    plan: &SandboxPlan,
+    link: OwnedFd,
+    report_pipe: OwnedFd,
+) -> Result<SandboxReport, SandboxError> {
+    let mut report = SandboxReport::default();
+    // INVARIANT: everything below assumes one thread: unshare, setuid, seccomp and the
+    // environment apply to the calling thread (or need there to be only one).
+    let single = sys::SingleThreaded::check().map_err(|e| error("process", e))?;
+
+    // 1. descriptors, session, environment, signal mask
+    let fds = || -> std::io::Result<()> {
+        let link = dup_above(link, REPORT_FD)?;
+        let report_pipe = dup_above(report_pipe, REPORT_FD)?;
+        sys::move_fd(link, LINK_FD)?;
+        sys::move_fd(report_pipe, REPORT_FD)?;
+        sys::stdio_to_dev_null()?;
+        sys::close_from(REPORT_FD + 1)
+    };
+    fds().map_err(|e| error("fds", e))?;
+    report.fds_closed = true;
+    // A worker forked from a session leader (the zygote is one) cannot start its own session;
+    // it has no controlling tty either way, which is what matters.
+    let _ = sys::new_session();
+    sys::clear_environment(&single);
+    report.environment_cleared = std::env::vars_os().next().is_none();
+    sys::unblock_all_signals().map_err(|e| error("signals", e))?;
+
+    // 2. dumpable, core files, resource limits
+    sys::set_dumpable(false).map_err(|e| error("dumpable", e))?;
+    report.not_dumpable = !sys::is_dumpable().unwrap_or(true);
+    for limit in &plan.rlimits {
+        if let Err(e) = sys::set_rlimit(limit.resource, limit.soft, limit.hard) {
+            plan.degrade(
+                Layer::Rlimits,
+                "rlimits",
+                format!("{}: {e}", limit.name),
+                &mut report,
+            )?;
+        }
+    }
+    report.rlimits = report.degraded.is_empty();
+
+    // 3. namespaces
+    if plan.namespaces.flags != 0 {
+        match sys::unshare(plan.namespaces.flags) {
+            Ok(()) => report.namespaces = plan.namespaces.namespaces.iter().copied().collect(),
+            Err(e) => plan.degrade(
+                Layer::Namespaces,
+                "namespaces",
+                format!("unshare({:?}): {e}", plan.namespaces.namespaces),
+                &mut report,
+            )?,
+        }
+    }
+
+    // 4. privileges
+    if let caps::PrivilegePlan::DropTo { uid, gid } = plan.privileges {
+        // INVARIANT: the bounding set can only be changed while we still hold CAP_SETPCAP,
+        // i.e. before setuid; groups and gid before uid for the same reason.
+        let drop = || -> std::io::Result<()> {
+            sys::clear_supplementary_groups()?;
+            sys::set_gid(gid)?;
+            for cap in 0..=caps::MAX_CAP {
+                match sys::bounding_has(cap)? {
+                    None => break,
+                    Some(true) => sys::drop_bounding_cap(cap)?,
+                    Some(false) => {}
+                }
+            }
+            sys::set_uid(uid)
+        };
+        match drop() {
+            Ok(()) => report.privileges_dropped = true,
+            Err(e) => plan.degrade(
+                Layer::PrivilegeDrop,
+                "privilege_drop",
+                format!("cannot become uid {uid}/gid {gid}: {e}"),
+                &mut report,
+            )?,
+        }
+    }
+    let empty_caps = sys::clear_ambient_caps().and_then(|()| sys::clear_caps());
+    if let Err(e) = empty_caps {
+        plan.degrade(
+            Layer::PrivilegeDrop,
+            "capabilities",
+            e.to_string(),
+            &mut report,
+        )?;
+    }
+    report.uid = sys::uid();
+    report.gid = sys::gid();
+    let bounding_empty = (0..=caps::MAX_CAP)
+        .map_while(|cap| sys::bounding_has(cap).ok().flatten())
+        .all(|held| !held);
+    report.capabilities_empty =
+        sys::get_caps().is_ok_and(|(e, p, i)| e == 0 && p == 0 && i == 0) && bounding_empty;
+    if plan.privileges != caps::PrivilegePlan::AlreadyUnprivileged && !report.capabilities_empty {
+        plan.degrade(
+            Layer::PrivilegeDrop,
+            "capabilities",
+            "some capability set is not empty after dropping".into(),
+            &mut report,
+        )?;
+    }
+
+    // 5. no new privileges (also what lets an unprivileged process install seccomp)
+    sys::set_no_new_privs().map_err(|e| error("no_new_privs", e))?;
+    report.no_new_privs = sys::no_new_privs().unwrap_or(false);
+    if !report.no_new_privs {
+        plan.degrade(
+            Layer::NoNewPrivs,
+            "no_new_privs",
+            "PR_GET_NO_NEW_PRIVS says it is off".into(),
+            &mut report,
+        )?;
+    }
+
+    // 6. Landlock
+    match apply_landlock(plan) {
+        Ok((abi, coverage)) => {
+            report.landlock_abi = Some(abi);
+            report.landlock = Some(coverage);
+        }
+        Err(why) => plan.degrade(Layer::Landlock, "landlock", why, &mut report)?,
+    }
+
+    // 7. seccomp, last: from here on only the allowlisted syscalls work.
+    let seccomp = || -> std::io::Result<()> {
+        sys::install_sigsys_reporter(REPORT_FD)?;
+        sys::seccomp_install(&plan.seccomp)
+    };
+    match seccomp() {
+        Ok(()) => report.seccomp = sys::seccomp_mode().is_ok_and(|m| m == 2),
+        Err(e) => plan.degrade(Layer::Seccomp, "seccomp", e.to_string(), &mut report)?,
+    }
+    Ok(report)
+}
+
+/// Duplicate `fd` to a number above `floor` so that moving the other fds cannot clobber it.
+fn dup_above(fd: OwnedFd, floor: RawFd) -> std::io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    if fd.as_raw_fd() > floor {
+        return Ok(fd);
+    }
+    let dup = fd.as_fd().try_clone_to_owned()?;
+    if dup.as_raw_fd() > floor {
+        return Ok(dup);
+    }
+    // Low fds are free below `floor`; keep duplicating until we land above it.
+    let mut held = vec![fd, dup];
+    loop {
+        let next = held[0].as_fd().try_clone_to_owned()?;
+        if next.as_raw_fd() > floor {
+            return Ok(next);
+        }
+        held.push(next);
+    }
+}
+
+fn apply_landlock(plan: &SandboxPlan) -> Result<(u32, landlock::Coverage), String> {
+    let abi = sys::landlock_abi().map_err(|e| format!("the kernel offers no Landlock: {e}"))?;
+    let ruleset = landlock::ruleset(abi, plan.network_allowed);
+    let attr = sys::LandlockRulesetAttr {
+        handled_access_fs: ruleset.handled_fs,
+        handled_access_net: ruleset.handled_net,
+        scoped: ruleset.scoped,
+    };
+    let fd = sys::landlock_create_ruleset(&attr, ruleset.attr_size)
+        .map_err(|e| format!("landlock_create_ruleset (ABI {abi}): {e}"))?;
+    for path in &plan.read_paths {
+        let anchor =
+            sys::open_path(path).map_err(|e| format!("read path {}: {e}", path.display()))?;
+        let is_dir = std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false);
+        sys::landlock_allow_beneath(fd.as_fd(), anchor.as_fd(), landlock::read_access(is_dir))
+            .map_err(|e| format!("read path {}: {e}", path.display()))?;
+    }
+    sys::landlock_restrict_self(fd.as_fd()).map_err(|e| format!("landlock_restrict_self: {e}"))?;
+    Ok((ruleset.abi, landlock::coverage(&ruleset)))
+}

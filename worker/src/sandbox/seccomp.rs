@@ -110,16 +110,16 @@ pub struct RuleOptions {
     /// `dangerously_allow_network`: sockets other than AF_VSOCK are allowed (Landlock still
     /// denies TCP bind/connect unless it is off).
     pub network: bool,
+    /// The worker's own pid: `tgkill`/`tkill` may target it (so `abort()` can raise SIGABRT),
+    /// and nothing else. `None`: no signals at all.
+    pub self_pid: Option<u32>,
 }
 
 /// The whole policy. Order does not matter: each syscall appears at most once (a test checks).
 pub fn rules(options: RuleOptions) -> Vec<Rule> {
     // Writable or creating opens: any access mode but O_RDONLY, or O_CREAT/O_TRUNC/O_APPEND/O_TMPFILE.
-    let write_flags = (libc::O_ACCMODE
-        | libc::O_CREAT
-        | libc::O_TRUNC
-        | libc::O_APPEND
-        | libc::O_TMPFILE) as u64;
+    let write_flags =
+        (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC | libc::O_APPEND | libc::O_TMPFILE) as u64;
     let mut rules = vec![
         // Memory management: the interpreter allocates constantly. Never executable memory.
         allow("brk", "heap growth by the allocator"),
@@ -136,18 +136,30 @@ pub fn rules(options: RuleOptions) -> Vec<Rule> {
             "guard pages; making memory executable is refused (W^X)",
         ),
         allow("munmap", "allocator releases memory"),
-        allow("mremap", "allocator grows mappings (keeps their protection)"),
+        allow(
+            "mremap",
+            "allocator grows mappings (keeps their protection)",
+        ),
         allow("madvise", "allocator returns memory to the kernel"),
         // I/O on descriptors the worker already holds: the supervisor link, /dev/null stdio.
         allow("read", "read requests from the supervisor link"),
-        allow("write", "write replies to the supervisor link; SIGSYS report"),
-        allow("recvfrom", "receive on the supervisor link (SOCK_SEQPACKET)"),
+        allow(
+            "write",
+            "write replies to the supervisor link; SIGSYS report",
+        ),
+        allow(
+            "recvfrom",
+            "receive on the supervisor link (SOCK_SEQPACKET)",
+        ),
         allow("sendto", "send on the supervisor link"),
         allow("recvmsg", "receive on the supervisor link"),
         allow("sendmsg", "send on the supervisor link"),
         allow("close", "close descriptors the worker owns"),
         allow("fstat", "the standard library inspects its own descriptors"),
-        allow("newfstatat", "stat of already-open descriptors (AT_EMPTY_PATH); Landlock denies paths"),
+        allow(
+            "newfstatat",
+            "stat of already-open descriptors (AT_EMPTY_PATH); Landlock denies paths",
+        ),
         allow("statx", "as newfstatat"),
         allow("lseek", "seek on already-open descriptors"),
         allow("pread64", "positioned reads on already-open descriptors"),
@@ -165,17 +177,31 @@ pub fn rules(options: RuleOptions) -> Vec<Rule> {
             "read-only opens only (Landlock limits them to the policy's read paths); writes fail with EPERM",
         ),
         // openat2 takes its flags in a struct seccomp cannot read: make libc fall back to openat.
-        deny("openat2", ENOSYS, "flags hidden in a struct would bypass the openat filter"),
+        deny(
+            "openat2",
+            ENOSYS,
+            "flags hidden in a struct would bypass the openat filter",
+        ),
         // clone3 likewise hides its flags; no process or thread creation is needed.
-        deny("clone3", ENOSYS, "flags hidden in a struct; the worker creates no processes"),
+        deny(
+            "clone3",
+            ENOSYS,
+            "flags hidden in a struct; the worker creates no processes",
+        ),
         deny("clone", EPERM, "the worker creates no processes or threads"),
         // Time, randomness, signals for the interpreter itself.
-        allow("clock_gettime", "time.time() and timeouts (also served by the vDSO)"),
+        allow(
+            "clock_gettime",
+            "time.time() and timeouts (also served by the vDSO)",
+        ),
         allow("clock_getres", "time.get_clock_info()"),
         allow("clock_nanosleep", "time.sleep()"),
         allow("nanosleep", "time.sleep()"),
         allow("gettimeofday", "time (usually the vDSO)"),
-        allow("getrandom", "random and hashlib seeding, os.urandom in the shim"),
+        allow(
+            "getrandom",
+            "random and hashlib seeding, os.urandom in the shim",
+        ),
         Rule {
             syscall: "rt_sigaction",
             when: vec![low32(0, 0xffff_ffff, libc::SIGSYS as u64)],
@@ -183,7 +209,10 @@ pub fn rules(options: RuleOptions) -> Vec<Rule> {
             otherwise: Action::Allow,
             reason: "the runtime manages its signal handlers; replacing the SIGSYS reporter is refused",
         },
-        allow("rt_sigprocmask", "the runtime masks signals around critical sections"),
+        allow(
+            "rt_sigprocmask",
+            "the runtime masks signals around critical sections",
+        ),
         allow("rt_sigreturn", "return from a signal handler"),
         allow("sigaltstack", "Rust's stack-overflow guard"),
         allow("futex", "locks inside the single-threaded runtime"),
@@ -246,6 +275,21 @@ pub fn rules(options: RuleOptions) -> Vec<Rule> {
         otherwise: Action::Errno(EPERM),
         reason: "legacy open (x86_64): read-only only, as openat",
     });
+    if let Some(pid) = options.self_pid {
+        let to_self = vec![low32(0, 0xffff_ffff, u64::from(pid))];
+        rules.push(allow_if(
+            "tgkill",
+            to_self.clone(),
+            Action::Trap,
+            "abort() raises SIGABRT on itself; signals to anyone else are refused",
+        ));
+        rules.push(allow_if(
+            "tkill",
+            to_self,
+            Action::Trap,
+            "as tgkill (a single-threaded worker's tid is its pid)",
+        ));
+    }
     if options.network {
         rules.push(Rule {
             syscall: "socket",
@@ -254,8 +298,19 @@ pub fn rules(options: RuleOptions) -> Vec<Rule> {
             otherwise: Action::Allow,
             reason: "network allowed by policy (dangerously_allow_network); never AF_VSOCK",
         });
-        for call in ["connect", "bind", "listen", "accept4", "getsockopt", "setsockopt", "shutdown"] {
-            rules.push(allow(call, "network allowed by policy (dangerously_allow_network)"));
+        for call in [
+            "connect",
+            "bind",
+            "listen",
+            "accept4",
+            "getsockopt",
+            "setsockopt",
+            "shutdown",
+        ] {
+            rules.push(allow(
+                call,
+                "network allowed by policy (dangerously_allow_network)",
+            ));
         }
     } else {
         rules.push(deny("socket", EPERM, "no network: sockets fail with EPERM"));
@@ -386,6 +441,8 @@ pub const SYSCALLS: &[(&str, Option<u32>, Option<u32>)] = &[
     ("clock_getres", Some(229), Some(114)),
     ("clock_nanosleep", Some(230), Some(115)),
     ("exit_group", Some(231), Some(94)),
+    ("tgkill", Some(234), Some(131)),
+    ("tkill", Some(200), Some(130)),
     ("add_key", Some(248), Some(217)),
     ("request_key", Some(249), Some(218)),
     ("keyctl", Some(250), Some(219)),
@@ -453,7 +510,12 @@ const fn off_arg_high(i: u8) -> u32 {
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 fn stmt(code: u16, k: u32) -> SockFilter {
-    SockFilter { code, jt: 0, jf: 0, k }
+    SockFilter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 
 fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
@@ -503,7 +565,8 @@ pub fn compile(rules: &[Rule], arch: Arch) -> Result<Vec<SockFilter>, CompileErr
             continue;
         };
         let block = rule_block(rule);
-        let skip = u8::try_from(block.len()).map_err(|_| CompileError::BlockTooLong(rule.syscall))?;
+        let skip =
+            u8::try_from(block.len()).map_err(|_| CompileError::BlockTooLong(rule.syscall))?;
         program.push(jump(BPF_JEQ_K, nr, 0, skip));
         program.extend(block);
     }
@@ -602,16 +665,33 @@ pub(crate) mod tests {
     }
 
     fn decide(arch: Arch, name: &str, args: [u64; 6], network: bool) -> u32 {
-        let program = compile(&rules(RuleOptions { network }), arch).unwrap();
-        run(&program, arch.audit_arch(), arch.number(name).unwrap(), args)
+        let options = RuleOptions {
+            network,
+            self_pid: None,
+        };
+        let program = compile(&rules(options), arch).unwrap();
+        run(
+            &program,
+            arch.audit_arch(),
+            arch.number(name).unwrap(),
+            args,
+        )
     }
 
     #[test]
     fn both_architectures_compile_and_every_rule_has_a_reason() {
         for arch in [Arch::X86_64, Arch::Aarch64] {
             for network in [false, true] {
-                let program = compile(&rules(RuleOptions { network }), arch).unwrap();
-                assert!(program.len() < 1000, "{arch:?}: {} instructions", program.len());
+                let options = RuleOptions {
+                    network,
+                    self_pid: Some(1),
+                };
+                let program = compile(&rules(options), arch).unwrap();
+                assert!(
+                    program.len() < 1000,
+                    "{arch:?}: {} instructions",
+                    program.len()
+                );
             }
         }
         for rule in rules(RuleOptions::default()) {
@@ -650,6 +730,8 @@ pub(crate) mod tests {
             ("getrandom", libc::SYS_getrandom),
             ("prlimit64", libc::SYS_prlimit64),
             ("exit_group", libc::SYS_exit_group),
+            ("tgkill", libc::SYS_tgkill),
+            ("tkill", libc::SYS_tkill),
             ("rt_sigaction", libc::SYS_rt_sigaction),
             ("futex", libc::SYS_futex),
             ("statx", libc::SYS_statx),
@@ -692,7 +774,13 @@ pub(crate) mod tests {
             // opens
             let ro = libc::O_RDONLY as u64 | libc::O_CLOEXEC as u64;
             assert_eq!(d("openat", [0, 0, ro, 0, 0, 0]), RET_ALLOW);
-            for flags in [libc::O_WRONLY, libc::O_RDWR, libc::O_CREAT, libc::O_TRUNC, libc::O_APPEND] {
+            for flags in [
+                libc::O_WRONLY,
+                libc::O_RDWR,
+                libc::O_CREAT,
+                libc::O_TRUNC,
+                libc::O_APPEND,
+            ] {
                 assert_eq!(
                     d("openat", [0, 0, flags as u64, 0, 0, 0]),
                     RET_ERRNO | libc::EPERM as u32,
@@ -703,25 +791,78 @@ pub(crate) mod tests {
             assert_eq!(d("clone3", none), RET_ERRNO | libc::ENOSYS as u32);
             // side doors and escapes
             for name in [
-                "execve", "execveat", "memfd_create", "ptrace", "process_vm_readv",
-                "process_vm_writev", "shmat", "io_uring_setup", "io_uring_enter", "bpf",
-                "userfaultfd", "keyctl", "add_key", "request_key", "perf_event_open", "unshare",
-                "setns", "mount", "kill", "seccomp", "prctl", "ioctl",
+                "execve",
+                "execveat",
+                "memfd_create",
+                "ptrace",
+                "process_vm_readv",
+                "process_vm_writev",
+                "shmat",
+                "io_uring_setup",
+                "io_uring_enter",
+                "bpf",
+                "userfaultfd",
+                "keyctl",
+                "add_key",
+                "request_key",
+                "perf_event_open",
+                "unshare",
+                "setns",
+                "mount",
+                "kill",
+                "seccomp",
+                "prctl",
+                "ioctl",
             ] {
                 assert_eq!(d(name, none), RET_TRAP, "{name} on {arch:?}");
             }
             assert_eq!(d("personality", [0xffff_ffff, 0, 0, 0, 0, 0]), RET_ALLOW);
             assert_eq!(d("personality", [0x0040_0000, 0, 0, 0, 0, 0]), RET_TRAP);
             assert_eq!(d("prlimit64", [0, 9, 0, 0x1000, 0, 0]), RET_ALLOW);
-            assert_eq!(d("prlimit64", [0, 9, 0x1000, 0, 0, 0]), RET_ERRNO | libc::EPERM as u32);
-            assert_eq!(d("prlimit64", [0, 9, 1 << 33, 0, 0, 0]), RET_ERRNO | libc::EPERM as u32);
-            assert_eq!(d("rt_sigaction", [libc::SIGINT as u64, 0, 0, 0, 0, 0]), RET_ALLOW);
-            assert_eq!(d("rt_sigaction", [libc::SIGSYS as u64, 0, 0, 0, 0, 0]), RET_TRAP);
+            assert_eq!(
+                d("prlimit64", [0, 9, 0x1000, 0, 0, 0]),
+                RET_ERRNO | libc::EPERM as u32
+            );
+            assert_eq!(
+                d("prlimit64", [0, 9, 1 << 33, 0, 0, 0]),
+                RET_ERRNO | libc::EPERM as u32
+            );
+            assert_eq!(
+                d("rt_sigaction", [libc::SIGINT as u64, 0, 0, 0, 0, 0]),
+                RET_ALLOW
+            );
+            assert_eq!(
+                d("rt_sigaction", [libc::SIGSYS as u64, 0, 0, 0, 0, 0]),
+                RET_TRAP
+            );
             // sockets
-            assert_eq!(d("socket", [libc::AF_INET as u64, 1, 0, 0, 0, 0]), RET_ERRNO | 1);
+            assert_eq!(
+                d("socket", [libc::AF_INET as u64, 1, 0, 0, 0, 0]),
+                RET_ERRNO | 1
+            );
             let net = |args| decide(arch, "socket", args, true);
             assert_eq!(net([libc::AF_INET as u64, 1, 0, 0, 0, 0]), RET_ALLOW);
             assert_eq!(net([libc::AF_VSOCK as u64, 1, 0, 0, 0, 0]), RET_ERRNO | 1);
+            // signals only to itself
+            let own = RuleOptions {
+                network: false,
+                self_pid: Some(4242),
+            };
+            let program = compile(&rules(own), arch).unwrap();
+            let tgkill = arch.number("tgkill").unwrap();
+            assert_eq!(
+                run(
+                    &program,
+                    arch.audit_arch(),
+                    tgkill,
+                    [4242, 4242, 6, 0, 0, 0]
+                ),
+                RET_ALLOW
+            );
+            assert_eq!(
+                run(&program, arch.audit_arch(), tgkill, [1, 1, 9, 0, 0, 0]),
+                RET_TRAP
+            );
         }
     }
 
@@ -730,18 +871,32 @@ pub(crate) mod tests {
         let program = compile(&rules(RuleOptions::default()), Arch::X86_64).unwrap();
         const AUDIT_ARCH_I386: u32 = 0x4000_0003;
         assert_eq!(run(&program, AUDIT_ARCH_I386, 3, [0; 6]), RET_KILL_PROCESS);
-        assert_eq!(run(&program, Arch::X86_64.audit_arch(), X32_SYSCALL_BIT, [0; 6]), RET_KILL_PROCESS);
         assert_eq!(
-            run(&program, Arch::X86_64.audit_arch(), X32_SYSCALL_BIT | 1, [0; 6]),
+            run(&program, Arch::X86_64.audit_arch(), X32_SYSCALL_BIT, [0; 6]),
+            RET_KILL_PROCESS
+        );
+        assert_eq!(
+            run(
+                &program,
+                Arch::X86_64.audit_arch(),
+                X32_SYSCALL_BIT | 1,
+                [0; 6]
+            ),
             RET_KILL_PROCESS
         );
         let arm = compile(&rules(RuleOptions::default()), Arch::Aarch64).unwrap();
-        assert_eq!(run(&arm, Arch::X86_64.audit_arch(), 0, [0; 6]), RET_KILL_PROCESS);
+        assert_eq!(
+            run(&arm, Arch::X86_64.audit_arch(), 0, [0; 6]),
+            RET_KILL_PROCESS
+        );
     }
 
     #[test]
     fn unlisted_syscalls_trap() {
         let program = compile(&rules(RuleOptions::default()), Arch::X86_64).unwrap();
-        assert_eq!(run(&program, Arch::X86_64.audit_arch(), 999, [0; 6]), RET_TRAP);
+        assert_eq!(
+            run(&program, Arch::X86_64.audit_arch(), 999, [0; 6]),
+            RET_TRAP
+        );
     }
 }
