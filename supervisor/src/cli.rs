@@ -19,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Scan Python files or directories for forbidden code (exit 0 clean, 1 findings, 2 error).
     Scan(ScanArgs),
+    /// Scan a module, then run it in a sandboxed worker (exit 0 only when it ran cleanly).
+    Run(RunArgs),
     /// Write or check a policy file.
     Policy {
         #[command(subcommand)]
@@ -37,6 +39,35 @@ pub struct ScanArgs {
     /// Files or directories (searched for *.py).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Policy file; without it the built-in defaults are used.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print one JSON object: status, layer, detail, stdout, result, duration_ms, ...
+    #[arg(long)]
+    pub json: bool,
+    /// Skip the static scan. Only for proving that the other layers hold on their own.
+    #[arg(long)]
+    pub dangerously_skip_scan: bool,
+    /// The module's source file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Call this command (declared with @pyward.command) or module-level function.
+    #[arg(long, value_name = "NAME")]
+    pub call: Option<String>,
+    /// Arguments as JSON: a command gets the value as `args`; a function gets a list as
+    /// positional arguments, an object as keywords, anything else as one argument.
+    #[arg(long, value_name = "JSON")]
+    pub args: Option<String>,
+    /// The chat event a command sees, as a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub event: Option<String>,
+    /// Trust tier whose host calls the module gets (default: the policy's default_tier).
+    #[arg(long, value_name = "TIER")]
+    pub tier: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

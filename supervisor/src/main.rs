@@ -9,6 +9,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Lets a worker report running out of memory instead of aborting (see `WorkerAllocator`).
+#[global_allocator]
+static ALLOCATOR: pyward_worker::sys::WorkerAllocator = pyward_worker::sys::WorkerAllocator;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     commands::run(cli)

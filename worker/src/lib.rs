@@ -3,6 +3,10 @@
 //!
 //! All `unsafe` code lives in [`sys`]; everything else computes values or calls `sys`.
 
+pub mod link;
+pub mod process;
 pub mod runtime;
 pub mod sandbox;
+pub mod serve;
 pub mod sys;
+pub mod verdict;

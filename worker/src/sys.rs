@@ -776,3 +776,70 @@ pub fn set_process_name(name: &str) {
         unsafe { libc::prctl(libc::PR_SET_NAME, c.as_ptr() as libc::c_ulong, 0, 0, 0) };
     }
 }
+
+/// The supervisor link inside a sandboxed worker (where [`crate::sandbox::apply`] put it).
+pub fn worker_link() -> BorrowedFd<'static> {
+    // SAFETY: `sandbox::apply` moved the link to this fd number and nothing in the worker closes
+    // it; it stays open until the process exits.
+    unsafe { BorrowedFd::borrow_raw(crate::sandbox::LINK_FD) }
+}
+
+// --- allocation failure ---------------------------------------------------------------------
+
+/// Exit code of a worker whose memory allocation failed (RLIMIT_AS or the cgroup reached).
+pub const MEMORY_EXIT_CODE: i32 = 72;
+
+static REPORT_ALLOC_FAILURE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, an allocation failure ends the process with [`MEMORY_EXIT_CODE`] instead of an
+/// abort, so that the supervisor can tell "out of memory" from a crash. Workers only.
+pub fn exit_on_allocation_failure() {
+    REPORT_ALLOC_FAILURE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The system allocator, plus [`exit_on_allocation_failure`]. The `pyward` binary installs it.
+#[derive(Debug)]
+pub struct WorkerAllocator;
+
+// SAFETY: every method forwards to `System` unchanged; on a null result (allocation failure)
+// it may instead end the process, which never hands an invalid pointer to the caller.
+unsafe impl std::alloc::GlobalAlloc for WorkerAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: same contract as ours, forwarded.
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if p.is_null() {
+            out_of_memory();
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: same contract as ours, forwarded.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: same contract as ours, forwarded.
+        let p = unsafe { std::alloc::System.alloc_zeroed(layout) };
+        if p.is_null() {
+            out_of_memory();
+        }
+        p
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: same contract as ours, forwarded.
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if p.is_null() {
+            out_of_memory();
+        }
+        p
+    }
+}
+
+fn out_of_memory() {
+    if REPORT_ALLOC_FAILURE.load(std::sync::atomic::Ordering::Relaxed) {
+        exit_now(MEMORY_EXIT_CODE);
+    }
+}

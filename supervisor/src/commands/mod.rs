@@ -1,6 +1,7 @@
 //! One module per subcommand. Each returns the process exit code.
 
 mod policy;
+mod run;
 mod scan;
 
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ pub const EXIT_ERROR: u8 = 2;
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Scan(args) => scan::run(args),
+        Command::Run(args) => run::run(args),
         Command::Policy { command } => policy::run(command),
     }
 }

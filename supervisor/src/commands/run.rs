@@ -1,0 +1,281 @@
+//! `pyward run`: scan a module, run it once in a sandboxed worker, say how it went.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use pyward_policy::Policy;
+use pyward_policy::scan::{self, Finding};
+use pyward_worker::process::WorkerProcess;
+use pyward_worker::runtime::{RuntimeConfig, Target};
+use pyward_worker::sandbox::SandboxReport;
+use pyward_worker::verdict::{self, Status, Verdict};
+use serde::Serialize;
+
+use super::{EXIT_ERROR, load_policy};
+use crate::cli::RunArgs;
+
+/// What `pyward run --json` prints.
+#[derive(Debug, Serialize)]
+struct RunReport {
+    status: Status,
+    layer: Option<String>,
+    detail: String,
+    stdout: String,
+    result: Option<serde_json::Value>,
+    duration_ms: u64,
+    /// What the module asked the host to do (replies, messages, log lines).
+    host_calls: Vec<serde_json::Value>,
+    commands: Vec<String>,
+    sandbox: Option<SandboxReport>,
+    findings: Vec<Finding>,
+}
+
+impl RunReport {
+    fn new(verdict: Verdict) -> RunReport {
+        RunReport {
+            status: verdict.status,
+            layer: verdict.layer,
+            detail: verdict.detail,
+            stdout: String::new(),
+            result: None,
+            duration_ms: 0,
+            host_calls: Vec::new(),
+            commands: Vec::new(),
+            sandbox: None,
+            findings: Vec::new(),
+        }
+    }
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let policy = match load_policy(args.config.as_deref()) {
+        Ok(policy) => policy,
+        Err(code) => return code,
+    };
+    let source = match std::fs::read(&args.file) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("pyward: cannot read {}: {e}", args.file.display());
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    for (flag, value) in [("--args", &args.args), ("--event", &args.event)] {
+        if let Some(json) = value
+            && let Err(e) = serde_json::from_str::<serde_json::Value>(json)
+        {
+            eprintln!("pyward: {flag} is not valid JSON: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
+    let tier = args
+        .tier
+        .clone()
+        .unwrap_or_else(|| policy.default_tier.clone());
+    if !policy.tiers.contains_key(&tier) {
+        eprintln!("pyward: no trust tier named `{tier}` in the policy");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let started = Instant::now();
+    let mut report = execute(&policy, &args, &tier, &source);
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    print_report(&report, args.json);
+    if report.status == Status::Ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunReport {
+    let name = args
+        .file
+        .file_stem()
+        .map_or("module".into(), |s| s.to_string_lossy().into_owned());
+    let skip_scan = args.dangerously_skip_scan || policy.scan.dangerously_skip_scan;
+    if !skip_scan {
+        let file = scan::scan_source(&args.file.to_string_lossy(), source, &policy.scan);
+        if !file.is_clean() {
+            let first = file
+                .findings
+                .iter()
+                .find(|f| f.severity == scan::Severity::Error)
+                .map(|f| format!("line {}: {} ({})", f.line, f.message, f.rule.id()))
+                .unwrap_or_default();
+            let mut report = RunReport::new(Verdict {
+                status: Status::ScanRejected,
+                layer: Some("scan".into()),
+                detail: first,
+            });
+            report.findings = file.findings;
+            return report;
+        }
+    }
+    let Ok(source) = std::str::from_utf8(source) else {
+        return RunReport::new(Verdict {
+            status: Status::Error,
+            layer: Some("interpreter".into()),
+            detail: "the source is not UTF-8".into(),
+        });
+    };
+
+    let limits = &policy.sandbox;
+    let mut worker = match WorkerProcess::spawn_direct(&RuntimeConfig::from_policy(policy), limits)
+    {
+        Ok(worker) => worker,
+        Err(failure) => return RunReport::new(verdict::from_failure(&failure, limits)),
+    };
+    let sandbox = match worker.wait_ready() {
+        Ok(sandbox) => sandbox,
+        Err(failure) => return RunReport::new(verdict::from_failure(&failure, limits)),
+    };
+    let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
+    let granted = policy.host_calls(tier);
+    let mut host = LocalHost::default();
+    let commands = match worker.load(&name, source, &granted, deadline) {
+        Ok(Ok(commands)) => commands,
+        Ok(Err(error)) => {
+            let mut report = RunReport::new(verdict::from_error(&error));
+            if !error.traceback.is_empty() {
+                report.detail = format!("{}\n{}", report.detail, error.traceback.trim_end());
+            }
+            report.sandbox = Some(sandbox);
+            return report;
+        }
+        Err(failure) => {
+            let mut report = RunReport::new(verdict::from_failure(&failure, limits));
+            report.sandbox = Some(sandbox);
+            return report;
+        }
+    };
+    let mut report = RunReport::new(verdict::ok());
+    report.sandbox = Some(sandbox);
+    report.commands = commands.iter().map(|c| c.name.clone()).collect();
+    let Some(call) = &args.call else {
+        return report;
+    };
+    let target = if commands.iter().any(|c| &c.name == call) {
+        Target::Command(call.clone())
+    } else {
+        Target::Function(call.clone())
+    };
+    let default_args = match target {
+        Target::Command(_) => "\"\"",
+        Target::Function(_) => "[]",
+    };
+    let call_args = args.args.as_deref().unwrap_or(default_args);
+    let event = args
+        .event
+        .as_deref()
+        .unwrap_or(r#"{"sender": "cli", "chat": "cli", "message_id": "1"}"#);
+    let outcome = worker.call(&target, call_args, event, deadline, &mut |name, json| {
+        host.call(name, json)
+    });
+    report.host_calls = host.calls;
+    match outcome {
+        Ok(outcome) => {
+            let v = verdict::from_outcome(&outcome);
+            report.status = v.status;
+            report.layer = v.layer;
+            report.detail = v.detail;
+            if let Some(error) = &outcome.error
+                && report.status == Status::Error
+                && !error.traceback.is_empty()
+            {
+                report.detail = format!("{}\n{}", report.detail, error.traceback.trim_end());
+            }
+            report.stdout = outcome.stdout;
+            report.result = outcome
+                .result
+                .and_then(|json| serde_json::from_str(&json).ok());
+        }
+        Err(failure) => {
+            let v = verdict::from_failure(&failure, limits);
+            report.status = v.status;
+            report.layer = v.layer;
+            report.detail = v.detail;
+        }
+    }
+    report
+}
+
+/// Host calls for a run from the command line: replies and messages are recorded and printed,
+/// the key-value store lives for this run only.
+#[derive(Default)]
+struct LocalHost {
+    store: BTreeMap<String, serde_json::Value>,
+    calls: Vec<serde_json::Value>,
+}
+
+impl LocalHost {
+    fn call(&mut self, name: &str, args_json: &str) -> Result<String, String> {
+        let args: serde_json::Value =
+            serde_json::from_str(args_json).map_err(|e| format!("bad host call arguments: {e}"))?;
+        let key = || args["key"].as_str().unwrap_or_default().to_string();
+        let answer = match name {
+            "kv_get" => self
+                .store
+                .get(&key())
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+            "kv_set" => {
+                self.store.insert(key(), args["value"].clone());
+                serde_json::Value::Null
+            }
+            "kv_delete" => {
+                self.store.remove(&key());
+                serde_json::Value::Null
+            }
+            _ => {
+                self.calls
+                    .push(serde_json::json!({ "call": name, "args": args }));
+                serde_json::Value::Null
+            }
+        };
+        Ok(answer.to_string())
+    }
+}
+
+fn print_report(report: &RunReport, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(report).expect("the run report always serialises")
+        );
+        return;
+    }
+    print!("{}", report.stdout);
+    for call in &report.host_calls {
+        println!(
+            "[{}] {}",
+            call["call"].as_str().unwrap_or("?"),
+            call["args"]
+        );
+    }
+    if let Some(result) = &report.result {
+        println!("{result}");
+    }
+    for f in &report.findings {
+        eprintln!(
+            "{}:{}: {}[{}] {}",
+            f.line,
+            f.column,
+            severity(f),
+            f.rule.id(),
+            f.message
+        );
+    }
+    let status = serde_json::to_value(report.status).unwrap_or_default();
+    let status = status.as_str().unwrap_or("?");
+    match &report.layer {
+        Some(layer) => eprintln!("pyward: {status} (layer: {layer}): {}", report.detail),
+        None => eprintln!("pyward: {status} in {} ms", report.duration_ms),
+    }
+}
+
+fn severity(f: &Finding) -> &'static str {
+    match f.severity {
+        scan::Severity::Error => "error",
+        scan::Severity::Warning => "warning",
+    }
+}

@@ -1,0 +1,93 @@
+//! The worker process: confine itself, then serve its module over the link until the
+//! supervisor hangs up.
+
+use std::os::fd::OwnedFd;
+
+use pyward_policy::config::SandboxLimits;
+
+use crate::link::{self, FromWorker, RecvError, ToWorker};
+use crate::runtime::{HostBridge, Runtime};
+use crate::{sandbox, sys};
+
+/// Exit code when the sandbox could not be applied (the reason went over the link).
+pub const SANDBOX_FAILED_EXIT_CODE: i32 = 70;
+
+/// Host calls travel over the link; the worker blocks until the supervisor answers.
+struct LinkHost {
+    next_id: u64,
+}
+
+impl HostBridge for LinkHost {
+    fn call(&mut self, name: &str, args_json: &str) -> Result<String, String> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let link = sys::worker_link();
+        link::send(
+            link,
+            &FromWorker::HostCall {
+                id,
+                name: name.to_string(),
+                args: args_json.to_string(),
+            },
+        )
+        .map_err(|e| format!("link: {e}"))?;
+        match link::recv::<ToWorker>(link, None) {
+            Ok(ToWorker::HostResult { id: got, ok, error }) if got == id => match (ok, error) {
+                (Some(json), None) => Ok(json),
+                (_, Some(error)) => Err(error),
+                (None, None) => Ok("null".to_string()),
+            },
+            Ok(other) => Err(format!(
+                "expected the answer to host call {id}, got {other:?}"
+            )),
+            Err(e) => Err(format!("link: {e}")),
+        }
+    }
+}
+
+/// The forked child's whole life: confine, report, serve, exit. Never returns.
+pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: OwnedFd) -> ! {
+    let plan = sandbox::plan(limits, sys::euid(), sys::getpid() as u32);
+    match sandbox::apply(&plan, link, report) {
+        Ok(sandbox) => {
+            if link::send(sys::worker_link(), &FromWorker::Ready { sandbox }).is_err() {
+                sys::exit_now(0);
+            }
+        }
+        Err(error) => {
+            // Only the thread check runs before the link reaches its final place.
+            if error.layer != "process" {
+                let _ = link::send(sys::worker_link(), &FromWorker::SandboxFailed { error });
+            }
+            sys::exit_now(SANDBOX_FAILED_EXIT_CODE);
+        }
+    }
+    sys::exit_on_allocation_failure();
+    runtime.set_host(Box::new(LinkHost { next_id: 0 }));
+    let link = sys::worker_link();
+    loop {
+        let reply = match link::recv::<ToWorker>(link, None) {
+            Ok(ToWorker::Load {
+                name,
+                source,
+                host_calls,
+            }) => match runtime.load(&name, &source, &host_calls) {
+                Ok(commands) => FromWorker::Loaded { commands },
+                Err(error) => FromWorker::LoadFailed { error },
+            },
+            Ok(ToWorker::Call {
+                target,
+                args,
+                event,
+            }) => FromWorker::Done {
+                outcome: runtime.call(&target, &args, &event),
+            },
+            Ok(ToWorker::HostResult { .. }) => continue,
+            Err(RecvError::Closed) => sys::exit_now(0),
+            Err(_) => sys::exit_now(1),
+        };
+        if link::send(link, &reply).is_err() {
+            sys::exit_now(0);
+        }
+    }
+}
