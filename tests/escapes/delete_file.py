@@ -1,0 +1,7 @@
+# escape: delete a file with os.remove
+# scanned: scan_rejected
+# unscanned: sandbox_violation @ interpreter ~ import of `os` is refused
+# evidence: file_intact /tmp/pyward-escape/victim.txt
+import os
+def attack():
+    os.remove('/tmp/pyward-escape/victim.txt')

@@ -1,0 +1,8 @@
+# escape: fork until the machine dies
+# scanned: scan_rejected
+# unscanned: sandbox_violation @ interpreter ~ import of `os` is refused
+# evidence: parent_alive
+import os
+def attack():
+    while True:
+        os.fork()

@@ -1,0 +1,7 @@
+# escape: import socket through importlib
+# scanned: scan_rejected
+# unscanned: sandbox_violation @ interpreter ~ import of `importlib` is refused
+# evidence: no_connection
+import importlib
+def attack():
+    importlib.import_module('socket')

@@ -1,0 +1,7 @@
+# escape: kill every process on the machine
+# scanned: scan_rejected
+# unscanned: sandbox_violation @ interpreter ~ import of `os` is refused
+# evidence: parent_alive
+import os
+def attack():
+    os.kill(-1, 9)

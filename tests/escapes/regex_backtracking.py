@@ -1,0 +1,7 @@
+# escape: catastrophic regex backtracking
+# scanned: timeout
+# unscanned: timeout
+# evidence: parent_alive
+import re
+def attack():
+    return bool(re.match(r'(a+)+$', 'a' * 64 + 'b'))

@@ -1,0 +1,7 @@
+# escape: import socket and connect out
+# scanned: scan_rejected
+# unscanned: sandbox_violation @ interpreter ~ import of `socket` is refused
+# evidence: no_connection
+import socket
+def attack():
+    socket.create_connection(('127.0.0.1', 47811)).sendall(b'pwned')

@@ -1,0 +1,12 @@
+# escape: import socket through the real __import__
+# scanned: scan_rejected
+# unscanned: error @ module ~ ModuleNotFoundError|No module named
+# evidence: no_connection
+
+def real_builtins():
+    import json
+    b = json.__builtins__
+    return b if isinstance(b, dict) else b.__dict__
+def attack():
+    s = real_builtins()['__import__']('socket')
+    s.create_connection(('127.0.0.1', 47811))

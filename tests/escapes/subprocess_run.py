@@ -1,0 +1,7 @@
+# escape: spawn a process with subprocess
+# scanned: scan_rejected
+# unscanned: sandbox_violation @ interpreter ~ import of `subprocess` is refused
+# evidence: no_file /tmp/pyward-escape/pwned_subprocess
+import subprocess
+def attack():
+    subprocess.run(['touch', '/tmp/pyward-escape/pwned_subprocess'])

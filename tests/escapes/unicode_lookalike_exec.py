@@ -1,0 +1,6 @@
+# escape: fullwidth exec that Python normalises
+# scanned: scan_rejected
+# unscanned: error @ module ~ NameError
+# evidence: no_file /tmp/pyward-escape/written_unicode
+def attack():
+    ｅｘｅｃ("open('/tmp/pyward-escape/written_unicode', 'w')")

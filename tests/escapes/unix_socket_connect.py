@@ -1,0 +1,13 @@
+# escape: connect to a Unix socket in the file system
+# scanned: scan_rejected
+# unscanned: error @ module ~ No module named|ModuleNotFoundError
+# evidence: no_connection
+
+def real_builtins():
+    import json
+    b = json.__builtins__
+    return b if isinstance(b, dict) else b.__dict__
+def attack():
+    s = real_builtins()['__import__']('socket')
+    c = s.socket(1, 1)
+    c.connect('/tmp/pyward-escape/listener.sock')

@@ -1,0 +1,7 @@
+# escape: fetch a URL with urllib
+# scanned: scan_rejected
+# unscanned: sandbox_violation @ interpreter ~ import of `urllib.request` is refused
+# evidence: no_connection
+import urllib.request
+def attack():
+    urllib.request.urlopen('http://127.0.0.1:47811/')

@@ -1,0 +1,6 @@
+# escape: write a file with open()
+# scanned: scan_rejected
+# unscanned: error @ module ~ NameError
+# evidence: no_file /tmp/pyward-escape/written_open
+def attack():
+    open('/tmp/pyward-escape/written_open', 'w').write('pwned')

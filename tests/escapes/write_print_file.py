@@ -1,0 +1,6 @@
+# escape: write with print(file=open(...))
+# scanned: scan_rejected
+# unscanned: error @ module ~ NameError
+# evidence: no_file /tmp/pyward-escape/written_print
+def attack():
+    print('x', file=open('/tmp/pyward-escape/written_print', 'w'))
