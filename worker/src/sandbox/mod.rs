@@ -134,8 +134,26 @@ pub fn apply(
     // INVARIANT: everything below assumes one thread: unshare, setuid, seccomp and the
     // environment apply to the calling thread (or need there to be only one).
     let single = sys::SingleThreaded::check().map_err(|e| error("process", e))?;
+    stage_fds(&single, link, report_pipe, &mut report)?;
+    stage_limits(plan, &mut report)?;
+    stage_namespaces(plan, &mut report)?;
+    // INVARIANT: privileges are dropped before no_new_privs and Landlock, which an
+    // unprivileged process may set up for itself, and before seccomp forbids setuid.
+    stage_privileges(plan, &mut report)?;
+    stage_no_new_privs(plan, &mut report)?;
+    stage_landlock(plan, &mut report)?;
+    // INVARIANT: seccomp last: every earlier stage makes syscalls the filter forbids.
+    stage_seccomp(plan, &mut report)?;
+    Ok(report)
+}
 
-    // 1. descriptors, session, environment, signal mask
+/// Stage 1: descriptors, session, environment, signal mask.
+pub fn stage_fds(
+    single: &sys::SingleThreaded,
+    link: OwnedFd,
+    report_pipe: OwnedFd,
+    report: &mut SandboxReport,
+) -> Result<(), SandboxError> {
     let fds = || -> std::io::Result<()> {
         let link = dup_above(link, REPORT_FD)?;
         let report_pipe = dup_above(report_pipe, REPORT_FD)?;
@@ -149,39 +167,58 @@ pub fn apply(
     // A worker forked from a session leader (the zygote is one) cannot start its own session;
     // it has no controlling tty either way, which is what matters.
     let _ = sys::new_session();
-    sys::clear_environment(&single);
+    sys::clear_environment(single);
     report.environment_cleared = std::env::vars_os().next().is_none();
-    sys::unblock_all_signals().map_err(|e| error("signals", e))?;
+    sys::unblock_all_signals().map_err(|e| error("signals", e))
+}
 
-    // 2. dumpable, core files, resource limits
+/// Stage 2: not dumpable, no core files, the policy's resource limits.
+pub fn stage_limits(plan: &SandboxPlan, report: &mut SandboxReport) -> Result<(), SandboxError> {
     sys::set_dumpable(false).map_err(|e| error("dumpable", e))?;
     report.not_dumpable = !sys::is_dumpable().unwrap_or(true);
+    let mut ok = true;
     for limit in &plan.rlimits {
         if let Err(e) = sys::set_rlimit(limit.resource, limit.soft, limit.hard) {
+            ok = false;
             plan.degrade(
                 Layer::Rlimits,
                 "rlimits",
                 format!("{}: {e}", limit.name),
-                &mut report,
+                report,
             )?;
         }
     }
-    report.rlimits = report.degraded.is_empty();
+    report.rlimits = ok;
+    Ok(())
+}
 
-    // 3. namespaces
-    if plan.namespaces.flags != 0 {
-        match sys::unshare(plan.namespaces.flags) {
-            Ok(()) => report.namespaces = plan.namespaces.namespaces.iter().copied().collect(),
-            Err(e) => plan.degrade(
-                Layer::Namespaces,
-                "namespaces",
-                format!("unshare({:?}): {e}", plan.namespaces.namespaces),
-                &mut report,
-            )?,
-        }
+/// Stage 3: the namespaces the policy asks for.
+pub fn stage_namespaces(
+    plan: &SandboxPlan,
+    report: &mut SandboxReport,
+) -> Result<(), SandboxError> {
+    if plan.namespaces.flags == 0 {
+        return Ok(());
     }
+    match sys::unshare(plan.namespaces.flags) {
+        Ok(()) => {
+            report.namespaces = plan.namespaces.namespaces.iter().copied().collect();
+            Ok(())
+        }
+        Err(e) => plan.degrade(
+            Layer::Namespaces,
+            "namespaces",
+            format!("unshare({:?}): {e}", plan.namespaces.namespaces),
+            report,
+        ),
+    }
+}
 
-    // 4. privileges
+/// Stage 4: become the unprivileged uid (as root) and empty every capability set.
+pub fn stage_privileges(
+    plan: &SandboxPlan,
+    report: &mut SandboxReport,
+) -> Result<(), SandboxError> {
     if let caps::PrivilegePlan::DropTo { uid, gid } = plan.privileges {
         // INVARIANT: the bounding set can only be changed while we still hold CAP_SETPCAP,
         // i.e. before setuid; groups and gid before uid for the same reason.
@@ -203,18 +240,13 @@ pub fn apply(
                 Layer::PrivilegeDrop,
                 "privilege_drop",
                 format!("cannot become uid {uid}/gid {gid}: {e}"),
-                &mut report,
+                report,
             )?,
         }
     }
     let empty_caps = sys::clear_ambient_caps().and_then(|()| sys::clear_caps());
     if let Err(e) = empty_caps {
-        plan.degrade(
-            Layer::PrivilegeDrop,
-            "capabilities",
-            e.to_string(),
-            &mut report,
-        )?;
+        plan.degrade(Layer::PrivilegeDrop, "capabilities", e.to_string(), report)?;
     }
     report.uid = sys::uid();
     report.gid = sys::gid();
@@ -228,11 +260,17 @@ pub fn apply(
             Layer::PrivilegeDrop,
             "capabilities",
             "some capability set is not empty after dropping".into(),
-            &mut report,
+            report,
         )?;
     }
+    Ok(())
+}
 
-    // 5. no new privileges (also what lets an unprivileged process install seccomp)
+/// Stage 5: no new privileges (also what lets an unprivileged process install seccomp).
+pub fn stage_no_new_privs(
+    plan: &SandboxPlan,
+    report: &mut SandboxReport,
+) -> Result<(), SandboxError> {
     sys::set_no_new_privs().map_err(|e| error("no_new_privs", e))?;
     report.no_new_privs = sys::no_new_privs().unwrap_or(false);
     if !report.no_new_privs {
@@ -240,20 +278,26 @@ pub fn apply(
             Layer::NoNewPrivs,
             "no_new_privs",
             "PR_GET_NO_NEW_PRIVS says it is off".into(),
-            &mut report,
+            report,
         )?;
     }
+    Ok(())
+}
 
-    // 6. Landlock
+/// Stage 6: Landlock.
+pub fn stage_landlock(plan: &SandboxPlan, report: &mut SandboxReport) -> Result<(), SandboxError> {
     match apply_landlock(plan) {
         Ok((abi, coverage)) => {
             report.landlock_abi = Some(abi);
             report.landlock = Some(coverage);
+            Ok(())
         }
-        Err(why) => plan.degrade(Layer::Landlock, "landlock", why, &mut report)?,
+        Err(why) => plan.degrade(Layer::Landlock, "landlock", why, report),
     }
+}
 
-    // 7. seccomp, last: from here on only the allowlisted syscalls work.
+/// Stage 7: seccomp, after the SIGSYS reporter (which writes to [`REPORT_FD`]).
+pub fn stage_seccomp(plan: &SandboxPlan, report: &mut SandboxReport) -> Result<(), SandboxError> {
     let seccomp = || -> std::io::Result<()> {
         sys::install_sigsys_reporter(REPORT_FD)?;
         sys::seccomp_install(&plan.seccomp)
@@ -261,10 +305,12 @@ pub fn apply(
     match seccomp() {
         // The kernel accepted the filter, so it is in force (querying would need prctl, which
         // the filter itself refuses).
-        Ok(()) => report.seccomp = true,
-        Err(e) => plan.degrade(Layer::Seccomp, "seccomp", e.to_string(), &mut report)?,
+        Ok(()) => {
+            report.seccomp = true;
+            Ok(())
+        }
+        Err(e) => plan.degrade(Layer::Seccomp, "seccomp", e.to_string(), report),
     }
-    Ok(report)
 }
 
 /// Duplicate `fd` to a number above `floor` so that moving the other fds cannot clobber it.
