@@ -111,14 +111,12 @@ impl Listeners {
             .expect("abstract address");
         let abstract_sock =
             UnixListener::bind_addr(&abstract_addr).expect("bind the abstract bait");
-        for listener in [tcp.try_clone().unwrap()] {
-            let hits = hits.clone();
-            std::thread::spawn(move || {
-                for _ in listener.incoming() {
-                    hits.fetch_add(1, Ordering::SeqCst);
-                }
-            });
-        }
+        let tcp_hits = hits.clone();
+        std::thread::spawn(move || {
+            for _ in tcp.incoming() {
+                tcp_hits.fetch_add(1, Ordering::SeqCst);
+            }
+        });
         for listener in [unix, abstract_sock] {
             let hits = hits.clone();
             std::thread::spawn(move || {
@@ -134,7 +132,6 @@ impl Listeners {
                 udp_hits.fetch_add(1, Ordering::SeqCst);
             }
         });
-        std::mem::forget(tcp);
         Listeners { hits }
     }
 }

@@ -522,7 +522,7 @@ pub struct AclConfig {
     pub commands: BTreeMap<String, Security>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SandboxLimits {
     pub memory_bytes: u64,
     pub cpu_seconds: u64,

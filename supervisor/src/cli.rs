@@ -21,6 +21,13 @@ pub enum Command {
     Scan(ScanArgs),
     /// Scan a module, then run it in a sandboxed worker (exit 0 only when it ran cleanly).
     Run(RunArgs),
+    /// Internal: the pre-warmed process that forks workers (started by the supervisor with its
+    /// control socket on fd 3).
+    #[command(hide = true)]
+    Zygote {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Write or check a policy file.
     Policy {
         #[command(subcommand)]

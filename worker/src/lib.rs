@@ -10,3 +10,4 @@ pub mod sandbox;
 pub mod serve;
 pub mod sys;
 pub mod verdict;
+pub mod zygote;

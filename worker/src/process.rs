@@ -65,13 +65,28 @@ pub enum WorkerFailure {
     Protocol { message: String },
 }
 
+/// Who learns how a worker ended: its parent, by waitpid and the report pipe, or someone who
+/// reaps on its behalf (the zygote reports it).
+enum Reaper {
+    Direct { report: OwnedFd },
+    External(Box<dyn FnMut(libc::pid_t) -> Ending>),
+}
+
 /// One worker process and its link.
-#[derive(Debug)]
 pub struct WorkerProcess {
     pid: libc::pid_t,
     link: OwnedFd,
-    report: OwnedFd,
+    reaper: Reaper,
     ending: Option<Ending>,
+}
+
+impl std::fmt::Debug for WorkerProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerProcess")
+            .field("pid", &self.pid)
+            .field("ending", &self.ending)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long a worker gets to confine itself and say it is ready.
@@ -111,13 +126,27 @@ impl WorkerProcess {
         }
     }
 
-    /// Wrap a worker someone else forked (the zygote), given our end of its link and of its
-    /// report pipe.
+    /// Wrap a worker this process forked, given our ends of its link and report pipe.
     pub fn adopt(pid: libc::pid_t, link: OwnedFd, report: OwnedFd) -> WorkerProcess {
         WorkerProcess {
             pid,
             link,
-            report,
+            reaper: Reaper::Direct { report },
+            ending: None,
+        }
+    }
+
+    /// Wrap a worker someone else forked and reaps (the zygote): `ending` is asked, after the
+    /// worker is gone, how it ended.
+    pub fn adopt_external(
+        pid: libc::pid_t,
+        link: OwnedFd,
+        ending: Box<dyn FnMut(libc::pid_t) -> Ending>,
+    ) -> WorkerProcess {
+        WorkerProcess {
+            pid,
+            link,
+            reaper: Reaper::External(ending),
             ending: None,
         }
     }
@@ -245,13 +274,18 @@ impl WorkerProcess {
         if let Some(ending) = &self.ending {
             return ending.clone();
         }
-        let status = match sys::wait_pid(self.pid, true) {
-            Ok(Some(status)) => status,
-            _ => sys::ExitStatus::Exited(-1),
+        let ending = match &mut self.reaper {
+            Reaper::Direct { report } => {
+                let status = match sys::wait_pid(self.pid, true) {
+                    Ok(Some(status)) => status,
+                    _ => sys::ExitStatus::Exited(-1),
+                };
+                let mut bytes = [0u8; 8];
+                let n = sys::read(report.as_fd(), &mut bytes).unwrap_or(0);
+                Ending::from_status(status, &bytes[..n])
+            }
+            Reaper::External(ask) => ask(self.pid),
         };
-        let mut report = [0u8; 8];
-        let n = sys::read(self.report.as_fd(), &mut report).unwrap_or(0);
-        let ending = Ending::from_status(status, &report[..n]);
         self.ending = Some(ending.clone());
         ending
     }

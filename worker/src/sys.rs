@@ -843,3 +843,44 @@ fn out_of_memory() {
         exit_now(MEMORY_EXIT_CODE);
     }
 }
+
+/// Spawn `cmd` with `fd` placed at `target` in the child (and nothing else inherited but
+/// stdio): how the supervisor hands the zygote its control socket.
+pub fn spawn_with_fd(
+    cmd: &mut std::process::Command,
+    fd: BorrowedFd<'_>,
+    target: RawFd,
+) -> io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    let raw = fd.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before exec and only calls dup2 and fcntl,
+    // both async-signal-safe; it touches no memory shared with other threads.
+    unsafe {
+        cmd.pre_exec(move || {
+            if raw == target {
+                let flags = libc::fcntl(raw, libc::F_GETFD);
+                if flags < 0 || libc::fcntl(raw, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            } else if libc::dup2(raw, target) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    cmd.spawn()
+}
+
+/// Drain a signalfd (the zygote only needs to know that something happened).
+pub fn drain(fd: BorrowedFd<'_>) {
+    let mut buf = [0u8; 128 * 8];
+    while read(fd, &mut buf).is_ok_and(|n| n > 0) {}
+}
+
+/// Take ownership of an fd number inherited at exec time (the zygote's control socket).
+pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFD only inspects the descriptor table.
+    check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    // SAFETY: the fd is open (checked above) and was handed to this process to own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

@@ -17,6 +17,24 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Run(args) => run::run(args),
+        Command::Zygote { config } => {
+            let policy = match load_policy(config.as_deref()) {
+                Ok(policy) => policy,
+                Err(code) => return code,
+            };
+            let control = match pyward_worker::sys::inherited_fd(pyward_worker::zygote::CONTROL_FD)
+            {
+                Ok(fd) => fd,
+                Err(e) => {
+                    eprintln!(
+                        "pyward zygote: no control socket on fd 3 (it is started by the supervisor): {e}"
+                    );
+                    return ExitCode::from(EXIT_ERROR);
+                }
+            };
+            let config = pyward_worker::runtime::RuntimeConfig::from_policy(&policy);
+            pyward_worker::zygote::run(control, config)
+        }
         Command::Policy { command } => policy::run(command),
     }
 }

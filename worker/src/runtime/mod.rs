@@ -587,7 +587,7 @@ pub fn import_allowed(allowed: &[String], dotted: &str) -> bool {
             prefix.push('.');
         }
         prefix.push_str(part);
-        if allowed.iter().any(|a| *a == prefix) {
+        if allowed.contains(&prefix) {
             return true;
         }
     }

@@ -1,6 +1,8 @@
 use super::*;
 
-struct Recorder(std::rc::Rc<RefCell<Vec<(String, String)>>>);
+type Calls = std::rc::Rc<RefCell<Vec<(String, String)>>>;
+
+struct Recorder(Calls);
 
 impl HostBridge for Recorder {
     fn call(&mut self, name: &str, args_json: &str) -> Result<String, String> {
@@ -14,7 +16,7 @@ impl HostBridge for Recorder {
     }
 }
 
-fn runtime() -> (Runtime, std::rc::Rc<RefCell<Vec<(String, String)>>>) {
+fn runtime() -> (Runtime, Calls) {
     let mut rt = Runtime::new(RuntimeConfig::from_policy(&pyward_policy::Policy::default()))
         .expect("the runtime builds");
     let calls = std::rc::Rc::new(RefCell::new(Vec::new()));

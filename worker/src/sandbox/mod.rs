@@ -219,6 +219,7 @@ pub fn stage_privileges(
     plan: &SandboxPlan,
     report: &mut SandboxReport,
 ) -> Result<(), SandboxError> {
+    let parent = sys::getppid();
     if let caps::PrivilegePlan::DropTo { uid, gid } = plan.privileges {
         // INVARIANT: the bounding set can only be changed while we still hold CAP_SETPCAP,
         // i.e. before setuid; groups and gid before uid for the same reason.
@@ -243,6 +244,15 @@ pub fn stage_privileges(
                 report,
             )?,
         }
+    }
+    // INVARIANT: the kernel clears the parent-death signal when credentials change, so it is
+    // armed again here; a parent that died in between is noticed by the pid check.
+    sys::die_with_parent().map_err(|e| error("parent_death_signal", e))?;
+    if sys::getppid() != parent {
+        return Err(error(
+            "process",
+            "the parent exited while the worker was starting",
+        ));
     }
     let empty_caps = sys::clear_ambient_caps().and_then(|()| sys::clear_caps());
     if let Err(e) = empty_caps {

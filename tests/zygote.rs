@@ -1,0 +1,130 @@
+//! The zygote path end to end: one warm zygote forks confined workers that serve calls, reports
+//! how each ended, and takes its workers with it when it dies.
+
+mod common;
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use pyward_policy::Policy;
+use pyward_policy::config::HostCall;
+use pyward_worker::process::{Ending, WorkerProcess};
+use pyward_worker::runtime::Target;
+use pyward_worker::verdict::{self, Status};
+use pyward_worker::zygote::ZygoteClient;
+
+fn worker(zygote: &Rc<RefCell<ZygoteClient>>, policy: &Policy) -> WorkerProcess {
+    let (pid, link) = zygote
+        .borrow_mut()
+        .spawn(&policy.sandbox)
+        .expect("the zygote forks a worker");
+    let reaper = zygote.clone();
+    WorkerProcess::adopt_external(
+        pid,
+        link,
+        Box::new(move |pid| {
+            reaper
+                .borrow_mut()
+                .wait_exit(pid, Duration::from_secs(10))
+                .unwrap_or(Ending::Running)
+        }),
+    )
+}
+
+fn start(config: Option<&Path>) -> Rc<RefCell<ZygoteClient>> {
+    let exe = Path::new(env!("CARGO_BIN_EXE_pyward"));
+    Rc::new(RefCell::new(
+        ZygoteClient::start(exe, config).expect("the zygote starts"),
+    ))
+}
+
+#[test]
+fn zygote_workers_serve_calls_under_the_full_sandbox() {
+    let policy = Policy::default();
+    let zygote = start(None);
+    let granted: BTreeSet<HostCall> = policy.host_calls("community");
+    for round in 0..3 {
+        let mut w = worker(&zygote, &policy);
+        let sandbox = w.wait_ready().expect("the worker confines itself");
+        assert!(sandbox.seccomp && sandbox.no_new_privs && sandbox.fds_closed);
+        if pyward_worker::sys::landlock_abi().is_ok() {
+            assert!(sandbox.landlock.is_some(), "{sandbox:?}");
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let commands = w
+            .load(
+                "m",
+                "import json\ndef f(n):\n    return json.dumps({'n': n})\n",
+                &granted,
+                deadline,
+            )
+            .unwrap()
+            .unwrap();
+        assert!(commands.is_empty());
+        let out = w
+            .call(
+                &Target::Function("f".into()),
+                &format!("[{round}]"),
+                "null",
+                deadline,
+                &mut |_, _| Ok("null".into()),
+            )
+            .unwrap();
+        assert_eq!(
+            out.result.as_deref(),
+            Some(format!("\"{{\\\"n\\\": {round}}}\"").as_str())
+        );
+    }
+}
+
+#[test]
+fn the_zygote_reports_how_a_worker_ended() {
+    let config = common::repo_root().join("tests/escapes/policy.toml");
+    let policy = Policy::load(&config).unwrap();
+    let zygote = start(Some(&config));
+    let mut w = worker(&zygote, &policy);
+    w.wait_ready().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    w.load(
+        "bomb",
+        "def f():\n    return [0] * (10 ** 9)\n",
+        &BTreeSet::new(),
+        deadline,
+    )
+    .unwrap()
+    .unwrap();
+    let failure = w
+        .call(
+            &Target::Function("f".into()),
+            "[]",
+            "null",
+            deadline,
+            &mut |_, _| Ok("null".into()),
+        )
+        .expect_err("the memory bomb ends the worker");
+    let v = verdict::from_failure(&failure, &policy.sandbox);
+    assert_eq!(v.status, Status::MemoryLimit, "{v:?}");
+    assert_eq!(v.layer.as_deref(), Some("rlimit"));
+}
+
+#[test]
+fn no_worker_outlives_its_zygote() {
+    let policy = Policy::default();
+    let zygote = start(None);
+    let mut w = worker(&zygote, &policy);
+    w.wait_ready().unwrap();
+    let pid = w.pid();
+    let zygote_pid = zygote.borrow().pid();
+    pyward_worker::sys::kill(zygote_pid as i32, libc::SIGKILL).unwrap();
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+    });
+    assert!(gone, "worker {pid} survived its zygote");
+    std::mem::forget(w);
+}
