@@ -21,6 +21,15 @@ pub enum Command {
     Scan(ScanArgs),
     /// Scan a module, then run it in a sandboxed worker (exit 0 only when it ran cleanly).
     Run(RunArgs),
+    /// What this machine can enforce, and which layers a worker really gets under the policy.
+    Check {
+        /// Policy file; without it the built-in defaults are used.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Internal: the pre-warmed process that forks workers (started by the supervisor with its
     /// control socket on fd 3).
     #[command(hide = true)]

@@ -884,3 +884,9 @@ pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: the fd is open (checked above) and was handed to this process to own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// access(path, W_OK) for the real uid.
+pub fn access_writable(path: &std::ffi::CStr) -> bool {
+    // SAFETY: a valid NUL-terminated path.
+    unsafe { libc::access(path.as_ptr(), libc::W_OK) == 0 }
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand. Each returns the process exit code.
 
+mod check;
 mod policy;
 mod run;
 mod scan;
@@ -17,6 +18,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Run(args) => run::run(args),
+        Command::Check { config, json } => check::run(config.as_deref(), json),
         Command::Zygote { config } => {
             let policy = match load_policy(config.as_deref()) {
                 Ok(policy) => policy,

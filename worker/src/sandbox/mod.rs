@@ -67,8 +67,11 @@ pub struct SandboxReport {
     pub namespaces: Vec<Namespace>,
     pub uid: u32,
     pub gid: u32,
-    /// Every capability set is empty (bounding: as far as the kernel let us look).
+    /// Effective, permitted, inheritable and ambient capabilities are all empty.
     pub capabilities_empty: bool,
+    /// The bounding set is empty too (only possible when starting as root; with no_new_privs a
+    /// non-empty bounding set grants nothing).
+    pub bounding_set_empty: bool,
     pub privileges_dropped: bool,
     pub no_new_privs: bool,
     pub landlock_abi: Option<u32>,
@@ -102,10 +105,14 @@ impl SandboxPlan {
         why: String,
         report: &mut SandboxReport,
     ) -> Result<(), SandboxError> {
-        if self.required.contains(&layer) && !self.allow_degraded {
+        let required = self.required.contains(&layer);
+        if required && !self.allow_degraded {
             return Err(error(name, why));
         }
-        report.degraded.push(format!("{name}: {why}"));
+        // A layer nobody asked for that is missing (cgroups by default) is not a degradation.
+        if required || layer != Layer::Cgroup {
+            report.degraded.push(format!("{name}: {why}"));
+        }
         Ok(())
     }
 }
@@ -142,9 +149,29 @@ pub fn apply(
     stage_privileges(plan, &mut report)?;
     stage_no_new_privs(plan, &mut report)?;
     stage_landlock(plan, &mut report)?;
+    stage_not_built(plan, &mut report)?;
     // INVARIANT: seccomp last: every earlier stage makes syscalls the filter forbids.
     stage_seccomp(plan, &mut report)?;
     Ok(report)
+}
+
+/// Layers a policy can require that this worker does not provide: required ones fail closed.
+fn stage_not_built(plan: &SandboxPlan, report: &mut SandboxReport) -> Result<(), SandboxError> {
+    plan.degrade(
+        Layer::Cgroup,
+        "cgroup",
+        "per-worker cgroups are made by the supervisor daemon, which this build does not have yet; rlimits and the wall-clock deadline apply".into(),
+        report,
+    )?;
+    if plan.required.contains(&Layer::Namespaces) && plan.namespaces.flags == 0 {
+        plan.degrade(
+            Layer::Namespaces,
+            "namespaces",
+            "the policy requires namespaces but sandbox.namespaces names none".into(),
+            report,
+        )?;
+    }
+    Ok(())
 }
 
 /// Stage 1: descriptors, session, environment, signal mask.
@@ -260,12 +287,12 @@ pub fn stage_privileges(
     }
     report.uid = sys::uid();
     report.gid = sys::gid();
-    let bounding_empty = (0..=caps::MAX_CAP)
+    report.bounding_set_empty = (0..=caps::MAX_CAP)
         .map_while(|cap| sys::bounding_has(cap).ok().flatten())
         .all(|held| !held);
-    report.capabilities_empty =
-        sys::get_caps().is_ok_and(|(e, p, i)| e == 0 && p == 0 && i == 0) && bounding_empty;
-    if plan.privileges != caps::PrivilegePlan::AlreadyUnprivileged && !report.capabilities_empty {
+    report.capabilities_empty = sys::get_caps().is_ok_and(|(e, p, i)| e == 0 && p == 0 && i == 0);
+    let all_empty = report.capabilities_empty && report.bounding_set_empty;
+    if plan.privileges != caps::PrivilegePlan::AlreadyUnprivileged && !all_empty {
         plan.degrade(
             Layer::PrivilegeDrop,
             "capabilities",
