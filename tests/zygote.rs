@@ -54,7 +54,7 @@ fn zygote_workers_serve_calls_under_the_full_sandbox() {
             assert!(sandbox.landlock.is_some(), "{sandbox:?}");
         }
         let deadline = Instant::now() + Duration::from_secs(5);
-        let commands = w
+        let loaded = w
             .load(
                 "m",
                 "import json\ndef f(n):\n    return json.dumps({'n': n})\n",
@@ -63,7 +63,7 @@ fn zygote_workers_serve_calls_under_the_full_sandbox() {
             )
             .unwrap()
             .unwrap();
-        assert!(commands.is_empty());
+        assert!(loaded.commands.is_empty());
         let out = w
             .call(
                 &Target::Function("f".into()),

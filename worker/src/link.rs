@@ -11,7 +11,7 @@ use pyward_policy::config::HostCall;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{CallOutcome, CommandInfo, PyError, Target};
+use crate::runtime::{CallOutcome, Loaded, PyError, Target};
 use crate::sandbox::{SandboxError, SandboxReport};
 use crate::sys;
 
@@ -48,7 +48,7 @@ pub enum ToWorker {
 pub enum FromWorker {
     Ready { sandbox: SandboxReport },
     SandboxFailed { error: SandboxError },
-    Loaded { commands: Vec<CommandInfo> },
+    Loaded { loaded: Loaded },
     LoadFailed { error: PyError },
     HostCall { id: u64, name: String, args: String },
     Done { outcome: CallOutcome },

@@ -9,7 +9,7 @@ use pyward_policy::config::{HostCall, SandboxLimits};
 use serde::{Deserialize, Serialize};
 
 use crate::link::{self, FromWorker, RecvError, ToWorker};
-use crate::runtime::{CallOutcome, CommandInfo, PyError, Runtime, RuntimeConfig, Target};
+use crate::runtime::{CallOutcome, Loaded, PyError, Runtime, RuntimeConfig, Target};
 use crate::sandbox::{SandboxError, SandboxReport, seccomp};
 use crate::{serve, sys};
 
@@ -175,7 +175,7 @@ impl WorkerProcess {
         source: &str,
         host_calls: &BTreeSet<HostCall>,
         deadline: Instant,
-    ) -> Result<Result<Vec<CommandInfo>, PyError>, WorkerFailure> {
+    ) -> Result<Result<Loaded, PyError>, WorkerFailure> {
         self.send(&ToWorker::Load {
             name: name.to_string(),
             source: source.to_string(),
@@ -183,7 +183,7 @@ impl WorkerProcess {
         })?;
         loop {
             match self.recv(deadline)? {
-                FromWorker::Loaded { commands } => return Ok(Ok(commands)),
+                FromWorker::Loaded { loaded } => return Ok(Ok(loaded)),
                 FromWorker::LoadFailed { error } => return Ok(Err(error)),
                 FromWorker::HostCall { id, .. } => {
                     // Module-level code may not use the host: there is no event yet.

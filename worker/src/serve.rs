@@ -72,7 +72,7 @@ pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: 
                 source,
                 host_calls,
             }) => match runtime.load(&name, &source, &host_calls) {
-                Ok(commands) => FromWorker::Loaded { commands },
+                Ok(loaded) => FromWorker::Loaded { loaded },
                 Err(error) => FromWorker::LoadFailed { error },
             },
             Ok(ToWorker::Call {

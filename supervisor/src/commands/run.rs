@@ -120,8 +120,11 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
     };
 
     let limits = &policy.sandbox;
-    let mut worker = match WorkerProcess::spawn_direct(&RuntimeConfig::from_policy(policy), limits)
-    {
+    let config = RuntimeConfig {
+        preload: false,
+        ..RuntimeConfig::from_policy(policy)
+    };
+    let mut worker = match WorkerProcess::spawn_direct(&config, limits) {
         Ok(worker) => worker,
         Err(failure) => return RunReport::new(verdict::from_failure(&failure, limits)),
     };
@@ -132,8 +135,8 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
     let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
     let granted = policy.host_calls(tier);
     let mut host = LocalHost::default();
-    let commands = match worker.load(&name, source, &granted, deadline) {
-        Ok(Ok(commands)) => commands,
+    let (commands, load_stdout) = match worker.load(&name, source, &granted, deadline) {
+        Ok(Ok(loaded)) => (loaded.commands, loaded.stdout),
         Ok(Err(error)) => {
             let mut report = RunReport::new(verdict::from_error(&error));
             if !error.traceback.is_empty() {
@@ -150,6 +153,7 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
     };
     let mut report = RunReport::new(verdict::ok());
     report.sandbox = Some(sandbox);
+    report.stdout = load_stdout;
     report.commands = commands.iter().map(|c| c.name.clone()).collect();
     let Some(call) = &args.call else {
         return report;
@@ -184,7 +188,7 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
             {
                 report.detail = format!("{}\n{}", report.detail, error.traceback.trim_end());
             }
-            report.stdout = outcome.stdout;
+            report.stdout.push_str(&outcome.stdout);
             report.result = outcome
                 .result
                 .and_then(|json| serde_json::from_str(&json).ok());

@@ -78,10 +78,12 @@ pyward = new_module("pyward", _native.pyward_source())
 sys.modules["pyward"] = pyward
 sys.stdout = sys.stderr = pyward._stdout
 
-# Pre-import what modules may import, so a forked worker pays nothing for it.
-for _name in _native.allowed_imports():
-    if _name != "pyward":
-        __import__(_name)
+# Pre-import what modules may import, so a forked worker pays nothing for it (the zygote).
+# A one-shot run skips this and imports lazily, inside the sandbox, what its module needs.
+if _native.preload():
+    for _name in _native.allowed_imports():
+        if _name != "pyward":
+            __import__(_name)
 
 
 def module_globals(name):

@@ -30,6 +30,9 @@ pub struct RuntimeConfig {
     pub allowed_imports: Vec<String>,
     pub blocked_builtins: Vec<String>,
     pub max_output_bytes: usize,
+    /// Import every allowed module up front: right for the zygote (workers fork warm), wasted
+    /// on a one-shot run, which imports lazily what its module needs.
+    pub preload: bool,
 }
 
 impl RuntimeConfig {
@@ -42,6 +45,7 @@ impl RuntimeConfig {
             allowed_imports: allowed,
             blocked_builtins: blocked,
             max_output_bytes: policy.sandbox.max_output_bytes,
+            preload: true,
         }
     }
 }
@@ -59,6 +63,14 @@ pub struct CommandInfo {
     pub name: String,
     pub security: Option<String>,
     pub help: String,
+}
+
+/// What loading a module produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Loaded {
+    pub commands: Vec<CommandInfo>,
+    /// What the module printed while it was being loaded.
+    pub stdout: String,
 }
 
 /// A Python exception, as text the supervisor can pass on.
@@ -205,7 +217,7 @@ impl Runtime {
         name: &str,
         source: &str,
         granted: &BTreeSet<HostCall>,
-    ) -> Result<Vec<CommandInfo>, PyError> {
+    ) -> Result<Loaded, PyError> {
         GRANTED.with(|g| *g.borrow_mut() = granted.clone());
         reset_output();
         let boot = self.boot.clone();
@@ -249,7 +261,8 @@ impl Runtime {
             name: name.to_string(),
             globals,
         });
-        Ok(commands)
+        let (stdout, _) = take_output();
+        Ok(Loaded { commands, stdout })
     }
 
     /// Call into the loaded module. `event_json` is the chat event for commands.
@@ -421,6 +434,7 @@ fn install_native_module(vm: &VirtualMachine) -> PyResult<()> {
         vm.new_function("allowed_imports", allowed_imports).into(),
         vm,
     )?;
+    dict.set_item("preload", vm.new_function("preload", preload).into(), vm)?;
     dict.set_item(
         "pyward_source",
         vm.new_function("pyward_source", pyward_source).into(),
@@ -567,6 +581,10 @@ fn blocked_builtins(_args: FuncArgs, vm: &VirtualMachine) -> PyResult {
 
 fn allowed_imports(_args: FuncArgs, vm: &VirtualMachine) -> PyResult {
     Ok(string_list(vm, config(|c| c.allowed_imports.clone())))
+}
+
+fn preload(_args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+    Ok(vm.ctx.new_bool(config(|c| c.preload)).into())
 }
 
 fn pyward_source(_args: FuncArgs, vm: &VirtualMachine) -> PyResult {

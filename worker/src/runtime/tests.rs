@@ -32,7 +32,7 @@ fn all_calls() -> BTreeSet<HostCall> {
 fn commands_load_and_run() {
     let (mut rt, calls) = runtime();
     let src = "import json\nimport pyward\n\n@pyward.command('echo', security='everyone', help='say it')\ndef echo(event, args):\n    print('seen', event['sender'])\n    pyward.reply(args.upper())\n    return json.dumps({'n': len(args)})\n";
-    let commands = rt.load("echo", src, &all_calls()).unwrap();
+    let commands = rt.load("echo", src, &all_calls()).unwrap().commands;
     assert_eq!(commands.len(), 1);
     assert_eq!(commands[0].name, "echo");
     assert_eq!(commands[0].security.as_deref(), Some("everyone"));
@@ -48,6 +48,15 @@ fn commands_load_and_run() {
         calls.borrow()[0],
         ("reply".to_string(), "{\"text\": \"HI\"}".to_string())
     );
+}
+
+#[test]
+fn output_printed_while_loading_is_kept() {
+    let (mut rt, _) = runtime();
+    let loaded = rt
+        .load("p", "print('hello from load')\n", &all_calls())
+        .unwrap();
+    assert_eq!(loaded.stdout, "hello from load\n");
 }
 
 #[test]
