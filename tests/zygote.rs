@@ -11,27 +11,13 @@ use std::time::{Duration, Instant};
 
 use pyward_policy::Policy;
 use pyward_policy::config::HostCall;
-use pyward_worker::process::{Ending, WorkerProcess};
+use pyward_worker::process::WorkerProcess;
 use pyward_worker::runtime::Target;
 use pyward_worker::verdict::{self, Status};
-use pyward_worker::zygote::ZygoteClient;
+use pyward_worker::zygote::{self, ZygoteClient};
 
 fn worker(zygote: &Rc<RefCell<ZygoteClient>>, policy: &Policy) -> WorkerProcess {
-    let (pid, link) = zygote
-        .borrow_mut()
-        .spawn(&policy.sandbox)
-        .expect("the zygote forks a worker");
-    let reaper = zygote.clone();
-    WorkerProcess::adopt_external(
-        pid,
-        link,
-        Box::new(move |pid| {
-            reaper
-                .borrow_mut()
-                .wait_exit(pid, Duration::from_secs(10))
-                .unwrap_or(Ending::Running)
-        }),
-    )
+    zygote::spawn_worker(zygote, &policy.sandbox).expect("the zygote forks a worker")
 }
 
 fn start(config: Option<&Path>) -> Rc<RefCell<ZygoteClient>> {

@@ -6,14 +6,16 @@
 //! Control messages are JSON datagrams on a SOCK_SEQPACKET socket; a spawn request carries the
 //! worker's end of its link as SCM_RIGHTS.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use pyward_policy::config::SandboxLimits;
 use serde::{Deserialize, Serialize};
 
-use crate::process::Ending;
+use crate::process::{Ending, WorkerProcess};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::{serve, sys};
 
@@ -284,6 +286,25 @@ impl ZygoteClient {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+}
+
+/// Fork a worker from `zygote` and wrap it: how it ended is asked of the zygote, which reaps it.
+pub fn spawn_worker(
+    zygote: &Rc<RefCell<ZygoteClient>>,
+    limits: &SandboxLimits,
+) -> std::io::Result<WorkerProcess> {
+    let (pid, link) = zygote.borrow_mut().spawn(limits)?;
+    let reaper = zygote.clone();
+    Ok(WorkerProcess::adopt_external(
+        pid,
+        link,
+        Box::new(move |pid| {
+            reaper
+                .borrow_mut()
+                .wait_exit(pid, Duration::from_secs(10))
+                .unwrap_or(Ending::Running)
+        }),
+    ))
 }
 
 impl Drop for ZygoteClient {
