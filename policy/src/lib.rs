@@ -1,10 +1,12 @@
-//! What pyward allows: the policy file ([`config`]) and the static scanner ([`scan`]).
+//! What pyward allows: the policy file ([`config`]), access decisions ([`acl`]) and the static
+//! scanner ([`scan`]).
 //!
 //! This crate is pure: no syscalls, no I/O beyond reading a policy file the caller names, and no
 //! `unsafe`. Everything here is a value or a decision that can be unit-tested.
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod config;
 pub mod scan;
 

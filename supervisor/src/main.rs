@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod daemon;
 
 use std::process::ExitCode;
 
