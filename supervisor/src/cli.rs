@@ -30,6 +30,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the worker's seccomp rules (syscall, action, reason, numbers) as JSON.
+    #[command(hide = true)]
+    SeccompRules {
+        /// The rules as they are with `dangerously_allow_network`.
+        #[arg(long)]
+        network: bool,
+    },
     /// Internal: the pre-warmed process that forks workers (started by the supervisor with its
     /// control socket on fd 3).
     #[command(hide = true)]

@@ -19,6 +19,37 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Run(args) => run::run(args),
         Command::Check { config, json } => check::run(config.as_deref(), json),
+        Command::SeccompRules { network } => {
+            use pyward_worker::sandbox::seccomp::{self, Arch, RuleOptions};
+            let describe = |a: seccomp::Action| match a {
+                seccomp::Action::Allow => "allow".to_string(),
+                seccomp::Action::Errno(e) => format!("errno {e}"),
+                seccomp::Action::Trap => "trap".to_string(),
+            };
+            let options = RuleOptions {
+                network,
+                self_pid: Some(0),
+            };
+            let rules: Vec<serde_json::Value> = seccomp::rules(options)
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "syscall": r.syscall,
+                        "conditions": r.when.len(),
+                        "then": describe(r.then),
+                        "otherwise": describe(r.otherwise),
+                        "reason": r.reason,
+                        "x86_64": Arch::X86_64.number(r.syscall),
+                        "aarch64": Arch::Aarch64.number(r.syscall),
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rules).expect("serialisable")
+            );
+            ExitCode::SUCCESS
+        }
         Command::Zygote { config } => {
             let policy = match load_policy(config.as_deref()) {
                 Ok(policy) => policy,
