@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pyward_policy::Policy;
@@ -16,13 +15,13 @@ use pyward_worker::runtime::Target;
 use pyward_worker::verdict::{self, Status};
 use pyward_worker::zygote::{self, ZygoteClient};
 
-fn worker(zygote: &Rc<RefCell<ZygoteClient>>, policy: &Policy) -> WorkerProcess {
+fn worker(zygote: &zygote::SharedZygote, policy: &Policy) -> WorkerProcess {
     zygote::spawn_worker(zygote, &policy.sandbox).expect("the zygote forks a worker")
 }
 
-fn start(config: Option<&Path>) -> Rc<RefCell<ZygoteClient>> {
+fn start(config: Option<&Path>) -> zygote::SharedZygote {
     let exe = Path::new(env!("CARGO_BIN_EXE_pyward"));
-    Rc::new(RefCell::new(
+    Arc::new(Mutex::new(
         ZygoteClient::start(exe, config).expect("the zygote starts"),
     ))
 }
@@ -103,7 +102,7 @@ fn no_worker_outlives_its_zygote() {
     let mut w = worker(&zygote, &policy);
     w.wait_ready().unwrap();
     let pid = w.pid();
-    let zygote_pid = zygote.borrow().pid();
+    let zygote_pid = zygote.lock().unwrap().pid();
     pyward_worker::sys::kill(zygote_pid as i32, libc::SIGKILL).unwrap();
     let gone = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(20));

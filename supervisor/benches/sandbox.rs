@@ -2,10 +2,9 @@
 //! Run by `scripts/bench-run` (or `cargo bench -p pyward --bench sandbox -- [RUNS]`); prints one
 //! JSON object per figure so the script can put them beside the other tools'.
 
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pyward_policy::Policy;
@@ -15,7 +14,7 @@ use pyward_worker::zygote::{self, ZygoteClient};
 
 const TRIVIAL: &str = "import json\ndef main():\n    print(json.dumps({'a': 1}))\n";
 
-fn worker(zygote: &Rc<RefCell<ZygoteClient>>, policy: &Policy) -> WorkerProcess {
+fn worker(zygote: &zygote::SharedZygote, policy: &Policy) -> WorkerProcess {
     zygote::spawn_worker(zygote, &policy.sandbox).expect("the zygote forks a worker")
 }
 
@@ -45,11 +44,9 @@ fn main() {
     let policy = Policy::default();
     let exe = Path::new(env!("CARGO_BIN_EXE_pyward"));
     let started = Instant::now();
-    let zygote = Rc::new(RefCell::new(
-        ZygoteClient::start(exe, None).expect("zygote"),
-    ));
+    let zygote = Arc::new(Mutex::new(ZygoteClient::start(exe, None).expect("zygote")));
     let zygote_start_ms = started.elapsed().as_secs_f64() * 1e3;
-    let warm_ms = zygote.borrow().warm_ms;
+    let warm_ms = zygote.lock().unwrap().warm_ms;
     let granted: BTreeSet<_> = policy.host_calls(&policy.default_tier);
 
     // Request to a warm zygote -> confined worker -> module loaded -> result.
@@ -91,7 +88,7 @@ fn main() {
     );
 
     // Memory: one idle worker, then 100 idle workers forked from the same zygote.
-    let zygote_pid = zygote.borrow().pid() as i32;
+    let zygote_pid = zygote.lock().unwrap().pid() as i32;
     let (zygote_rss, zygote_pss_alone) = memory(zygote_pid);
     let mut idle = Vec::new();
     for _ in 0..100 {

@@ -21,6 +21,26 @@ pub enum Command {
     Scan(ScanArgs),
     /// Scan a module, then run it in a sandboxed worker (exit 0 only when it ran cleanly).
     Run(RunArgs),
+    /// Run the supervisor daemon on a Unix socket.
+    Serve {
+        /// Policy file; without it the built-in defaults are used.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Socket path (default: the policy's server.socket).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+    },
+    /// Send one JSON-RPC request to a running supervisor and print the answer.
+    Ctl {
+        /// Socket path (default: /run/pyward/pyward.sock).
+        #[arg(long, value_name = "PATH", default_value = "/run/pyward/pyward.sock")]
+        socket: PathBuf,
+        /// The method, e.g. module.list.
+        method: String,
+        /// Parameters as a JSON object.
+        #[arg(default_value = "{}")]
+        params: String,
+    },
     /// What this machine can enforce, and which layers a worker really gets under the policy.
     Check {
         /// Policy file; without it the built-in defaults are used.

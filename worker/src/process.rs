@@ -69,7 +69,7 @@ pub enum WorkerFailure {
 /// reaps on its behalf (the zygote reports it).
 enum Reaper {
     Direct { report: OwnedFd },
-    External(Box<dyn FnMut(libc::pid_t) -> Ending>),
+    External(Box<dyn FnMut(libc::pid_t) -> Ending + Send>),
 }
 
 /// One worker process and its link.
@@ -141,7 +141,7 @@ impl WorkerProcess {
     pub fn adopt_external(
         pid: libc::pid_t,
         link: OwnedFd,
-        ending: Box<dyn FnMut(libc::pid_t) -> Ending>,
+        ending: Box<dyn FnMut(libc::pid_t) -> Ending + Send>,
     ) -> WorkerProcess {
         WorkerProcess {
             pid,

@@ -6,10 +6,9 @@
 //! Control messages are JSON datagrams on a SOCK_SEQPACKET socket; a spawn request carries the
 //! worker's end of its link as SCM_RIGHTS.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pyward_policy::config::SandboxLimits;
@@ -288,23 +287,33 @@ impl ZygoteClient {
     }
 }
 
+/// A zygote shared between threads (the daemon's tasks, a benchmark, tests).
+pub type SharedZygote = Arc<Mutex<ZygoteClient>>;
+
 /// Fork a worker from `zygote` and wrap it: how it ended is asked of the zygote, which reaps it.
 pub fn spawn_worker(
-    zygote: &Rc<RefCell<ZygoteClient>>,
+    zygote: &SharedZygote,
     limits: &SandboxLimits,
 ) -> std::io::Result<WorkerProcess> {
-    let (pid, link) = zygote.borrow_mut().spawn(limits)?;
+    let (pid, link) = lock(zygote).spawn(limits)?;
     let reaper = zygote.clone();
     Ok(WorkerProcess::adopt_external(
         pid,
         link,
         Box::new(move |pid| {
-            reaper
-                .borrow_mut()
+            lock(&reaper)
                 .wait_exit(pid, Duration::from_secs(10))
                 .unwrap_or(Ending::Running)
         }),
     ))
+}
+
+/// The zygote client's state stays consistent even if a holder panicked (every method leaves it
+/// whole between messages), so a poisoned lock is taken over, not propagated.
+fn lock(zygote: &SharedZygote) -> std::sync::MutexGuard<'_, ZygoteClient> {
+    zygote
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Drop for ZygoteClient {

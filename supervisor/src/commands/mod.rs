@@ -1,6 +1,7 @@
 //! One module per subcommand. Each returns the process exit code.
 
 mod check;
+mod ctl;
 mod policy;
 mod run;
 mod scan;
@@ -19,6 +20,25 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Run(args) => run::run(args),
         Command::Check { config, json } => check::run(config.as_deref(), json),
+        Command::Serve { config, socket } => {
+            let policy = match load_policy(config.as_deref()) {
+                Ok(policy) => policy,
+                Err(code) => return code,
+            };
+            let socket = socket.unwrap_or_else(|| policy.server.socket.clone());
+            match crate::daemon::server::run(policy, config.as_deref(), &socket) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pyward serve: {e}");
+                    ExitCode::from(EXIT_ERROR)
+                }
+            }
+        }
+        Command::Ctl {
+            socket,
+            method,
+            params,
+        } => ctl::run(&socket, &method, &params),
         Command::SeccompRules { network } => {
             use pyward_worker::sandbox::seccomp::{self, Arch, RuleOptions};
             let describe = |a: seccomp::Action| match a {

@@ -1,7 +1,8 @@
-//! The supervisor daemon's building blocks. The daemon itself (`pyward serve`: socket server,
-//! JSON-RPC, module registry, host-call relay, persistence) is not built yet; these pieces are
-//! its decisions, written and tested first.
-#![allow(dead_code)] // used by tests until `pyward serve` exists
+//! The supervisor daemon (`pyward serve`): socket server, JSON-RPC, module registry, ACL, rate
+//! limits, health and quarantine, host-call relay. State lives in memory for now.
 
+pub mod lines;
 pub mod quarantine;
 pub mod rate_limit;
+pub mod rpc;
+pub mod server;

@@ -1,0 +1,704 @@
+//! `pyward serve`: the socket server. Clients are authenticated by their peer credentials and
+//! mapped to a role; every line is one JSON-RPC 2.0 object; each request runs in its own task,
+//! so a slow call never blocks the connection (or others). While a module call runs, the
+//! supervisor may send the calling connection `host.call` requests, which it answers.
+//!
+//! Not built yet: persistence (state lives in memory), socket activation, `policy.reload`,
+//! per-worker cgroups.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use pyward_policy::Policy;
+use pyward_policy::acl::{self, Grant, GrantTarget};
+use pyward_policy::config::{HostCall, Role, Security};
+use pyward_policy::scan;
+use pyward_worker::process::{WorkerFailure, WorkerProcess};
+use pyward_worker::runtime::{CommandInfo, Target};
+use pyward_worker::verdict;
+use pyward_worker::zygote::{self, SharedZygote, ZygoteClient};
+use serde_json::{Value, json};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+use tokio_util::codec::Framed;
+
+use super::lines::{Line, LineCodec};
+use super::quarantine::Health;
+use super::rate_limit::RateLimiter;
+use super::rpc::{self, Reason, RpcError};
+
+/// How long the supervisor waits for the host to answer one host call.
+const HOST_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One loaded module.
+struct Module {
+    name: String,
+    tier: String,
+    source: String,
+    commands: Vec<CommandInfo>,
+    health: Health,
+    calls: u64,
+    /// The persistent worker; `None` until first needed, or after it died (it is restarted).
+    worker: Arc<Mutex<Option<WorkerProcess>>>,
+}
+
+/// Everything the server shares between connections.
+struct State {
+    policy: Policy,
+    zygote: SharedZygote,
+    modules: Mutex<HashMap<String, Module>>,
+    grants: Mutex<Vec<Grant>>,
+    limiter: Mutex<RateLimiter>,
+    audit: Mutex<Vec<Value>>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl State {
+    /// An audit record: kept in memory and written to stderr as one JSON line.
+    fn audit(&self, event: &str, details: Value) {
+        let mut record = json!({ "time": now_secs(), "event": event });
+        if let (Value::Object(r), Value::Object(d)) = (&mut record, details) {
+            r.extend(d);
+        }
+        eprintln!("{record}");
+        lock(&self.audit).push(record);
+    }
+}
+
+/// Serve until SIGTERM. `config` is the policy file (the zygote reads the same one).
+pub fn run(policy: Policy, config: Option<&Path>, socket: &Path) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    // INVARIANT: the zygote is started before the tokio runtime exists, while this process is
+    // still single-threaded (the zygote itself is exec'd, so this is belt and braces).
+    let zygote = ZygoteClient::start(&exe, config)
+        .map_err(|e| anyhow::anyhow!("cannot start the zygote: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(policy, zygote, socket.to_path_buf()))
+}
+
+async fn serve(policy: Policy, zygote: ZygoteClient, socket: PathBuf) -> anyhow::Result<()> {
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if socket.exists() {
+        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+            anyhow::bail!("{} is in use by another supervisor", socket.display());
+        }
+        std::fs::remove_file(&socket)?;
+    }
+    let listener = UnixListener::bind(&socket)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        &socket,
+        std::fs::Permissions::from_mode(policy.server.socket_mode),
+    )?;
+    let limiter = RateLimiter::new(
+        policy.rate_limit.calls_per_window,
+        policy.rate_limit.window_seconds,
+    );
+    let state = Arc::new(State {
+        policy,
+        zygote: Arc::new(Mutex::new(zygote)),
+        modules: Mutex::new(HashMap::new()),
+        grants: Mutex::new(Vec::new()),
+        limiter: Mutex::new(limiter),
+        audit: Mutex::new(Vec::new()),
+    });
+    eprintln!(
+        "{}",
+        json!({ "event": "listening", "socket": socket.display().to_string() })
+    );
+    // Keep the rate limiter's memory flat however many callers come and go.
+    let pruning = state.clone();
+    tokio::spawn(async move {
+        let every = Duration::from_secs(pruning.policy.rate_limit.window_seconds.max(1));
+        loop {
+            tokio::time::sleep(every).await;
+            lock(&pruning.limiter).prune(now_ms());
+        }
+    });
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                let state = state.clone();
+                tokio::spawn(async move { connection(state, stream).await });
+            }
+            _ = terminate.recv() => {
+                let _ = std::fs::remove_file(&socket);
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Map a peer to its role by the policy's client rules; `None` refuses it.
+fn role_of(policy: &Policy, uid: u32, gid: u32) -> Option<Role> {
+    policy
+        .clients
+        .iter()
+        .find(|c| c.uid.is_none_or(|u| u == uid) && c.gid.is_none_or(|g| g == gid))
+        .map(|c| c.role)
+}
+
+/// Per-connection: the writer's queue and the host calls waiting for an answer.
+struct Conn {
+    out: mpsc::UnboundedSender<String>,
+    pending: Mutex<HashMap<String, std::sync::mpsc::Sender<Result<String, String>>>>,
+    next_id: AtomicU64,
+}
+
+async fn connection(state: Arc<State>, stream: UnixStream) {
+    let (uid, gid) = match stream.peer_cred() {
+        Ok(cred) => (cred.uid(), cred.gid()),
+        Err(e) => {
+            state.audit(
+                "connection_refused",
+                json!({ "why": format!("no peer credentials: {e}") }),
+            );
+            return;
+        }
+    };
+    let max = state.policy.server.max_line_bytes;
+    let mut framed = Framed::new(stream, LineCodec::new(max));
+    let Some(role) = role_of(&state.policy, uid, gid) else {
+        state.audit(
+            "connection_refused",
+            json!({ "uid": uid, "gid": gid, "why": "no [[clients]] rule matches this peer" }),
+        );
+        let e = rpc::error(
+            Reason::AclDenied,
+            format!("uid {uid} gid {gid} may not use this socket"),
+            json!({}),
+        );
+        let _ = framed.send(rpc::response(&Value::Null, Err(e))).await;
+        return;
+    };
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
+    let conn = Arc::new(Conn {
+        out: out_tx,
+        pending: Mutex::new(HashMap::new()),
+        next_id: AtomicU64::new(1),
+    });
+    loop {
+        tokio::select! {
+            Some(line) = out_rx.recv() => {
+                if framed.send(line).await.is_err() {
+                    return;
+                }
+            }
+            incoming = framed.next() => {
+                let line = match incoming {
+                    None | Some(Err(_)) => return,
+                    Some(Ok(Line::Text(line))) => line,
+                    Some(Ok(Line::TooLong)) => {
+                        let e = rpc::error(Reason::BadRequest, format!("line longer than {max} bytes (server.max_line_bytes)"), json!({}));
+                        let _ = conn.out.send(rpc::response(&Value::Null, Err(e)));
+                        continue;
+                    }
+                    Some(Ok(Line::NotUtf8)) => {
+                        let e = rpc::error(Reason::ParseError, "the line is not UTF-8", json!({}));
+                        let _ = conn.out.send(rpc::response(&Value::Null, Err(e)));
+                        continue;
+                    }
+                };
+                handle_line(&state, &conn, role, line);
+            }
+        }
+    }
+}
+
+fn handle_line(state: &Arc<State>, conn: &Arc<Conn>, role: Role, line: String) {
+    if line.trim().is_empty() {
+        return;
+    }
+    let message: rpc::Incoming = match serde_json::from_str(&line) {
+        Ok(m) => m,
+        Err(e) => {
+            let err = rpc::error(
+                Reason::ParseError,
+                format!("not a JSON object: {e}"),
+                json!({}),
+            );
+            let _ = conn.out.send(rpc::response(&Value::Null, Err(err)));
+            return;
+        }
+    };
+    let id = message.id.clone().unwrap_or(Value::Null);
+    let Some(method) = message.method.clone() else {
+        // A response to one of our host.call requests.
+        let key = id
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| id.to_string());
+        if let Some(waiter) = lock(&conn.pending).remove(&key) {
+            let answer = match (message.result, message.error) {
+                (_, Some(error)) => Err(error["message"]
+                    .as_str()
+                    .unwrap_or("the host refused")
+                    .to_string()),
+                (Some(result), None) => Ok(result.to_string()),
+                (None, None) => Ok("null".to_string()),
+            };
+            let _ = waiter.send(answer);
+        }
+        return;
+    };
+    if message.jsonrpc.as_deref() != Some("2.0") {
+        let err = rpc::error(Reason::BadRequest, "`jsonrpc` must be \"2.0\"", json!({}));
+        let _ = conn.out.send(rpc::response(&id, Err(err)));
+        return;
+    }
+    let state = state.clone();
+    let conn = conn.clone();
+    tokio::spawn(async move {
+        let result = dispatch(&state, &conn, role, &method, message.params).await;
+        if message.id.is_some() {
+            let _ = conn.out.send(rpc::response(&id, result));
+        }
+    });
+}
+
+fn param<'a>(params: &'a Value, key: &str) -> Result<&'a str, RpcError> {
+    params[key].as_str().ok_or_else(|| {
+        rpc::error(
+            Reason::InvalidParams,
+            format!("missing string parameter `{key}`"),
+            json!({ "param": key }),
+        )
+    })
+}
+
+fn require_admin(role: Role, method: &str) -> Result<(), RpcError> {
+    if role == Role::Admin {
+        Ok(())
+    } else {
+        Err(rpc::error(
+            Reason::AclDenied,
+            format!("{method} needs the admin role"),
+            json!({ "method": method }),
+        ))
+    }
+}
+
+async fn dispatch(
+    state: &Arc<State>,
+    conn: &Arc<Conn>,
+    role: Role,
+    method: &str,
+    params: Value,
+) -> Result<Value, RpcError> {
+    match method {
+        "module.load" => {
+            require_admin(role, method)?;
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || load(&state, &params))
+                .await
+                .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))?
+        }
+        "module.unload" => {
+            require_admin(role, method)?;
+            let name = param(&params, "name")?;
+            match lock(&state.modules).remove(name) {
+                Some(_) => Ok(json!({ "unloaded": name })),
+                None => Err(not_found(name)),
+            }
+        }
+        "module.list" => Ok(Value::Array(
+            lock(&state.modules).values().map(describe).collect(),
+        )),
+        "health" => {
+            let modules: Vec<Value> = lock(&state.modules).values().map(describe).collect();
+            Ok(json!({ "modules": modules }))
+        }
+        "module.call" => call(state, conn, &params).await,
+        "acl.grant" => {
+            require_admin(role, method)?;
+            let grant = grant_from(&params)?;
+            lock(&state.grants).push(grant.clone());
+            state.audit("grant", json!({ "grant": grant }));
+            Ok(json!({ "granted": grant }))
+        }
+        "acl.revoke" => {
+            require_admin(role, method)?;
+            let grant = grant_from(&params)?;
+            let mut grants = lock(&state.grants);
+            let before = grants.len();
+            grants.retain(|g| g.user != grant.user || g.target != grant.target);
+            Ok(json!({ "revoked": before - grants.len() }))
+        }
+        "acl.list" => Ok(json!(*lock(&state.grants))),
+        "quarantine.release" => {
+            require_admin(role, method)?;
+            let name = param(&params, "module")?;
+            let mut modules = lock(&state.modules);
+            let module = modules.get_mut(name).ok_or_else(|| not_found(name))?;
+            module.health.release();
+            state.audit("quarantine_released", json!({ "module": name }));
+            Ok(describe(module))
+        }
+        other => Err(rpc::error(
+            Reason::MethodNotFound,
+            format!("no method `{other}`"),
+            json!({ "method": other }),
+        )),
+    }
+}
+
+fn not_found(name: &str) -> RpcError {
+    rpc::error(
+        Reason::NotFound,
+        format!("no module named `{name}` is loaded"),
+        json!({ "module": name }),
+    )
+}
+
+fn describe(m: &Module) -> Value {
+    json!({
+        "name": m.name,
+        "tier": m.tier,
+        "commands": m.commands,
+        "calls": m.calls,
+        "health": m.health,
+    })
+}
+
+fn grant_from(params: &Value) -> Result<Grant, RpcError> {
+    let user = param(params, "user")?.to_string();
+    let module = param(params, "module")?.to_string();
+    let target = match params["command"].as_str() {
+        Some(command) => GrantTarget::Command {
+            module,
+            command: command.to_string(),
+        },
+        None => GrantTarget::Module { module },
+    };
+    let expires_at = params["expires_in_seconds"]
+        .as_u64()
+        .map(|s| now_secs() + s);
+    Ok(Grant {
+        user,
+        target,
+        expires_at,
+    })
+}
+
+/// Scan, start a persistent worker, load the module. Blocking (runs off the async threads).
+fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
+    let name = param(params, "name")?.to_string();
+    let source = param(params, "source")?.to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(rpc::error(
+            Reason::InvalidParams,
+            "a module name is letters, digits, _ and -",
+            json!({ "name": name }),
+        ));
+    }
+    let tier = params["tier"]
+        .as_str()
+        .unwrap_or(&state.policy.default_tier)
+        .to_string();
+    if !state.policy.tiers.contains_key(&tier) {
+        return Err(rpc::error(
+            Reason::InvalidParams,
+            format!("no trust tier `{tier}`"),
+            json!({ "tier": tier }),
+        ));
+    }
+    let report = scan::scan_source(&name, source.as_bytes(), &state.policy.scan);
+    if !report.is_clean() && !state.policy.scan.dangerously_skip_scan {
+        state.audit(
+            "scan_rejected",
+            json!({ "module": name, "findings": report.findings }),
+        );
+        return Err(rpc::error(
+            Reason::ScanRejected,
+            format!("module `{name}` was rejected by the scanner"),
+            json!({ "findings": report.findings }),
+        ));
+    }
+    let (worker, commands) = start_worker(state, &name, &source, &tier)?;
+    let module = Module {
+        name: name.clone(),
+        tier,
+        source,
+        commands: commands.clone(),
+        health: Health::new(&state.policy.quarantine),
+        calls: 0,
+        worker: Arc::new(Mutex::new(Some(worker))),
+    };
+    lock(&state.modules).insert(name.clone(), module);
+    Ok(
+        json!({ "name": name, "commands": commands, "scan": { "verdict": report.verdict, "findings": report.findings } }),
+    )
+}
+
+fn start_worker(
+    state: &State,
+    name: &str,
+    source: &str,
+    tier: &str,
+) -> Result<(WorkerProcess, Vec<CommandInfo>), RpcError> {
+    let limits = &state.policy.sandbox;
+    let mut worker = zygote::spawn_worker(&state.zygote, limits).map_err(|e| {
+        rpc::error(
+            Reason::WorkerCrashed,
+            format!("cannot start a worker: {e}"),
+            json!({}),
+        )
+    })?;
+    worker
+        .wait_ready()
+        .map_err(|f| rpc::from_verdict(&verdict::from_failure(&f, limits)))?;
+    let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
+    match worker.load(name, source, &state.policy.host_calls(tier), deadline) {
+        Ok(Ok(loaded)) => Ok((worker, loaded.commands)),
+        Ok(Err(error)) => Err(rpc::from_verdict(&verdict::from_error(&error))),
+        Err(failure) => Err(rpc::from_verdict(&verdict::from_failure(&failure, limits))),
+    }
+}
+
+/// `module.call`: ACL, rate limit, quarantine, then the call in the module's worker with host
+/// calls relayed to this connection.
+async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Value, RpcError> {
+    let module_name = param(params, "module")?.to_string();
+    let user = params["caller"]["user"]
+        .as_str()
+        .ok_or_else(|| {
+            rpc::error(
+                Reason::InvalidParams,
+                "missing `caller.user` (the chat identity calling)",
+                json!({}),
+            )
+        })?
+        .to_string();
+    let (target, name) = match (params["command"].as_str(), params["function"].as_str()) {
+        (Some(c), None) => (Target::Command(c.to_string()), c.to_string()),
+        (None, Some(f)) => (Target::Function(f.to_string()), f.to_string()),
+        _ => {
+            return Err(rpc::error(
+                Reason::InvalidParams,
+                "give exactly one of `command` or `function`",
+                json!({}),
+            ));
+        }
+    };
+    let (worker, tier, source, declared) = {
+        let modules = lock(&state.modules);
+        let module = modules
+            .get(&module_name)
+            .ok_or_else(|| not_found(&module_name))?;
+        if module.health.quarantined {
+            return Err(rpc::error(
+                Reason::Quarantined,
+                format!("module `{module_name}` is quarantined until an owner releases it"),
+                json!({ "module": module_name, "last_violation": module.health.last_violation }),
+            ));
+        }
+        let declared = module
+            .commands
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.security.as_deref())
+            .and_then(|s| serde_json::from_value::<Security>(json!(s)).ok());
+        (
+            module.worker.clone(),
+            module.tier.clone(),
+            module.source.clone(),
+            declared,
+        )
+    };
+    let grants = lock(&state.grants).clone();
+    if let Err(denied) = acl::decide(
+        &state.policy.acl,
+        &grants,
+        &user,
+        &module_name,
+        &name,
+        declared,
+        now_secs(),
+    ) {
+        state.audit(
+            "acl_denied",
+            json!({ "user": user, "module": module_name, "command": name, "denied": denied }),
+        );
+        return Err(rpc::error(
+            Reason::AclDenied,
+            format!("{user} may not run {module_name}.{name}"),
+            json!({ "denied": denied }),
+        ));
+    }
+    if !lock(&state.limiter).try_acquire(&user, &module_name, now_ms()) {
+        return Err(rpc::error(
+            Reason::RateLimited,
+            format!("{user} is over the limit for {module_name}"),
+            json!({ "calls_per_window": state.policy.rate_limit.calls_per_window, "window_seconds": state.policy.rate_limit.window_seconds }),
+        ));
+    }
+    let args = params.get("args").cloned().unwrap_or(match target {
+        Target::Command(_) => json!(""),
+        Target::Function(_) => json!([]),
+    });
+    let event = params
+        .get("event")
+        .cloned()
+        .unwrap_or(json!({ "sender": user }));
+    let granted: BTreeSet<HostCall> = state.policy.host_calls(&tier);
+    let state2 = state.clone();
+    let conn2 = conn.clone();
+    let module2 = module_name.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut slot = lock(&worker);
+        if slot.is_none() {
+            let (w, _) = start_worker(&state2, &module2, &source, &tier)?;
+            *slot = Some(w);
+        }
+        let w = slot.as_mut().expect("a worker was just started");
+        let deadline = Instant::now() + Duration::from_millis(state2.policy.sandbox.wall_ms);
+        let mut host = |name: &str, args_json: &str| {
+            relay(&conn2, &module2, &granted, &event, name, args_json)
+        };
+        let result = w.call(
+            &target,
+            &args.to_string(),
+            &event.to_string(),
+            deadline,
+            &mut host,
+        );
+        if matches!(
+            result,
+            Err(WorkerFailure::Died { .. }
+                | WorkerFailure::Deadline { .. }
+                | WorkerFailure::Protocol { .. })
+        ) {
+            // The worker is gone (or was killed): the next call starts a fresh one.
+            *slot = None;
+        }
+        Ok::<_, RpcError>(result)
+    })
+    .await
+    .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))??;
+    let limits = &state.policy.sandbox;
+    let (verdict, value) = match &outcome {
+        Ok(out) => (verdict::from_outcome(out), Some(out)),
+        Err(failure) => (verdict::from_failure(failure, limits), None),
+    };
+    let mut modules = lock(&state.modules);
+    let module = modules
+        .get_mut(&module_name)
+        .ok_or_else(|| not_found(&module_name))?;
+    module.calls += 1;
+    if verdict.status == verdict::Status::Ok {
+        module.health.record_success(&state.policy.quarantine);
+        let out = value.expect("ok has an outcome");
+        return Ok(json!({
+            "result": out.result.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()),
+            "stdout": out.stdout,
+        }));
+    }
+    let what = format!(
+        "{:?} ({}): {}",
+        verdict.status,
+        verdict.layer.as_deref().unwrap_or("?"),
+        verdict.detail.lines().next().unwrap_or("")
+    );
+    let quarantined = module
+        .health
+        .record_failure(&state.policy.quarantine, &what);
+    if verdict.status != verdict::Status::Error || verdict.layer.as_deref() != Some("module") {
+        state.audit(
+            "sandbox_event",
+            json!({ "module": module_name, "user": user, "verdict": verdict }),
+        );
+    }
+    if quarantined {
+        state.audit(
+            "quarantined",
+            json!({ "module": module_name, "after": what }),
+        );
+    }
+    Err(rpc::from_verdict(&verdict))
+}
+
+/// A host call from the worker: checked against the tier again, then sent to the calling
+/// connection as a `host.call` request; the worker waits for the answer.
+fn relay(
+    conn: &Conn,
+    module: &str,
+    granted: &BTreeSet<HostCall>,
+    event: &Value,
+    name: &str,
+    args_json: &str,
+) -> Result<String, String> {
+    let Some(call) = HostCall::from_name(name).filter(|c| granted.contains(c)) else {
+        return Err(format!(
+            "denied: host call `{name}` is not granted to this module's tier"
+        ));
+    };
+    let args: Value = serde_json::from_str(args_json).map_err(|e| format!("bad arguments: {e}"))?;
+    let id = format!("h{}", conn.next_id.fetch_add(1, Ordering::Relaxed));
+    let (tx, rx) = std::sync::mpsc::channel();
+    lock(&conn.pending).insert(id.clone(), tx);
+    let request = rpc::request(
+        &id,
+        "host.call",
+        json!({ "module": module, "call": call.name(), "args": args, "event": event }),
+    );
+    if conn.out.send(request).is_err() {
+        return Err("the host disconnected".into());
+    }
+    match rx.recv_timeout(HOST_CALL_TIMEOUT) {
+        Ok(answer) => answer,
+        Err(_) => {
+            lock(&conn.pending).remove(&id);
+            Err(format!(
+                "the host did not answer host call `{name}` within {} s",
+                HOST_CALL_TIMEOUT.as_secs()
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_come_from_the_policy() {
+        let policy = Policy::from_toml_str(
+            "[[clients]]\nuid = 0\nrole = \"admin\"\n[[clients]]\ngid = 1001\nrole = \"bot\"\n",
+            "p",
+        )
+        .unwrap();
+        assert_eq!(role_of(&policy, 0, 0), Some(Role::Admin));
+        assert_eq!(role_of(&policy, 1000, 1001), Some(Role::Bot));
+        assert_eq!(role_of(&policy, 1000, 1000), None);
+    }
+}

@@ -1,0 +1,385 @@
+//! `pyward serve` end to end: the real binary, a real socket, JSON-RPC lines.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    dir: PathBuf,
+}
+
+impl Daemon {
+    fn start(name: &str, extra_policy: &str) -> Daemon {
+        Daemon::start_with(name, "", extra_policy)
+    }
+
+    /// `server_extra` goes into the `[server]` table; `extra_policy` after everything else.
+    fn start_with(name: &str, server_extra: &str, extra_policy: &str) -> Daemon {
+        let dir = std::env::temp_dir().join(format!("pyward-daemon-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("pyward.sock");
+        let uid = pyward_worker::sys::uid();
+        let policy = format!(
+            "[server]\nsocket = \"{}\"\nstate_dir = \"{}\"\n{server_extra}\n\n[[clients]]\nuid = {uid}\nrole = \"admin\"\n\n[acl]\nowners = [\"@owner\"]\nsudos = [\"@sudo\"]\n\n{extra_policy}",
+            socket.display(),
+            dir.join("state").display()
+        );
+        let config = dir.join("policy.toml");
+        std::fs::write(&config, policy).unwrap();
+        let log = dir.join("serve.log");
+        let mut child = pyward()
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while UnixStream::connect(&socket).is_err() {
+            let exited = child.try_wait().unwrap();
+            if exited.is_some() || Instant::now() > deadline {
+                panic!(
+                    "the daemon did not start ({exited:?}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Daemon { child, socket, dir }
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(&self.socket)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+struct Client {
+    writer: UnixStream,
+    reader: BufReader<UnixStream>,
+    next: u64,
+}
+
+impl Client {
+    fn connect(socket: &Path) -> Client {
+        let stream = UnixStream::connect(socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        Client {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+            next: 1,
+        }
+    }
+
+    fn send_line(&mut self, line: &str) {
+        writeln!(self.writer, "{line}").unwrap();
+    }
+
+    fn read(&mut self) -> Value {
+        let mut line = String::new();
+        self.reader
+            .read_line(&mut line)
+            .expect("the daemon answers");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+    }
+
+    /// Call `method`, answering host calls with `host` until our answer arrives.
+    fn call_with(
+        &mut self,
+        method: &str,
+        params: Value,
+        host: &mut dyn FnMut(&Value) -> Value,
+    ) -> Value {
+        let id = self.next;
+        self.next += 1;
+        self.send_line(
+            &json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }).to_string(),
+        );
+        loop {
+            let message = self.read();
+            if message["method"] == "host.call" {
+                let answer = json!({ "jsonrpc": "2.0", "id": message["id"], "result": host(&message["params"]) });
+                self.send_line(&answer.to_string());
+                continue;
+            }
+            assert_eq!(message["id"], id, "{message}");
+            return message;
+        }
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.call_with(method, params, &mut |p| panic!("unexpected host call {p}"))
+    }
+}
+
+fn load(client: &mut Client, name: &str, file: &str) -> Value {
+    let source = std::fs::read_to_string(corpus("good").join(file)).unwrap();
+    client.call("module.load", json!({ "name": name, "source": source }))
+}
+
+fn reason(reply: &Value) -> &str {
+    reply["error"]["data"]["reason"].as_str().unwrap_or("")
+}
+
+#[test]
+fn load_call_list_unload_and_the_acl() {
+    let daemon = Daemon::start("acl", "");
+    let mut c = daemon.client();
+    let loaded = load(&mut c, "calc", "calc.py");
+    assert_eq!(loaded["result"]["commands"][0]["name"], "calc", "{loaded}");
+    let r = c.call("module.call", json!({ "module": "calc", "command": "calc", "args": "6 * 7", "caller": { "user": "@anyone" } }));
+    assert_eq!(r["result"]["result"], "42", "{r}");
+
+    // poll.py: `poll` is sudo, `vote` is everyone.
+    load(&mut c, "poll", "poll.py");
+    let poll = |c: &mut Client, user: &str| {
+        c.call_with(
+            "module.call",
+            json!({ "module": "poll", "command": "poll", "args": "Lunch? | a | b", "caller": { "user": user }, "event": { "chat": "c1", "sender": user } }),
+            &mut |_| json!(null),
+        )
+    };
+    assert_eq!(reason(&poll(&mut c, "@anyone")), "acl_denied");
+    assert!(poll(&mut c, "@sudo")["result"].is_object());
+    assert!(poll(&mut c, "@owner")["result"].is_object());
+    c.call(
+        "acl.grant",
+        json!({ "user": "@anyone", "module": "poll", "command": "poll", "expires_in_seconds": 1 }),
+    );
+    assert!(
+        poll(&mut c, "@anyone")["result"].is_object(),
+        "the grant allows it"
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    let expired = poll(&mut c, "@anyone");
+    assert_eq!(reason(&expired), "acl_denied");
+    assert_eq!(
+        expired["error"]["data"]["denied"]["reason"], "grant_expired",
+        "{expired}"
+    );
+
+    let list = c.call("module.list", json!({}));
+    assert_eq!(list["result"].as_array().unwrap().len(), 2);
+    assert!(c.call("module.unload", json!({ "name": "poll" }))["result"].is_object());
+    assert_eq!(
+        reason(&c.call(
+            "module.call",
+            json!({ "module": "poll", "command": "vote", "caller": { "user": "@owner" } })
+        )),
+        "not_found"
+    );
+}
+
+#[test]
+fn host_calls_are_relayed_to_the_calling_connection() {
+    let daemon = Daemon::start("host", "");
+    let mut c = daemon.client();
+    load(&mut c, "greet", "async_greeter.py");
+    let mut seen = Vec::new();
+    let reply = c.call_with(
+        "module.call",
+        json!({ "module": "greet", "command": "welcome", "args": "Ann", "caller": { "user": "@u" }, "event": { "chat": "c1", "sender": "@u" } }),
+        &mut |params| {
+            seen.push(params.clone());
+            match params["call"].as_str().unwrap() {
+                "kv_get" => json!("4"),
+                _ => json!(null),
+            }
+        },
+    );
+    assert!(reply["result"].is_object(), "{reply}");
+    let calls: Vec<&str> = seen.iter().map(|p| p["call"].as_str().unwrap()).collect();
+    assert_eq!(calls, ["kv_get", "kv_set", "reply"]);
+    assert_eq!(
+        seen[2]["args"]["text"],
+        "Welcome, Ann! You are guest number 5."
+    );
+    assert_eq!(seen[2]["module"], "greet");
+}
+
+#[test]
+fn rate_limits_apply_per_caller_and_module() {
+    let daemon = Daemon::start(
+        "rate",
+        "[rate_limit]\ncalls_per_window = 3\nwindow_seconds = 60\n",
+    );
+    let mut c = daemon.client();
+    load(&mut c, "calc", "calc.py");
+    let call = |c: &mut Client, user: &str| {
+        c.call(
+            "module.call",
+            json!({ "module": "calc", "command": "calc", "args": "1", "caller": { "user": user } }),
+        )
+    };
+    for _ in 0..3 {
+        assert!(call(&mut c, "@a")["result"].is_object());
+    }
+    assert_eq!(reason(&call(&mut c, "@a")), "rate_limited");
+    assert!(
+        call(&mut c, "@b")["result"].is_object(),
+        "another caller has its own window"
+    );
+}
+
+#[test]
+fn failures_quarantine_a_module_until_it_is_released() {
+    let daemon = Daemon::start("quarantine", "");
+    let mut c = daemon.client();
+    let source = "def boom():\n    raise ValueError('always')\n\ndef fine():\n    return 1\n";
+    assert!(
+        c.call("module.load", json!({ "name": "flaky", "source": source }))["result"].is_object()
+    );
+    let call = |c: &mut Client, f: &str| {
+        c.call(
+            "module.call",
+            json!({ "module": "flaky", "function": f, "caller": { "user": "@owner" } }),
+        )
+    };
+    for _ in 0..3 {
+        assert_eq!(reason(&call(&mut c, "boom")), "module_error");
+    }
+    let refused = call(&mut c, "fine");
+    assert_eq!(reason(&refused), "quarantined", "{refused}");
+    let health = c.call("health", json!({}));
+    assert_eq!(
+        health["result"]["modules"][0]["health"]["quarantined"],
+        true
+    );
+    c.call("quarantine.release", json!({ "module": "flaky" }));
+    assert_eq!(call(&mut c, "fine")["result"]["result"], 1);
+}
+
+#[test]
+fn a_worker_killed_mid_call_is_replaced_and_others_are_unaffected() {
+    let daemon = Daemon::start("kill", "[sandbox]\nwall_ms = 1500\ncpu_seconds = 5\n");
+    let mut c = daemon.client();
+    let spin = "def spin():\n    while True:\n        pass\n\ndef ok():\n    return 'still here'\n";
+    c.call("module.load", json!({ "name": "spin", "source": spin }));
+    load(&mut c, "calc", "calc.py");
+    let r = c.call(
+        "module.call",
+        json!({ "module": "spin", "function": "spin", "caller": { "user": "@owner" } }),
+    );
+    assert_eq!(reason(&r), "timeout", "{r}");
+    assert_eq!(r["error"]["data"]["layer"], "deadline");
+    let again = c.call(
+        "module.call",
+        json!({ "module": "spin", "function": "ok", "caller": { "user": "@owner" } }),
+    );
+    assert_eq!(
+        again["result"]["result"], "still here",
+        "a fresh worker serves the module: {again}"
+    );
+    let other = c.call(
+        "module.call",
+        json!({ "module": "calc", "command": "calc", "args": "2+2", "caller": { "user": "@x" } }),
+    );
+    assert_eq!(other["result"]["result"], "4");
+}
+
+#[test]
+fn malformed_and_oversized_lines_get_errors_and_the_connection_survives() {
+    let daemon = Daemon::start_with("malformed", "max_line_bytes = 4096", "");
+    let mut c = daemon.client();
+    c.send_line("this is not json");
+    assert_eq!(c.read()["error"]["code"], -32700);
+    c.send_line(&"x".repeat(10_000));
+    let long = c.read();
+    assert_eq!(long["error"]["data"]["reason"], "bad_request", "{long}");
+    c.send_line(r#"{"jsonrpc": "1.0", "id": 5, "method": "module.list"}"#);
+    assert_eq!(c.read()["error"]["code"], -32600);
+    assert_eq!(c.call("no.such.method", json!({}))["error"]["code"], -32601);
+    assert!(
+        c.call("module.list", json!({}))["result"].is_array(),
+        "still usable"
+    );
+}
+
+#[test]
+fn a_rejected_module_is_never_loaded() {
+    let daemon = Daemon::start("scan", "");
+    let mut c = daemon.client();
+    let source = std::fs::read_to_string(corpus("bad").join("subclasses_walk.py")).unwrap();
+    let r = c.call("module.load", json!({ "name": "evil", "source": source }));
+    assert_eq!(reason(&r), "scan_rejected");
+    assert_eq!(
+        r["error"]["data"]["findings"][0]["rule"],
+        "forbidden-attribute"
+    );
+    assert_eq!(
+        c.call("module.list", json!({}))["result"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn two_hundred_concurrent_clients() {
+    let daemon = Daemon::start("many", "");
+    load(&mut daemon.client(), "calc", "calc.py");
+    let socket = daemon.socket.clone();
+    let threads: Vec<_> = (0..200)
+        .map(|i| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let mut c = Client::connect(&socket);
+                let r = c.call("module.call", json!({ "module": "calc", "command": "calc", "args": format!("{i} + 1"), "caller": { "user": format!("@user{i}") } }));
+                assert_eq!(r["result"]["result"], json!((i + 1).to_string()), "{r}");
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("every client got its answer");
+    }
+}
+
+#[test]
+fn peers_without_a_client_rule_are_refused() {
+    if pyward_worker::sys::euid() != 0 {
+        eprintln!("SKIPPED (not root): needs a second uid to connect as");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let daemon = Daemon::start("peers", "");
+    // Let the peer past the file permissions (group rw), so that the refusal we see is the
+    // supervisor's own peer-credential check.
+    std::os::unix::fs::chown(&daemon.socket, Some(0), Some(65534)).unwrap();
+    let out = run(pyward()
+        .args(["ctl", "--socket"])
+        .arg(&daemon.socket)
+        .arg("module.list")
+        .uid(65534)
+        .gid(65534));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("acl_denied") && text.contains("may not use this socket"),
+        "{text}"
+    );
+}
