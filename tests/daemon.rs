@@ -383,3 +383,86 @@ fn peers_without_a_client_rule_are_refused() {
         "{text}"
     );
 }
+
+#[test]
+fn one_shot_runs_get_a_fresh_worker_each_time() {
+    let daemon = Daemon::start("oneshot", "");
+    let mut c = daemon.client();
+    let source = "state = []\n\ndef step(x):\n    state.append(x)\n    return len(state)\n";
+    for x in 0..3 {
+        let r = c.call(
+            "run",
+            json!({ "source": source, "function": "step", "args": [x] }),
+        );
+        assert_eq!(
+            r["result"]["result"], 1,
+            "nothing survives between runs: {r}"
+        );
+    }
+    let rejected = c.call(
+        "run",
+        json!({ "source": "import os\ndef step():\n    pass\n", "function": "step" }),
+    );
+    assert_eq!(reason(&rejected), "scan_rejected");
+}
+
+#[test]
+fn socket_activation_uses_the_passed_socket() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let dir = std::env::temp_dir().join(format!("pyward-activation-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let fd = listener.as_raw_fd();
+    let uid = pyward_worker::sys::uid();
+    let config = dir.join("policy.toml");
+    std::fs::write(
+        &config,
+        format!("[[clients]]\nuid = {uid}\nrole = \"admin\"\n"),
+    )
+    .unwrap();
+    // As systemd does it: the socket on fd 3, LISTEN_FDS=1, LISTEN_PID the daemon's own pid
+    // (the shell execs pyward, keeping its pid).
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" serve --config \"$1\" --socket \"$2\"")
+        .arg(env!("CARGO_BIN_EXE_pyward"))
+        .arg(&config)
+        .arg(dir.join("unused.sock"))
+        .stderr(Stdio::null());
+    // SAFETY: between fork and exec only dup2 and fcntl, which are async-signal-safe; nothing
+    // allocates. If the listener already is fd 3, dup2 would be a no-op that leaves
+    // close-on-exec set, so the flag is cleared instead.
+    unsafe {
+        cmd.pre_exec(move || {
+            let ok = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0) >= 0
+            } else {
+                libc::dup2(fd, 3) >= 0
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _daemon = Kill(cmd.spawn().unwrap());
+    let mut c = Client::connect(&path);
+    assert!(c.call("module.list", json!({}))["result"].is_array());
+    assert!(
+        !dir.join("unused.sock").exists(),
+        "the activated socket was used, no other was made"
+    );
+    drop(listener);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -102,18 +102,24 @@ async fn serve(policy: Policy, zygote: ZygoteClient, socket: PathBuf) -> anyhow:
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    if socket.exists() {
+    if socket.exists() && std::env::var_os("LISTEN_FDS").is_none() {
         if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
             anyhow::bail!("{} is in use by another supervisor", socket.display());
         }
         std::fs::remove_file(&socket)?;
     }
-    let listener = UnixListener::bind(&socket)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(
-        &socket,
-        std::fs::Permissions::from_mode(policy.server.socket_mode),
-    )?;
+    let listener = match activated_listener()? {
+        Some(listener) => listener,
+        None => {
+            let listener = UnixListener::bind(&socket)?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                &socket,
+                std::fs::Permissions::from_mode(policy.server.socket_mode),
+            )?;
+            listener
+        }
+    };
     let limiter = RateLimiter::new(
         policy.rate_limit.calls_per_window,
         policy.rate_limit.window_seconds,
@@ -153,6 +159,27 @@ async fn serve(policy: Policy, zygote: ZygoteClient, socket: PathBuf) -> anyhow:
             }
         }
     }
+}
+
+/// The listening socket systemd passed (socket activation: `LISTEN_PID` is us, `LISTEN_FDS`
+/// ≥ 1, the socket at fd 3), if any.
+fn activated_listener() -> anyhow::Result<Option<UnixListener>> {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    if !ours || count == 0 {
+        return Ok(None);
+    }
+    let fd = pyward_worker::sys::inherited_fd(3)
+        .map_err(|e| anyhow::anyhow!("LISTEN_FDS says fd 3 is our socket, but: {e}"))?;
+    let listener = std::os::unix::net::UnixListener::from(fd);
+    listener.set_nonblocking(true)?;
+    Ok(Some(UnixListener::from_std(listener)?))
 }
 
 /// Map a peer to its role by the policy's client rules; `None` refuses it.
@@ -335,6 +362,13 @@ async fn dispatch(
             Ok(json!({ "modules": modules }))
         }
         "module.call" => call(state, conn, &params).await,
+        "run" => {
+            let state = state.clone();
+            let conn = conn.clone();
+            tokio::task::spawn_blocking(move || one_shot(&state, &conn, &params))
+                .await
+                .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))?
+        }
         "acl.grant" => {
             require_admin(role, method)?;
             let grant = grant_from(&params)?;
@@ -645,6 +679,71 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         );
     }
     Err(rpc::from_verdict(&verdict))
+}
+
+/// `run`: a pipeline step in a fresh worker that is thrown away afterwards; nothing survives
+/// between calls. Admins and bots may run; the source is scanned every time.
+fn one_shot(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Value, RpcError> {
+    let source = param(params, "source")?;
+    let function = param(params, "function")?;
+    let name = params["name"].as_str().unwrap_or("pipeline");
+    let tier = params["tier"]
+        .as_str()
+        .unwrap_or(&state.policy.default_tier)
+        .to_string();
+    if !state.policy.tiers.contains_key(&tier) {
+        return Err(rpc::error(
+            Reason::InvalidParams,
+            format!("no trust tier `{tier}`"),
+            json!({ "tier": tier }),
+        ));
+    }
+    let report = scan::scan_source(name, source.as_bytes(), &state.policy.scan);
+    if !report.is_clean() && !state.policy.scan.dangerously_skip_scan {
+        state.audit(
+            "scan_rejected",
+            json!({ "module": name, "findings": report.findings }),
+        );
+        return Err(rpc::error(
+            Reason::ScanRejected,
+            format!("`{name}` was rejected by the scanner"),
+            json!({ "findings": report.findings }),
+        ));
+    }
+    let (mut worker, _) = start_worker(state, name, source, &tier)?;
+    let limits = &state.policy.sandbox;
+    let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
+    let args = params.get("args").cloned().unwrap_or(json!([]));
+    let granted = state.policy.host_calls(&tier);
+    let event = params.get("event").cloned().unwrap_or(Value::Null);
+    let mut host =
+        |call: &str, args_json: &str| relay(conn, name, &granted, &event, call, args_json);
+    let outcome = worker.call(
+        &Target::Function(function.to_string()),
+        &args.to_string(),
+        "null",
+        deadline,
+        &mut host,
+    );
+    let verdict = match &outcome {
+        Ok(out) => verdict::from_outcome(out),
+        Err(failure) => verdict::from_failure(failure, limits),
+    };
+    match outcome {
+        Ok(out) if verdict.status == verdict::Status::Ok => Ok(json!({
+            "result": out.result.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()),
+            "stdout": out.stdout,
+        })),
+        _ => {
+            if verdict.layer.as_deref() != Some("module") {
+                state.audit(
+                    "sandbox_event",
+                    json!({ "module": name, "verdict": verdict }),
+                );
+            }
+            Err(rpc::from_verdict(&verdict))
+        }
+    }
 }
 
 /// A host call from the worker: checked against the tier again, then sent to the calling
