@@ -15,6 +15,7 @@ struct Daemon {
     child: Child,
     socket: PathBuf,
     dir: PathBuf,
+    config: PathBuf,
 }
 
 impl Daemon {
@@ -36,16 +37,26 @@ impl Daemon {
         );
         let config = dir.join("policy.toml");
         std::fs::write(&config, policy).unwrap();
+        let child = Daemon::spawn(&dir, &config, &socket);
+        Daemon {
+            child,
+            socket,
+            dir,
+            config,
+        }
+    }
+
+    fn spawn(dir: &Path, config: &Path, socket: &Path) -> Child {
         let log = dir.join("serve.log");
         let mut child = pyward()
             .arg("serve")
             .arg("--config")
-            .arg(&config)
+            .arg(config)
             .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while UnixStream::connect(&socket).is_err() {
+        while UnixStream::connect(socket).is_err() {
             let exited = child.try_wait().unwrap();
             if exited.is_some() || Instant::now() > deadline {
                 panic!(
@@ -55,7 +66,15 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Daemon { child, socket, dir }
+        child
+    }
+
+    /// SIGKILL the supervisor (no chance to flush anything) and start it again on the same
+    /// state directory.
+    fn kill9_and_restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.child = Daemon::spawn(&self.dir, &self.config, &self.socket);
     }
 
     fn client(&self) -> Client {
@@ -465,4 +484,80 @@ fn socket_activation_uses_the_passed_socket() {
     );
     drop(listener);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn nothing_acknowledged_is_lost_when_the_supervisor_is_killed() {
+    let mut daemon = Daemon::start("persist", "");
+    let mut c = daemon.client();
+    load(&mut c, "calc", "calc.py");
+    let flaky = "def boom():\n    raise ValueError('x')\n\ndef fine():\n    return 2\n";
+    c.call("module.load", json!({ "name": "flaky", "source": flaky }));
+    c.call("acl.grant", json!({ "user": "@bob", "module": "calc" }));
+    for _ in 0..3 {
+        c.call(
+            "module.call",
+            json!({ "module": "flaky", "function": "boom", "caller": { "user": "@owner" } }),
+        );
+    }
+    let denied = c.call(
+        "module.call",
+        json!({ "module": "poll", "command": "x", "caller": { "user": "@eve" } }),
+    );
+    assert_eq!(reason(&denied), "not_found");
+    drop(c);
+
+    daemon.kill9_and_restart();
+    let mut c = daemon.client();
+    // Modules come back (reloading runs in the background at start).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let modules = loop {
+        let list = c.call("module.list", json!({}));
+        if list["result"].as_array().unwrap().len() == 2 || Instant::now() > deadline {
+            break list["result"].clone();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let names: Vec<&str> = modules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{modules}");
+    let flaky_entry = modules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "flaky")
+        .unwrap();
+    assert_eq!(
+        flaky_entry["health"]["quarantined"], true,
+        "the quarantine survived: {flaky_entry}"
+    );
+    assert_eq!(
+        c.call("acl.list", json!({}))["result"][0]["user"],
+        "@bob",
+        "the grant survived"
+    );
+    let audit = c.call("audit.list", json!({ "limit": 100 }));
+    let events: Vec<&str> = audit["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["event"].as_str().unwrap())
+        .collect();
+    for event in ["loaded", "grant", "quarantined"] {
+        assert!(events.contains(&event), "audit lost {event}: {events:?}");
+    }
+    // And the reloaded modules work.
+    c.call("quarantine.release", json!({ "module": "flaky" }));
+    assert_eq!(
+        c.call(
+            "module.call",
+            json!({ "module": "flaky", "function": "fine", "caller": { "user": "@owner" } })
+        )["result"]["result"],
+        2
+    );
+    assert_eq!(c.call("module.call", json!({ "module": "calc", "command": "calc", "args": "1+1", "caller": { "user": "@bob" } }))["result"]["result"], "2");
 }

@@ -30,6 +30,7 @@ use super::lines::{Line, LineCodec};
 use super::quarantine::Health;
 use super::rate_limit::RateLimiter;
 use super::rpc::{self, Reason, RpcError};
+use super::store::Store;
 
 /// How long the supervisor waits for the host to answer one host call.
 const HOST_CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,7 +54,9 @@ struct State {
     modules: Mutex<HashMap<String, Module>>,
     grants: Mutex<Vec<Grant>>,
     limiter: Mutex<RateLimiter>,
-    audit: Mutex<Vec<Value>>,
+    store: Mutex<Store>,
+    /// Modules whose health changed by successes only, not yet written (see `store`).
+    dirty_health: Mutex<BTreeSet<String>>,
 }
 
 fn now_secs() -> u64 {
@@ -73,14 +76,45 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl State {
-    /// An audit record: kept in memory and written to stderr as one JSON line.
+    /// An audit record: committed to the database, and written to stderr as one JSON line.
     fn audit(&self, event: &str, details: Value) {
-        let mut record = json!({ "time": now_secs(), "event": event });
+        let time = now_secs();
+        let mut record = json!({ "time": time, "event": event });
         if let (Value::Object(r), Value::Object(d)) = (&mut record, details) {
             r.extend(d);
         }
         eprintln!("{record}");
-        lock(&self.audit).push(record);
+        if let Err(e) = lock(&self.store).audit(time, event, &record) {
+            eprintln!(
+                "{}",
+                json!({ "event": "audit_write_failed", "error": e.to_string(), "record": record })
+            );
+        }
+    }
+
+    /// Persist a module's health now (failures, quarantine, release).
+    fn save_health(&self, module: &str, health: &Health) -> Result<(), RpcError> {
+        lock(&self.store).save_health(module, health).map_err(|e| {
+            rpc::error(
+                Reason::Internal,
+                format!("cannot record health: {e}"),
+                json!({}),
+            )
+        })
+    }
+
+    /// Write the health of modules that only had successes since the last flush.
+    fn flush_health(&self) {
+        let names: Vec<String> = std::mem::take(&mut *lock(&self.dirty_health))
+            .into_iter()
+            .collect();
+        let modules = lock(&self.modules);
+        let store = lock(&self.store);
+        for name in names {
+            if let Some(m) = modules.get(&name) {
+                let _ = store.save_health(&name, &m.health);
+            }
+        }
     }
 }
 
@@ -124,14 +158,22 @@ async fn serve(policy: Policy, zygote: ZygoteClient, socket: PathBuf) -> anyhow:
         policy.rate_limit.calls_per_window,
         policy.rate_limit.window_seconds,
     );
+    let store = Store::open(&policy.server.state_dir)?;
+    let grants = store.grants()?;
+    let stored = store.modules()?;
     let state = Arc::new(State {
         policy,
         zygote: Arc::new(Mutex::new(zygote)),
         modules: Mutex::new(HashMap::new()),
-        grants: Mutex::new(Vec::new()),
+        grants: Mutex::new(grants),
         limiter: Mutex::new(limiter),
-        audit: Mutex::new(Vec::new()),
+        store: Mutex::new(store),
+        dirty_health: Mutex::new(BTreeSet::new()),
     });
+    // Reload what was loaded before the restart: scanned again (the policy may have changed),
+    // each in a fresh worker; health and quarantine as they were.
+    let reload = state.clone();
+    tokio::task::spawn_blocking(move || reload_modules(&reload, stored)).await?;
     eprintln!(
         "{}",
         json!({ "event": "listening", "socket": socket.display().to_string() })
@@ -145,6 +187,14 @@ async fn serve(policy: Policy, zygote: ZygoteClient, socket: PathBuf) -> anyhow:
             lock(&pruning.limiter).prune(now_ms());
         }
     });
+    let flushing = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let state = flushing.clone();
+            let _ = tokio::task::spawn_blocking(move || state.flush_health()).await;
+        }
+    });
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
@@ -154,6 +204,7 @@ async fn serve(policy: Policy, zygote: ZygoteClient, socket: PathBuf) -> anyhow:
                 tokio::spawn(async move { connection(state, stream).await });
             }
             _ = terminate.recv() => {
+                state.flush_health();
                 let _ = std::fs::remove_file(&socket);
                 return Ok(());
             }
@@ -350,7 +401,17 @@ async fn dispatch(
             require_admin(role, method)?;
             let name = param(&params, "name")?;
             match lock(&state.modules).remove(name) {
-                Some(_) => Ok(json!({ "unloaded": name })),
+                Some(_) => {
+                    lock(&state.store).remove_module(name).map_err(|e| {
+                        rpc::error(
+                            Reason::Internal,
+                            format!("cannot record the unload: {e}"),
+                            json!({}),
+                        )
+                    })?;
+                    state.audit("unloaded", json!({ "module": name }));
+                    Ok(json!({ "unloaded": name }))
+                }
                 None => Err(not_found(name)),
             }
         }
@@ -372,6 +433,13 @@ async fn dispatch(
         "acl.grant" => {
             require_admin(role, method)?;
             let grant = grant_from(&params)?;
+            lock(&state.store).add_grant(&grant).map_err(|e| {
+                rpc::error(
+                    Reason::Internal,
+                    format!("cannot record the grant: {e}"),
+                    json!({}),
+                )
+            })?;
             lock(&state.grants).push(grant.clone());
             state.audit("grant", json!({ "grant": grant }));
             Ok(json!({ "granted": grant }))
@@ -379,18 +447,35 @@ async fn dispatch(
         "acl.revoke" => {
             require_admin(role, method)?;
             let grant = grant_from(&params)?;
+            lock(&state.store).revoke(&grant).map_err(|e| {
+                rpc::error(
+                    Reason::Internal,
+                    format!("cannot record the revocation: {e}"),
+                    json!({}),
+                )
+            })?;
+            state.audit("revoke", json!({ "grant": grant }));
             let mut grants = lock(&state.grants);
             let before = grants.len();
             grants.retain(|g| g.user != grant.user || g.target != grant.target);
             Ok(json!({ "revoked": before - grants.len() }))
         }
         "acl.list" => Ok(json!(*lock(&state.grants))),
+        "audit.list" => {
+            require_admin(role, method)?;
+            let limit = params["limit"].as_u64().unwrap_or(100).min(10_000) as u32;
+            lock(&state.store)
+                .audit_log(limit)
+                .map(Value::Array)
+                .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))
+        }
         "quarantine.release" => {
             require_admin(role, method)?;
             let name = param(&params, "module")?;
             let mut modules = lock(&state.modules);
             let module = modules.get_mut(name).ok_or_else(|| not_found(name))?;
             module.health.release();
+            state.save_health(name, &module.health)?;
             state.audit("quarantine_released", json!({ "module": name }));
             Ok(describe(module))
         }
@@ -479,12 +564,24 @@ fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
         ));
     }
     let (worker, commands) = start_worker(state, &name, &source, &tier)?;
+    let health = Health::new(&state.policy.quarantine);
+    let scan_json = json!({ "verdict": report.verdict, "findings": report.findings });
+    lock(&state.store)
+        .save_module(&name, &tier, &source, &scan_json, &health, now_secs())
+        .map_err(|e| {
+            rpc::error(
+                Reason::Internal,
+                format!("cannot record the module: {e}"),
+                json!({}),
+            )
+        })?;
+    state.audit("loaded", json!({ "module": name, "tier": tier, "source_sha256": scan::sha256_hex(source.as_bytes()) }));
     let module = Module {
         name: name.clone(),
         tier,
         source,
         commands: commands.clone(),
-        health: Health::new(&state.policy.quarantine),
+        health,
         calls: 0,
         worker: Arc::new(Mutex::new(Some(worker))),
     };
@@ -492,6 +589,37 @@ fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
     Ok(
         json!({ "name": name, "commands": commands, "scan": { "verdict": report.verdict, "findings": report.findings } }),
     )
+}
+
+fn reload_modules(state: &Arc<State>, stored: Vec<super::store::StoredModule>) {
+    for module in stored {
+        let report = scan::scan_source(&module.name, module.source.as_bytes(), &state.policy.scan);
+        if !report.is_clean() && !state.policy.scan.dangerously_skip_scan {
+            state.audit(
+                "reload_rejected",
+                json!({ "module": module.name, "findings": report.findings }),
+            );
+            continue;
+        }
+        match start_worker(state, &module.name, &module.source, &module.tier) {
+            Ok((worker, commands)) => {
+                let entry = Module {
+                    name: module.name.clone(),
+                    tier: module.tier,
+                    source: module.source,
+                    commands,
+                    health: module.health,
+                    calls: 0,
+                    worker: Arc::new(Mutex::new(Some(worker))),
+                };
+                lock(&state.modules).insert(module.name, entry);
+            }
+            Err(e) => state.audit(
+                "reload_failed",
+                json!({ "module": module.name, "error": e }),
+            ),
+        }
+    }
 }
 
 fn start_worker(
@@ -651,6 +779,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
     module.calls += 1;
     if verdict.status == verdict::Status::Ok {
         module.health.record_success(&state.policy.quarantine);
+        lock(&state.dirty_health).insert(module_name.clone());
         let out = value.expect("ok has an outcome");
         return Ok(json!({
             "result": out.result.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()),
@@ -666,6 +795,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
     let quarantined = module
         .health
         .record_failure(&state.policy.quarantine, &what);
+    state.save_health(&module_name, &module.health)?;
     if verdict.status != verdict::Status::Error || verdict.layer.as_deref() != Some("module") {
         state.audit(
             "sandbox_event",

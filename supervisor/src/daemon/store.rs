@@ -1,0 +1,284 @@
+//! The supervisor's state on disk: an SQLite database (WAL) in the state directory. Loaded
+//! modules (source, hash, scan report, tier), grants, health and quarantine, and the audit log.
+//!
+//! Durability: every change a client is told about (a load, a grant, a failure, a quarantine, an
+//! audit record) is committed before the answer is sent, with `synchronous = FULL`. Health
+//! scores after successes change on every call and are written in batches (at most a few
+//! seconds behind); counts of consecutive failures and quarantine are never behind.
+
+use std::path::Path;
+
+use pyward_policy::acl::{Grant, GrantTarget};
+use rusqlite::{Connection, params};
+use serde_json::Value;
+
+use super::quarantine::Health;
+
+/// A module as stored.
+#[derive(Debug, Clone)]
+pub struct StoredModule {
+    pub name: String,
+    pub tier: String,
+    pub source: String,
+    pub health: Health,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS modules (
+    name TEXT PRIMARY KEY,
+    tier TEXT NOT NULL,
+    source TEXT NOT NULL,
+    source_sha256 TEXT NOT NULL,
+    scan_report TEXT NOT NULL,
+    loaded_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS health (
+    module TEXT PRIMARY KEY,
+    score REAL NOT NULL,
+    consecutive_failures INTEGER NOT NULL,
+    quarantined INTEGER NOT NULL,
+    last_violation TEXT
+);
+CREATE TABLE IF NOT EXISTS grants (
+    id INTEGER PRIMARY KEY,
+    user TEXT NOT NULL,
+    module TEXT NOT NULL,
+    command TEXT,
+    expires_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+";
+
+impl Store {
+    /// Open (or create) `state_dir/state.db`. The directory is made private to this user.
+    pub fn open(state_dir: &Path) -> anyhow::Result<Store> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(state_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the state directory {}: {e}",
+                state_dir.display()
+            )
+        })?;
+        std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(0o700))?;
+        let path = state_dir.join("state.db");
+        let conn = Connection::open(&path)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store { conn })
+    }
+
+    pub fn save_module(
+        &self,
+        name: &str,
+        tier: &str,
+        source: &str,
+        scan_report: &Value,
+        health: &Health,
+        now: u64,
+    ) -> rusqlite::Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO modules (name, tier, source, source_sha256, scan_report, loaded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                name,
+                tier,
+                source,
+                pyward_policy::scan::sha256_hex(source.as_bytes()),
+                scan_report.to_string(),
+                now as i64
+            ],
+        )?;
+        Self::put_health(&tx, name, health)?;
+        tx.commit()
+    }
+
+    pub fn remove_module(&self, name: &str) -> rusqlite::Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute("DELETE FROM modules WHERE name = ?1", params![name])?;
+        tx.execute("DELETE FROM health WHERE module = ?1", params![name])?;
+        tx.commit()
+    }
+
+    fn put_health(conn: &Connection, module: &str, h: &Health) -> rusqlite::Result<()> {
+        conn.execute(
+            "INSERT OR REPLACE INTO health (module, score, consecutive_failures, quarantined, last_violation)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                module,
+                h.score,
+                h.consecutive_failures,
+                h.quarantined,
+                h.last_violation
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn save_health(&self, module: &str, health: &Health) -> rusqlite::Result<()> {
+        Self::put_health(&self.conn, module, health)
+    }
+
+    pub fn modules(&self) -> rusqlite::Result<Vec<StoredModule>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT m.name, m.tier, m.source, h.score, h.consecutive_failures, h.quarantined, h.last_violation
+             FROM modules m LEFT JOIN health h ON h.module = m.name ORDER BY m.name",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(StoredModule {
+                name: row.get(0)?,
+                tier: row.get(1)?,
+                source: row.get(2)?,
+                health: Health {
+                    score: row.get::<_, Option<f64>>(3)?.unwrap_or(100.0),
+                    consecutive_failures: row.get::<_, Option<u32>>(4)?.unwrap_or(0),
+                    quarantined: row.get::<_, Option<bool>>(5)?.unwrap_or(false),
+                    last_violation: row.get(6)?,
+                },
+            })
+        })?;
+        rows.collect()
+    }
+
+    pub fn add_grant(&self, grant: &Grant) -> rusqlite::Result<()> {
+        let (module, command) = split(&grant.target);
+        self.conn.execute(
+            "INSERT INTO grants (user, module, command, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                grant.user,
+                module,
+                command,
+                grant.expires_at.map(|t| t as i64)
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn revoke(&self, grant: &Grant) -> rusqlite::Result<usize> {
+        let (module, command) = split(&grant.target);
+        self.conn.execute(
+            "DELETE FROM grants WHERE user = ?1 AND module = ?2 AND command IS ?3",
+            params![grant.user, module, command],
+        )
+    }
+
+    pub fn grants(&self) -> rusqlite::Result<Vec<Grant>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT user, module, command, expires_at FROM grants ORDER BY id")?;
+        let rows = stmt.query_map([], |row| {
+            let module: String = row.get(1)?;
+            let command: Option<String> = row.get(2)?;
+            Ok(Grant {
+                user: row.get(0)?,
+                target: match command {
+                    Some(command) => GrantTarget::Command { module, command },
+                    None => GrantTarget::Module { module },
+                },
+                expires_at: row.get::<_, Option<i64>>(3)?.map(|t| t as u64),
+            })
+        })?;
+        rows.collect()
+    }
+
+    pub fn audit(&self, time: u64, event: &str, record: &Value) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT INTO audit (time, event, record) VALUES (?1, ?2, ?3)",
+            params![time as i64, event, record.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// The newest `limit` audit records, oldest first.
+    pub fn audit_log(&self, limit: u32) -> rusqlite::Result<Vec<Value>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT record FROM (SELECT id, record FROM audit ORDER BY id DESC LIMIT ?1) ORDER BY id")?;
+        let rows = stmt.query_map(params![limit], |row| row.get::<_, String>(0))?;
+        rows.map(|r| r.map(|s| serde_json::from_str(&s).unwrap_or(Value::Null)))
+            .collect()
+    }
+
+    #[cfg(test)]
+    pub fn audit_count(&self, event: &str) -> rusqlite::Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM audit WHERE event = ?1",
+                params![event],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+    }
+}
+
+fn split(target: &GrantTarget) -> (&str, Option<&str>) {
+    match target {
+        GrantTarget::Command { module, command } => (module, Some(command)),
+        GrantTarget::Module { module } => (module, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_round_trips() {
+        let dir = std::env::temp_dir().join(format!("pyward-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let health = Health {
+            score: 72.25,
+            consecutive_failures: 3,
+            quarantined: true,
+            last_violation: Some("timeout".into()),
+        };
+        let grant = Grant {
+            user: "@a".into(),
+            target: GrantTarget::Command {
+                module: "m".into(),
+                command: "c".into(),
+            },
+            expires_at: Some(99),
+        };
+        {
+            let store = Store::open(&dir).unwrap();
+            store
+                .save_module(
+                    "m",
+                    "community",
+                    "x = 1\n",
+                    &serde_json::json!({}),
+                    &health,
+                    5,
+                )
+                .unwrap();
+            store.add_grant(&grant).unwrap();
+            store
+                .audit(5, "quarantined", &serde_json::json!({ "module": "m" }))
+                .unwrap();
+        }
+        let store = Store::open(&dir).unwrap();
+        let modules = store.modules().unwrap();
+        assert_eq!(modules[0].health, health);
+        assert_eq!(modules[0].source, "x = 1\n");
+        assert_eq!(store.grants().unwrap(), std::slice::from_ref(&grant));
+        assert_eq!(store.audit_count("quarantined").unwrap(), 1);
+        assert_eq!(store.revoke(&grant).unwrap(), 1);
+        store.remove_module("m").unwrap();
+        assert!(store.modules().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
