@@ -561,3 +561,93 @@ fn nothing_acknowledged_is_lost_when_the_supervisor_is_killed() {
     );
     assert_eq!(c.call("module.call", json!({ "module": "calc", "command": "calc", "args": "1+1", "caller": { "user": "@bob" } }))["result"]["result"], "2");
 }
+
+#[test]
+fn policy_reload_applies_new_limits_and_rules_and_refuses_a_bad_file() {
+    let daemon = Daemon::start("reload", "");
+    let mut c = daemon.client();
+    load(&mut c, "calc", "calc.py");
+    load(&mut c, "ping", "ping.py");
+    let call = |c: &mut Client| {
+        c.call(
+            "module.call",
+            json!({ "module": "ping", "command": "ping", "caller": { "user": "@a" } }),
+        )
+    };
+    assert!(call(&mut c)["result"].is_object());
+
+    let original = std::fs::read_to_string(&daemon.config).unwrap();
+    // `calc` imports `re`; the new rules do not allow it. And one call a minute.
+    let stricter = format!(
+        "{original}\n[scan]\nallowed_imports = [\"json\", \"time\", \"math\", \"pyward\"]\n\n[rate_limit]\ncalls_per_window = 1\nwindow_seconds = 60\n"
+    );
+    std::fs::write(&daemon.config, stricter).unwrap();
+    let reloaded = c.call("policy.reload", json!({}));
+    assert_eq!(
+        reloaded["result"]["unloaded"],
+        json!(["calc"]),
+        "{reloaded}"
+    );
+    assert!(
+        call(&mut c)["result"].is_object(),
+        "a fresh worker from the new zygote"
+    );
+    assert_eq!(
+        reason(&call(&mut c)),
+        "rate_limited",
+        "the new limit applies"
+    );
+
+    std::fs::write(
+        &daemon.config,
+        format!("{original}\n[sandbox]\nmemory_mb = 1\n"),
+    )
+    .unwrap();
+    let refused = c.call("policy.reload", json!({}));
+    assert_eq!(reason(&refused), "bad_request");
+    assert!(
+        refused["error"]["data"]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("sandbox.memory_mb"),
+        "{refused}"
+    );
+    assert_eq!(reason(&call(&mut c)), "rate_limited", "nothing changed");
+}
+
+#[test]
+fn health_reports_the_machine_and_tiers_limit_host_calls() {
+    // Declaring tiers replaces the default ones, so `community` (the default tier) is declared too.
+    let tiers = "[tiers.community]\nhost_calls = [\"reply\", \"log\"]\n\n[tiers.mute]\nhost_calls = [\"log\"]\n";
+    let daemon = Daemon::start("tiers", tiers);
+    let mut c = daemon.client();
+    let health = c.call("health", json!({}));
+    assert!(
+        health["result"]["machine"]["kernel"].is_string(),
+        "{health}"
+    );
+    let source = "import pyward\n\ndef can_reply():\n    return hasattr(pyward, 'reply')\n\ndef try_reply():\n    pyward.reply('hi')\n";
+    c.call(
+        "module.load",
+        json!({ "name": "mute", "source": source, "tier": "mute" }),
+    );
+    let r = c.call(
+        "module.call",
+        json!({ "module": "mute", "function": "can_reply", "caller": { "user": "@owner" } }),
+    );
+    assert_eq!(
+        r["result"]["result"], false,
+        "the function does not exist for this tier"
+    );
+    let r = c.call(
+        "module.call",
+        json!({ "module": "mute", "function": "try_reply", "caller": { "user": "@owner" } }),
+    );
+    assert_eq!(reason(&r), "module_error", "{r}");
+    assert!(
+        r["error"]["data"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("has no attribute 'reply'")
+    );
+}

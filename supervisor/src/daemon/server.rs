@@ -49,7 +49,12 @@ struct Module {
 
 /// Everything the server shares between connections.
 struct State {
-    policy: Policy,
+    /// Swapped whole by `policy.reload`; each operation works on one snapshot.
+    policy: std::sync::RwLock<Arc<Policy>>,
+    /// The policy file, for `policy.reload` (None: built-in defaults, nothing to re-read).
+    config: Option<PathBuf>,
+    /// What this machine enforces, probed once at start (reported by `health`).
+    machine: Value,
     zygote: SharedZygote,
     modules: Mutex<HashMap<String, Module>>,
     grants: Mutex<Vec<Grant>>,
@@ -76,6 +81,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl State {
+    fn policy(&self) -> Arc<Policy> {
+        self.policy
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// An audit record: committed to the database, and written to stderr as one JSON line.
     fn audit(&self, event: &str, details: Value) {
         let time = now_secs();
@@ -125,14 +137,23 @@ pub fn run(policy: Policy, config: Option<&Path>, socket: &Path) -> anyhow::Resu
     // still single-threaded (the zygote itself is exec'd, so this is belt and braces).
     let zygote = ZygoteClient::start(&exe, config)
         .map_err(|e| anyhow::anyhow!("cannot start the zygote: {e}"))?;
+    // Probing forks a child, so it too happens before any thread exists.
+    let machine = serde_json::to_value(pyward_worker::kernel::probe())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(serve(policy, zygote, socket.to_path_buf()))
+    let config = config.map(Path::to_path_buf);
+    runtime.block_on(serve(policy, config, machine, zygote, socket.to_path_buf()))
 }
 
-async fn serve(policy: Policy, zygote: ZygoteClient, socket: PathBuf) -> anyhow::Result<()> {
+async fn serve(
+    policy: Policy,
+    config: Option<PathBuf>,
+    machine: Value,
+    zygote: ZygoteClient,
+    socket: PathBuf,
+) -> anyhow::Result<()> {
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -162,7 +183,9 @@ async fn serve(policy: Policy, zygote: ZygoteClient, socket: PathBuf) -> anyhow:
     let grants = store.grants()?;
     let stored = store.modules()?;
     let state = Arc::new(State {
-        policy,
+        policy: std::sync::RwLock::new(Arc::new(policy)),
+        config,
+        machine,
         zygote: Arc::new(Mutex::new(zygote)),
         modules: Mutex::new(HashMap::new()),
         grants: Mutex::new(grants),
@@ -181,7 +204,7 @@ async fn serve(policy: Policy, zygote: ZygoteClient, socket: PathBuf) -> anyhow:
     // Keep the rate limiter's memory flat however many callers come and go.
     let pruning = state.clone();
     tokio::spawn(async move {
-        let every = Duration::from_secs(pruning.policy.rate_limit.window_seconds.max(1));
+        let every = Duration::from_secs(pruning.policy().rate_limit.window_seconds.max(1));
         loop {
             tokio::time::sleep(every).await;
             lock(&pruning.limiter).prune(now_ms());
@@ -260,9 +283,10 @@ async fn connection(state: Arc<State>, stream: UnixStream) {
             return;
         }
     };
-    let max = state.policy.server.max_line_bytes;
+    let policy = state.policy();
+    let max = policy.server.max_line_bytes;
     let mut framed = Framed::new(stream, LineCodec::new(max));
-    let Some(role) = role_of(&state.policy, uid, gid) else {
+    let Some(role) = role_of(&policy, uid, gid) else {
         state.audit(
             "connection_refused",
             json!({ "uid": uid, "gid": gid, "why": "no [[clients]] rule matches this peer" }),
@@ -420,7 +444,14 @@ async fn dispatch(
         )),
         "health" => {
             let modules: Vec<Value> = lock(&state.modules).values().map(describe).collect();
-            Ok(json!({ "modules": modules }))
+            Ok(json!({ "modules": modules, "machine": state.machine }))
+        }
+        "policy.reload" => {
+            require_admin(role, method)?;
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || reload_policy(&state))
+                .await
+                .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))?
         }
         "module.call" => call(state, conn, &params).await,
         "run" => {
@@ -527,6 +558,7 @@ fn grant_from(params: &Value) -> Result<Grant, RpcError> {
 
 /// Scan, start a persistent worker, load the module. Blocking (runs off the async threads).
 fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
+    let policy = state.policy();
     let name = param(params, "name")?.to_string();
     let source = param(params, "source")?.to_string();
     if name.is_empty()
@@ -542,17 +574,17 @@ fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
     }
     let tier = params["tier"]
         .as_str()
-        .unwrap_or(&state.policy.default_tier)
+        .unwrap_or(&policy.default_tier)
         .to_string();
-    if !state.policy.tiers.contains_key(&tier) {
+    if !policy.tiers.contains_key(&tier) {
         return Err(rpc::error(
             Reason::InvalidParams,
             format!("no trust tier `{tier}`"),
             json!({ "tier": tier }),
         ));
     }
-    let report = scan::scan_source(&name, source.as_bytes(), &state.policy.scan);
-    if !report.is_clean() && !state.policy.scan.dangerously_skip_scan {
+    let report = scan::scan_source(&name, source.as_bytes(), &policy.scan);
+    if !report.is_clean() && !policy.scan.dangerously_skip_scan {
         state.audit(
             "scan_rejected",
             json!({ "module": name, "findings": report.findings }),
@@ -564,7 +596,7 @@ fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
         ));
     }
     let (worker, commands) = start_worker(state, &name, &source, &tier)?;
-    let health = Health::new(&state.policy.quarantine);
+    let health = Health::new(&policy.quarantine);
     let scan_json = json!({ "verdict": report.verdict, "findings": report.findings });
     lock(&state.store)
         .save_module(&name, &tier, &source, &scan_json, &health, now_secs())
@@ -591,10 +623,80 @@ fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
     )
 }
 
+/// `policy.reload`: read and validate the file again. If it is valid, every worker is stopped
+/// (through the old zygote), a new zygote starts with the new settings, the rate limiter takes
+/// the new limits, and loaded modules are scanned again: any the new rules reject is unloaded.
+/// If it is not valid, nothing changes and the errors are returned.
+fn reload_policy(state: &Arc<State>) -> Result<Value, RpcError> {
+    let Some(path) = state.config.clone() else {
+        return Err(rpc::error(
+            Reason::InvalidParams,
+            "the supervisor runs on the built-in defaults; start it with --config to reload a file",
+            json!({}),
+        ));
+    };
+    let new = Policy::load(&path).map_err(|errors| {
+        let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        rpc::error(
+            Reason::InvalidParams,
+            "the policy file is invalid; nothing changed",
+            json!({ "errors": errors }),
+        )
+    })?;
+    let workers: Vec<_> = lock(&state.modules)
+        .values()
+        .map(|m| m.worker.clone())
+        .collect();
+    for worker in workers {
+        // Dropping the process kills it and reaps it through the zygote that forked it.
+        drop(lock(&worker).take());
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))?;
+    let zygote = ZygoteClient::start(&exe, Some(&path)).map_err(|e| {
+        rpc::error(
+            Reason::Internal,
+            format!("cannot start a new zygote: {e}"),
+            json!({}),
+        )
+    })?;
+    *lock(&state.zygote) = zygote;
+    *lock(&state.limiter) = RateLimiter::new(
+        new.rate_limit.calls_per_window,
+        new.rate_limit.window_seconds,
+    );
+    *state.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+    let policy = state.policy();
+    let mut unloaded = Vec::new();
+    let mut modules = lock(&state.modules);
+    let names: Vec<String> = modules.keys().cloned().collect();
+    for name in names {
+        let module = &modules[&name];
+        let report = scan::scan_source(&name, module.source.as_bytes(), &policy.scan);
+        let rejected = !report.is_clean() && !policy.scan.dangerously_skip_scan;
+        if rejected || !policy.tiers.contains_key(&module.tier) {
+            modules.remove(&name);
+            let _ = lock(&state.store).remove_module(&name);
+            state.audit(
+                "unloaded_by_policy",
+                json!({ "module": name, "findings": report.findings }),
+            );
+            unloaded.push(name);
+        }
+    }
+    drop(modules);
+    state.audit(
+        "policy_reloaded",
+        json!({ "file": path.display().to_string(), "unloaded": unloaded }),
+    );
+    Ok(json!({ "reloaded": path.display().to_string(), "unloaded": unloaded }))
+}
+
 fn reload_modules(state: &Arc<State>, stored: Vec<super::store::StoredModule>) {
+    let policy = state.policy();
     for module in stored {
-        let report = scan::scan_source(&module.name, module.source.as_bytes(), &state.policy.scan);
-        if !report.is_clean() && !state.policy.scan.dangerously_skip_scan {
+        let report = scan::scan_source(&module.name, module.source.as_bytes(), &policy.scan);
+        if !report.is_clean() && !policy.scan.dangerously_skip_scan {
             state.audit(
                 "reload_rejected",
                 json!({ "module": module.name, "findings": report.findings }),
@@ -628,7 +730,8 @@ fn start_worker(
     source: &str,
     tier: &str,
 ) -> Result<(WorkerProcess, Vec<CommandInfo>), RpcError> {
-    let limits = &state.policy.sandbox;
+    let policy = state.policy();
+    let limits = &policy.sandbox;
     let mut worker = zygote::spawn_worker(&state.zygote, limits).map_err(|e| {
         rpc::error(
             Reason::WorkerCrashed,
@@ -640,7 +743,7 @@ fn start_worker(
         .wait_ready()
         .map_err(|f| rpc::from_verdict(&verdict::from_failure(&f, limits)))?;
     let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
-    match worker.load(name, source, &state.policy.host_calls(tier), deadline) {
+    match worker.load(name, source, &policy.host_calls(tier), deadline) {
         Ok(Ok(loaded)) => Ok((worker, loaded.commands)),
         Ok(Err(error)) => Err(rpc::from_verdict(&verdict::from_error(&error))),
         Err(failure) => Err(rpc::from_verdict(&verdict::from_failure(&failure, limits))),
@@ -650,6 +753,7 @@ fn start_worker(
 /// `module.call`: ACL, rate limit, quarantine, then the call in the module's worker with host
 /// calls relayed to this connection.
 async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Value, RpcError> {
+    let policy = state.policy();
     let module_name = param(params, "module")?.to_string();
     let user = params["caller"]["user"]
         .as_str()
@@ -699,7 +803,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
     };
     let grants = lock(&state.grants).clone();
     if let Err(denied) = acl::decide(
-        &state.policy.acl,
+        &policy.acl,
         &grants,
         &user,
         &module_name,
@@ -721,7 +825,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         return Err(rpc::error(
             Reason::RateLimited,
             format!("{user} is over the limit for {module_name}"),
-            json!({ "calls_per_window": state.policy.rate_limit.calls_per_window, "window_seconds": state.policy.rate_limit.window_seconds }),
+            json!({ "calls_per_window": policy.rate_limit.calls_per_window, "window_seconds": policy.rate_limit.window_seconds }),
         ));
     }
     let args = params.get("args").cloned().unwrap_or(match target {
@@ -732,10 +836,11 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         .get("event")
         .cloned()
         .unwrap_or(json!({ "sender": user }));
-    let granted: BTreeSet<HostCall> = state.policy.host_calls(&tier);
+    let granted: BTreeSet<HostCall> = policy.host_calls(&tier);
     let state2 = state.clone();
     let conn2 = conn.clone();
     let module2 = module_name.clone();
+    let wall_ms = policy.sandbox.wall_ms;
     let outcome = tokio::task::spawn_blocking(move || {
         let mut slot = lock(&worker);
         if slot.is_none() {
@@ -743,9 +848,9 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
             *slot = Some(w);
         }
         let w = slot.as_mut().expect("a worker was just started");
-        let deadline = Instant::now() + Duration::from_millis(state2.policy.sandbox.wall_ms);
+        let deadline = Instant::now() + Duration::from_millis(wall_ms);
         let mut host = |name: &str, args_json: &str| {
-            relay(&conn2, &module2, &granted, &event, name, args_json)
+            relay(&state2, &conn2, &module2, &granted, &event, name, args_json)
         };
         let result = w.call(
             &target,
@@ -767,7 +872,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
     })
     .await
     .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))??;
-    let limits = &state.policy.sandbox;
+    let limits = &policy.sandbox;
     let (verdict, value) = match &outcome {
         Ok(out) => (verdict::from_outcome(out), Some(out)),
         Err(failure) => (verdict::from_failure(failure, limits), None),
@@ -778,7 +883,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         .ok_or_else(|| not_found(&module_name))?;
     module.calls += 1;
     if verdict.status == verdict::Status::Ok {
-        module.health.record_success(&state.policy.quarantine);
+        module.health.record_success(&policy.quarantine);
         lock(&state.dirty_health).insert(module_name.clone());
         let out = value.expect("ok has an outcome");
         return Ok(json!({
@@ -792,9 +897,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         verdict.layer.as_deref().unwrap_or("?"),
         verdict.detail.lines().next().unwrap_or("")
     );
-    let quarantined = module
-        .health
-        .record_failure(&state.policy.quarantine, &what);
+    let quarantined = module.health.record_failure(&policy.quarantine, &what);
     state.save_health(&module_name, &module.health)?;
     if verdict.status != verdict::Status::Error || verdict.layer.as_deref() != Some("module") {
         state.audit(
@@ -814,22 +917,23 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
 /// `run`: a pipeline step in a fresh worker that is thrown away afterwards; nothing survives
 /// between calls. Admins and bots may run; the source is scanned every time.
 fn one_shot(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Value, RpcError> {
+    let policy = state.policy();
     let source = param(params, "source")?;
     let function = param(params, "function")?;
     let name = params["name"].as_str().unwrap_or("pipeline");
     let tier = params["tier"]
         .as_str()
-        .unwrap_or(&state.policy.default_tier)
+        .unwrap_or(&policy.default_tier)
         .to_string();
-    if !state.policy.tiers.contains_key(&tier) {
+    if !policy.tiers.contains_key(&tier) {
         return Err(rpc::error(
             Reason::InvalidParams,
             format!("no trust tier `{tier}`"),
             json!({ "tier": tier }),
         ));
     }
-    let report = scan::scan_source(name, source.as_bytes(), &state.policy.scan);
-    if !report.is_clean() && !state.policy.scan.dangerously_skip_scan {
+    let report = scan::scan_source(name, source.as_bytes(), &policy.scan);
+    if !report.is_clean() && !policy.scan.dangerously_skip_scan {
         state.audit(
             "scan_rejected",
             json!({ "module": name, "findings": report.findings }),
@@ -841,13 +945,13 @@ fn one_shot(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Valu
         ));
     }
     let (mut worker, _) = start_worker(state, name, source, &tier)?;
-    let limits = &state.policy.sandbox;
+    let limits = &policy.sandbox;
     let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
     let args = params.get("args").cloned().unwrap_or(json!([]));
-    let granted = state.policy.host_calls(&tier);
+    let granted = policy.host_calls(&tier);
     let event = params.get("event").cloned().unwrap_or(Value::Null);
     let mut host =
-        |call: &str, args_json: &str| relay(conn, name, &granted, &event, call, args_json);
+        |call: &str, args_json: &str| relay(state, conn, name, &granted, &event, call, args_json);
     let outcome = worker.call(
         &Target::Function(function.to_string()),
         &args.to_string(),
@@ -879,6 +983,7 @@ fn one_shot(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Valu
 /// A host call from the worker: checked against the tier again, then sent to the calling
 /// connection as a `host.call` request; the worker waits for the answer.
 fn relay(
+    state: &State,
     conn: &Conn,
     module: &str,
     granted: &BTreeSet<HostCall>,
@@ -887,6 +992,10 @@ fn relay(
     args_json: &str,
 ) -> Result<String, String> {
     let Some(call) = HostCall::from_name(name).filter(|c| granted.contains(c)) else {
+        state.audit(
+            "host_call_denied",
+            json!({ "module": module, "call": name }),
+        );
         return Err(format!(
             "denied: host call `{name}` is not granted to this module's tier"
         ));
