@@ -195,6 +195,17 @@ fn load_call_list_unload_and_the_acl() {
         expired["error"]["data"]["denied"]["reason"], "grant_expired",
         "{expired}"
     );
+    let again = poll(&mut c, "@anyone");
+    assert_eq!(
+        again["error"]["data"]["denied"]["reason"], "level",
+        "the expiry is reported once"
+    );
+    assert!(
+        c.call("acl.list", json!({}))["result"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     let list = c.call("module.list", json!({}));
     assert_eq!(list["result"].as_array().unwrap().len(), 2);

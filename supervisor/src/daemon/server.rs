@@ -815,6 +815,9 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
             "acl_denied",
             json!({ "user": user, "module": module_name, "command": name, "denied": denied }),
         );
+        if matches!(denied, acl::Denied::GrantExpired { .. }) {
+            forget_expired_grants(state, &user, &module_name, &name);
+        }
         return Err(rpc::error(
             Reason::AclDenied,
             format!("{user} may not run {module_name}.{name}"),
@@ -912,6 +915,34 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         );
     }
     Err(rpc::from_verdict(&verdict))
+}
+
+/// An expired grant is reported once: the refusal that finds it removes it (memory and store)
+/// and records `grant_expired`; later attempts are plain level refusals.
+fn forget_expired_grants(state: &State, user: &str, module: &str, command: &str) {
+    let now = now_secs();
+    let mut grants = lock(&state.grants);
+    let expired: Vec<Grant> = grants
+        .iter()
+        .filter(|g| {
+            g.user == user
+                && g.expires_at.is_some_and(|at| at <= now)
+                && match &g.target {
+                    GrantTarget::Command {
+                        module: m,
+                        command: c,
+                    } => m == module && c == command,
+                    GrantTarget::Module { module: m } => m == module,
+                }
+        })
+        .cloned()
+        .collect();
+    grants.retain(|g| !expired.contains(g));
+    drop(grants);
+    for grant in expired {
+        let _ = lock(&state.store).revoke(&grant);
+        state.audit("grant_expired", json!({ "grant": grant }));
+    }
 }
 
 /// `run`: a pipeline step in a fresh worker that is thrown away afterwards; nothing survives
