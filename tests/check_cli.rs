@@ -70,24 +70,22 @@ fn a_required_layer_that_cannot_be_enforced_stops_the_worker() {
     let dir = std::env::temp_dir().join(format!("pyward-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let policy = dir.join("policy.toml");
-    std::fs::write(&policy, "[sandbox]\nrequire = [\"seccomp\", \"cgroup\"]\n").unwrap();
+    // Namespaces required, but none named: no worker can satisfy that.
+    std::fs::write(
+        &policy,
+        "[sandbox]\nrequire = [\"seccomp\", \"namespaces\"]\n",
+    )
+    .unwrap();
     let (code, json) = check(Some(&policy));
     assert_eq!(code, 1);
     assert!(json["worker"].is_null(), "{json}");
     let error = json["worker_error"].as_str().unwrap();
-    assert!(error.contains("cgroup"), "{error}");
-    std::fs::write(
-        &policy,
-        "[sandbox]\nrequire = [\"seccomp\", \"cgroup\"]\ndangerously_allow_degraded = true\n",
-    )
-    .unwrap();
+    assert!(error.contains("namespaces"), "{error}");
+    let degraded =
+        "[sandbox]\nrequire = [\"seccomp\", \"namespaces\"]\ndangerously_allow_degraded = true\n";
+    std::fs::write(&policy, degraded).unwrap();
     let (code, json) = check(Some(&policy));
     assert_eq!(code, 1, "a degraded worker is reported as such");
-    assert!(
-        json["worker"]["degraded"][0]
-            .as_str()
-            .unwrap()
-            .contains("cgroup"),
-        "{json}"
-    );
+    let first = json["worker"]["degraded"][0].as_str().unwrap_or_default();
+    assert!(first.contains("namespaces"), "{json}");
 }

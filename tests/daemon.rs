@@ -84,7 +84,15 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // A graceful stop first (it stops the workers and removes their cgroups), then SIGKILL.
+        let _ = pyward_worker::sys::kill(self.child.id() as i32, libc::SIGTERM);
+        let stopped = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        });
+        if !stopped {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -660,5 +668,54 @@ fn health_reports_the_machine_and_tiers_limit_host_calls() {
             .as_str()
             .unwrap()
             .contains("has no attribute 'reply'")
+    );
+}
+
+#[test]
+fn each_worker_gets_its_own_cgroup_where_the_supervisor_can_make_one() {
+    let daemon = Daemon::start("cgroups", "[sandbox]\nwall_ms = 1500\n");
+    let mut c = daemon.client();
+    let support = c.call("health", json!({}))["result"]["cgroups"].clone();
+    if support.is_null() {
+        skip_unless_expected("cgroup", "this supervisor's cgroup cannot take sub-groups");
+        return;
+    }
+    assert_eq!(support["per_worker_groups"], true, "{support}");
+    load(&mut c, "calc", "calc.py");
+    let listed = c.call("module.list", json!({}));
+    let worker = &listed["result"][0]["worker"];
+    let pid = worker["pid"].as_i64().unwrap();
+    let group = PathBuf::from(worker["cgroup"].as_str().unwrap());
+    assert!(group.is_dir(), "{worker}");
+    let name = group.file_name().unwrap().to_str().unwrap().to_string();
+    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        membership.contains(&name),
+        "worker {pid} is in {membership}, not {name}"
+    );
+    c.call("module.unload", json!({ "name": "calc" }));
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        !group.exists()
+    });
+    assert!(gone, "the group {} outlived its worker", group.display());
+
+    // A deadline kill takes the group with it.
+    c.call(
+        "module.load",
+        json!({ "name": "spin", "source": "def spin():\n    while True:\n        pass\n" }),
+    );
+    let spin_group = c.call("module.list", json!({}))["result"][0]["worker"]["cgroup"]
+        .as_str()
+        .map(PathBuf::from)
+        .unwrap();
+    let r = c.call(
+        "module.call",
+        json!({ "module": "spin", "function": "spin", "caller": { "user": "@owner" } }),
+    );
+    assert_eq!(reason(&r), "timeout");
+    assert!(
+        !spin_group.exists(),
+        "the killed worker's group was removed"
     );
 }

@@ -112,3 +112,16 @@ fn bad_arguments_are_usage_errors() {
     let out = run(pyward().args(["run", "/nonexistent.py"]));
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_policy_requiring_cgroups_is_refused_by_pyward_run() {
+    let dir = std::env::temp_dir().join(format!("pyward-run-cgroup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, "[sandbox]\nrequire = [\"seccomp\", \"cgroup\"]\n").unwrap();
+    let good = corpus("good").join("calc.py");
+    let (code, json) = run_json(&["--config", policy.to_str().unwrap(), good.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(json["layer"], "cgroup", "{json}");
+    assert!(json["sandbox"].is_null(), "no worker was started");
+}

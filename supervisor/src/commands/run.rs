@@ -120,6 +120,17 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
     };
 
     let limits = &policy.sandbox;
+    if limits
+        .require
+        .contains(&pyward_policy::config::Layer::Cgroup)
+        && !limits.dangerously_allow_degraded
+    {
+        return RunReport::new(Verdict {
+            status: Status::Error,
+            layer: Some("cgroup".into()),
+            detail: "the policy requires per-worker cgroups (sandbox.require), which only `pyward serve` makes; run the module through the supervisor, or drop cgroup from sandbox.require".into(),
+        });
+    }
     let config = RuntimeConfig {
         preload: false,
         ..RuntimeConfig::from_policy(policy)

@@ -17,6 +17,7 @@ use pyward_policy::Policy;
 use pyward_policy::acl::{self, Grant, GrantTarget};
 use pyward_policy::config::{HostCall, Role, Security};
 use pyward_policy::scan;
+use pyward_worker::cgroup::{CgroupRoot, WorkerCgroup};
 use pyward_worker::process::{WorkerFailure, WorkerProcess};
 use pyward_worker::runtime::{CommandInfo, Target};
 use pyward_worker::verdict;
@@ -44,7 +45,14 @@ struct Module {
     health: Health,
     calls: u64,
     /// The persistent worker; `None` until first needed, or after it died (it is restarted).
-    worker: Arc<Mutex<Option<WorkerProcess>>>,
+    worker: Arc<Mutex<Option<Worker>>>,
+}
+
+/// A worker process and its cgroup, if per-worker groups are available. Fields drop in order:
+/// the process is killed and reaped first, then the group is killed and removed.
+struct Worker {
+    process: WorkerProcess,
+    cgroup: Option<WorkerCgroup>,
 }
 
 /// Everything the server shares between connections.
@@ -55,6 +63,8 @@ struct State {
     config: Option<PathBuf>,
     /// What this machine enforces, probed once at start (reported by `health`).
     machine: Value,
+    /// Where per-worker cgroups are made, if this process's cgroup can take them.
+    cgroups: Option<CgroupRoot>,
     zygote: SharedZygote,
     modules: Mutex<HashMap<String, Module>>,
     grants: Mutex<Vec<Grant>>,
@@ -139,18 +149,27 @@ pub fn run(policy: Policy, config: Option<&Path>, socket: &Path) -> anyhow::Resu
         .map_err(|e| anyhow::anyhow!("cannot start the zygote: {e}"))?;
     // Probing forks a child, so it too happens before any thread exists.
     let machine = serde_json::to_value(pyward_worker::kernel::probe())?;
+    let cgroups = CgroupRoot::detect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let config = config.map(Path::to_path_buf);
-    runtime.block_on(serve(policy, config, machine, zygote, socket.to_path_buf()))
+    runtime.block_on(serve(
+        policy,
+        config,
+        machine,
+        cgroups,
+        zygote,
+        socket.to_path_buf(),
+    ))
 }
 
 async fn serve(
     policy: Policy,
     config: Option<PathBuf>,
     machine: Value,
+    cgroups: Option<CgroupRoot>,
     zygote: ZygoteClient,
     socket: PathBuf,
 ) -> anyhow::Result<()> {
@@ -186,6 +205,7 @@ async fn serve(
         policy: std::sync::RwLock::new(Arc::new(policy)),
         config,
         machine,
+        cgroups,
         zygote: Arc::new(Mutex::new(zygote)),
         modules: Mutex::new(HashMap::new()),
         grants: Mutex::new(grants),
@@ -227,7 +247,17 @@ async fn serve(
                 tokio::spawn(async move { connection(state, stream).await });
             }
             _ = terminate.recv() => {
-                state.flush_health();
+                // Graceful stop: record health, stop every worker (which removes its cgroup),
+                // remove the socket.
+                let stopping = state.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    stopping.flush_health();
+                    let workers: Vec<_> = lock(&stopping.modules).values().map(|m| m.worker.clone()).collect();
+                    for worker in workers {
+                        drop(lock(&worker).take());
+                    }
+                })
+                .await;
                 let _ = std::fs::remove_file(&socket);
                 return Ok(());
             }
@@ -444,7 +474,8 @@ async fn dispatch(
         )),
         "health" => {
             let modules: Vec<Value> = lock(&state.modules).values().map(describe).collect();
-            Ok(json!({ "modules": modules, "machine": state.machine }))
+            let cgroups = state.cgroups.as_ref().map(|c| c.support);
+            Ok(json!({ "modules": modules, "machine": state.machine, "cgroups": cgroups }))
         }
         "policy.reload" => {
             require_admin(role, method)?;
@@ -527,8 +558,16 @@ fn not_found(name: &str) -> RpcError {
 }
 
 fn describe(m: &Module) -> Value {
+    // A worker busy with a call is not waited for.
+    let worker = match m.worker.try_lock() {
+        Ok(slot) => slot.as_ref().map_or(json!(null), |w| {
+            json!({ "pid": w.process.pid(), "cgroup": w.cgroup.as_ref().map(|c| c.path().display().to_string()) })
+        }),
+        Err(_) => json!("busy"),
+    };
     json!({
         "name": m.name,
+        "worker": worker,
         "tier": m.tier,
         "commands": m.commands,
         "calls": m.calls,
@@ -729,21 +768,59 @@ fn start_worker(
     name: &str,
     source: &str,
     tier: &str,
-) -> Result<(WorkerProcess, Vec<CommandInfo>), RpcError> {
+) -> Result<(Worker, Vec<CommandInfo>), RpcError> {
     let policy = state.policy();
     let limits = &policy.sandbox;
-    let mut worker = zygote::spawn_worker(&state.zygote, limits).map_err(|e| {
+    let full_cgroups = state
+        .cgroups
+        .as_ref()
+        .is_some_and(|c| c.support.kill && c.support.memory_max && c.support.pids_max);
+    if limits
+        .require
+        .contains(&pyward_policy::config::Layer::Cgroup)
+        && !full_cgroups
+        && !limits.dangerously_allow_degraded
+    {
+        return Err(rpc::error(
+            Reason::SandboxViolation,
+            "the policy requires per-worker cgroups with the memory and pids controllers, which this supervisor's cgroup does not offer (see health.cgroups); delegate them (systemd Delegate=yes) or drop cgroup from sandbox.require",
+            json!({ "layer": "cgroup" }),
+        ));
+    }
+    let process = zygote::spawn_worker(&state.zygote, limits).map_err(|e| {
         rpc::error(
             Reason::WorkerCrashed,
             format!("cannot start a worker: {e}"),
             json!({}),
         )
     })?;
+    // The group is made and joined before the worker is told to load anything.
+    let cgroup = match &state.cgroups {
+        Some(root) => {
+            let group = root
+                .for_worker(&format!("pyward-worker-{}", process.pid()), limits)
+                .and_then(|g| g.add(process.pid()).map(|()| g))
+                .map_err(|e| {
+                    rpc::error(
+                        Reason::Internal,
+                        format!("cannot make the worker's cgroup: {e}"),
+                        json!({}),
+                    )
+                })?;
+            Some(group)
+        }
+        None => None,
+    };
+    let mut worker = Worker { process, cgroup };
     worker
+        .process
         .wait_ready()
         .map_err(|f| rpc::from_verdict(&verdict::from_failure(&f, limits)))?;
     let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
-    match worker.load(name, source, &policy.host_calls(tier), deadline) {
+    match worker
+        .process
+        .load(name, source, &policy.host_calls(tier), deadline)
+    {
         Ok(Ok(loaded)) => Ok((worker, loaded.commands)),
         Ok(Err(error)) => Err(rpc::from_verdict(&verdict::from_error(&error))),
         Err(failure) => Err(rpc::from_verdict(&verdict::from_failure(&failure, limits))),
@@ -855,13 +932,14 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         let mut host = |name: &str, args_json: &str| {
             relay(&state2, &conn2, &module2, &granted, &event, name, args_json)
         };
-        let result = w.call(
+        let result = w.process.call(
             &target,
             &args.to_string(),
             &event.to_string(),
             deadline,
             &mut host,
         );
+        let oom = w.cgroup.as_ref().is_some_and(WorkerCgroup::oom_killed);
         if matches!(
             result,
             Err(WorkerFailure::Died { .. }
@@ -871,13 +949,26 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
             // The worker is gone (or was killed): the next call starts a fresh one.
             *slot = None;
         }
-        Ok::<_, RpcError>(result)
+        Ok::<_, RpcError>((result, oom))
     })
     .await
     .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))??;
+    let (outcome, oom) = outcome;
     let limits = &policy.sandbox;
     let (verdict, value) = match &outcome {
         Ok(out) => (verdict::from_outcome(out), Some(out)),
+        // The kernel's OOM killer in the worker's cgroup (memory.max) ends it with SIGKILL.
+        Err(_) if oom => (
+            verdict::Verdict {
+                status: verdict::Status::MemoryLimit,
+                layer: Some("cgroup".into()),
+                detail: format!(
+                    "the worker reached the policy's memory limit of {} MiB (memory.max) and the kernel killed it",
+                    limits.memory_bytes >> 20
+                ),
+            },
+            None,
+        ),
         Err(failure) => (verdict::from_failure(failure, limits), None),
     };
     let mut modules = lock(&state.modules);
@@ -983,7 +1074,7 @@ fn one_shot(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Valu
     let event = params.get("event").cloned().unwrap_or(Value::Null);
     let mut host =
         |call: &str, args_json: &str| relay(state, conn, name, &granted, &event, call, args_json);
-    let outcome = worker.call(
+    let outcome = worker.process.call(
         &Target::Function(function.to_string()),
         &args.to_string(),
         "null",
