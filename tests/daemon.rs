@@ -719,3 +719,41 @@ fn each_worker_gets_its_own_cgroup_where_the_supervisor_can_make_one() {
         "the killed worker's group was removed"
     );
 }
+
+#[test]
+fn status_shows_modules_health_and_layers() {
+    let daemon = Daemon::start("status", "");
+    let mut c = daemon.client();
+    load(&mut c, "calc", "calc.py");
+    c.call(
+        "module.load",
+        json!({ "name": "flaky", "source": "def boom():\n    raise ValueError('x')\n" }),
+    );
+    for _ in 0..3 {
+        c.call(
+            "module.call",
+            json!({ "module": "flaky", "function": "boom", "caller": { "user": "@owner" } }),
+        );
+    }
+    let out = run(pyward().args(["status", "--socket"]).arg(&daemon.socket));
+    let table = stdout(&out);
+    assert!(out.status.success(), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("calc") && l.contains("running")),
+        "{table}"
+    );
+    assert!(
+        table.lines().any(|l| l.starts_with("flaky")
+            && l.contains("QUARANTINED")
+            && l.contains("ValueError")),
+        "{table}"
+    );
+    assert!(table.contains("layers: landlock"), "{table}");
+    let out = run(pyward()
+        .args(["status", "--json", "--socket"])
+        .arg(&daemon.socket));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["modules"].as_array().unwrap().len(), 2);
+}

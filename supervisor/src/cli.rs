@@ -41,6 +41,16 @@ pub enum Command {
         #[arg(default_value = "{}")]
         params: String,
     },
+    /// Modules, their health and quarantine, call counts, last violations, and the layers in
+    /// force, from a running supervisor.
+    Status {
+        /// Socket path (default: /run/pyward/pyward.sock).
+        #[arg(long, value_name = "PATH", default_value = "/run/pyward/pyward.sock")]
+        socket: PathBuf,
+        /// Print the supervisor's answer as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// What this machine can enforce, and which layers a worker really gets under the policy.
     Check {
         /// Policy file; without it the built-in defaults are used.

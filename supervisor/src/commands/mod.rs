@@ -39,6 +39,7 @@ pub fn run(cli: Cli) -> ExitCode {
             method,
             params,
         } => ctl::run(&socket, &method, &params),
+        Command::Status { socket, json } => ctl::status(&socket, json),
         Command::SeccompRules { network } => {
             use pyward_worker::sandbox::seccomp::{self, Arch, RuleOptions};
             let describe = |a: seccomp::Action| match a {
