@@ -25,7 +25,8 @@ pub struct Grant {
 }
 
 impl Grant {
-    fn covers(&self, user: &str, module: &str, command: &str) -> bool {
+    /// Does this grant cover `user` running `module.command`?
+    pub fn covers(&self, user: &str, module: &str, command: &str) -> bool {
         self.user == user
             && match &self.target {
                 GrantTarget::Command {
@@ -36,7 +37,8 @@ impl Grant {
             }
     }
 
-    fn expired(&self, now: u64) -> bool {
+    /// Has it expired at `now` (unix seconds)?
+    pub fn expired(&self, now: u64) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
 }

@@ -595,6 +595,45 @@ fn grant_from(params: &Value) -> Result<Grant, RpcError> {
     })
 }
 
+/// The trust tier a request names (or the policy's default), which must exist.
+fn tier_of(policy: &Policy, params: &Value) -> Result<String, RpcError> {
+    let tier = params["tier"]
+        .as_str()
+        .unwrap_or(&policy.default_tier)
+        .to_string();
+    if policy.tiers.contains_key(&tier) {
+        Ok(tier)
+    } else {
+        Err(rpc::error(
+            Reason::InvalidParams,
+            format!("no trust tier `{tier}`"),
+            json!({ "tier": tier }),
+        ))
+    }
+}
+
+/// Scan a module's source; a rejection is audited and becomes the error the client sees.
+fn scan_or_reject(
+    state: &State,
+    policy: &Policy,
+    name: &str,
+    source: &str,
+) -> Result<scan::FileReport, RpcError> {
+    let report = scan::scan_source(name, source.as_bytes(), &policy.scan);
+    if !report.is_clean() && !policy.scan.dangerously_skip_scan {
+        state.audit(
+            "scan_rejected",
+            json!({ "module": name, "findings": report.findings }),
+        );
+        return Err(rpc::error(
+            Reason::ScanRejected,
+            format!("module `{name}` was rejected by the scanner"),
+            json!({ "findings": report.findings }),
+        ));
+    }
+    Ok(report)
+}
+
 /// Scan, start a persistent worker, load the module. Blocking (runs off the async threads).
 fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
     let policy = state.policy();
@@ -611,29 +650,8 @@ fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
             json!({ "name": name }),
         ));
     }
-    let tier = params["tier"]
-        .as_str()
-        .unwrap_or(&policy.default_tier)
-        .to_string();
-    if !policy.tiers.contains_key(&tier) {
-        return Err(rpc::error(
-            Reason::InvalidParams,
-            format!("no trust tier `{tier}`"),
-            json!({ "tier": tier }),
-        ));
-    }
-    let report = scan::scan_source(&name, source.as_bytes(), &policy.scan);
-    if !report.is_clean() && !policy.scan.dangerously_skip_scan {
-        state.audit(
-            "scan_rejected",
-            json!({ "module": name, "findings": report.findings }),
-        );
-        return Err(rpc::error(
-            Reason::ScanRejected,
-            format!("module `{name}` was rejected by the scanner"),
-            json!({ "findings": report.findings }),
-        ));
-    }
+    let tier = tier_of(&policy, params)?;
+    let report = scan_or_reject(state, &policy, &name, &source)?;
     let (worker, commands) = start_worker(state, &name, &source, &tier)?;
     let health = Health::new(&policy.quarantine);
     let scan_json = json!({ "verdict": report.verdict, "findings": report.findings });
@@ -1015,17 +1033,7 @@ fn forget_expired_grants(state: &State, user: &str, module: &str, command: &str)
     let mut grants = lock(&state.grants);
     let expired: Vec<Grant> = grants
         .iter()
-        .filter(|g| {
-            g.user == user
-                && g.expires_at.is_some_and(|at| at <= now)
-                && match &g.target {
-                    GrantTarget::Command {
-                        module: m,
-                        command: c,
-                    } => m == module && c == command,
-                    GrantTarget::Module { module: m } => m == module,
-                }
-        })
+        .filter(|g| g.covers(user, module, command) && g.expired(now))
         .cloned()
         .collect();
     grants.retain(|g| !expired.contains(g));
@@ -1043,29 +1051,8 @@ fn one_shot(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Valu
     let source = param(params, "source")?;
     let function = param(params, "function")?;
     let name = params["name"].as_str().unwrap_or("pipeline");
-    let tier = params["tier"]
-        .as_str()
-        .unwrap_or(&policy.default_tier)
-        .to_string();
-    if !policy.tiers.contains_key(&tier) {
-        return Err(rpc::error(
-            Reason::InvalidParams,
-            format!("no trust tier `{tier}`"),
-            json!({ "tier": tier }),
-        ));
-    }
-    let report = scan::scan_source(name, source.as_bytes(), &policy.scan);
-    if !report.is_clean() && !policy.scan.dangerously_skip_scan {
-        state.audit(
-            "scan_rejected",
-            json!({ "module": name, "findings": report.findings }),
-        );
-        return Err(rpc::error(
-            Reason::ScanRejected,
-            format!("`{name}` was rejected by the scanner"),
-            json!({ "findings": report.findings }),
-        ));
-    }
+    let tier = tier_of(&policy, params)?;
+    scan_or_reject(state, &policy, name, source)?;
     let (mut worker, _) = start_worker(state, name, source, &tier)?;
     let limits = &policy.sandbox;
     let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
