@@ -757,3 +757,52 @@ fn status_shows_modules_health_and_layers() {
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["modules"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn a_dead_zygote_is_replaced() {
+    let daemon = Daemon::start("zygote-death", "");
+    let mut c = daemon.client();
+    load(&mut c, "calc", "calc.py");
+    // The zygote is the supervisor's child named pyward-zygote.
+    let supervisor = daemon.child.id();
+    let zygote: i32 = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            stat.contains("(pyward-zygote)")
+                && stat
+                    .rsplit(") ")
+                    .next()
+                    .and_then(|rest| rest.split(' ').nth(1))
+                    == Some(&supervisor.to_string())
+        })
+        .expect("the supervisor has a zygote");
+    pyward_worker::sys::kill(zygote, libc::SIGKILL).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // The module's worker died with its zygote: at most one call fails, clearly, and the
+    // supervisor starts a new zygote and worker.
+    let started = Instant::now();
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let r = c.call("module.call", json!({ "module": "calc", "command": "calc", "args": "2+3", "caller": { "user": "@u" } }));
+        answers.push(r);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no long stall waiting on the dead zygote"
+    );
+    assert_eq!(answers[1]["result"]["result"], "5", "{answers:?}");
+    if answers[0].get("error").is_some() {
+        assert_eq!(reason(&answers[0]), "worker_crashed", "{answers:?}");
+    }
+    let audit = c.call("audit.list", json!({}));
+    assert!(
+        audit["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["event"] == "zygote_restarted"),
+        "{audit}"
+    );
+}

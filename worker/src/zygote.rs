@@ -183,6 +183,8 @@ pub struct ZygoteClient {
     next_id: u64,
     /// Exits that arrived while waiting for something else.
     exits: HashMap<i32, Ending>,
+    /// Workers this zygote forked that have not been reported gone yet.
+    spawned: std::collections::HashSet<i32>,
     pub warm_ms: u64,
 }
 
@@ -205,6 +207,7 @@ impl ZygoteClient {
             control: ours,
             next_id: 0,
             exits: HashMap::new(),
+            spawned: std::collections::HashSet::new(),
             warm_ms: 0,
         };
         match client.recv(Some(Instant::now() + Duration::from_secs(30)))? {
@@ -254,7 +257,10 @@ impl ZygoteClient {
         drop(theirs);
         loop {
             match self.recv(Some(Instant::now() + Duration::from_secs(10)))? {
-                FromZygote::Spawned { id: got, pid } if got == id => return Ok((pid, ours)),
+                FromZygote::Spawned { id: got, pid } if got == id => {
+                    self.spawned.insert(pid);
+                    return Ok((pid, ours));
+                }
                 FromZygote::SpawnFailed { id: got, error } if got == id => {
                     return Err(std::io::Error::other(error));
                 }
@@ -266,12 +272,20 @@ impl ZygoteClient {
         }
     }
 
-    /// How worker `pid` ended (waits for the zygote to report it).
+    /// How worker `pid` ended (waits for the zygote to report it). A pid this zygote never
+    /// forked (say, a worker of a zygote that died and was replaced) is an error at once.
     pub fn wait_exit(&mut self, pid: i32, timeout: Duration) -> std::io::Result<Ending> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(ending) = self.exits.remove(&pid) {
+                self.spawned.remove(&pid);
                 return Ok(ending);
+            }
+            if !self.spawned.contains(&pid) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("worker {pid} was not forked by this zygote"),
+                ));
             }
             if let FromZygote::Exited {
                 pid: got, ending, ..

@@ -680,6 +680,14 @@ fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
     )
 }
 
+/// Replace the zygote with a fresh one (it died, or the policy changed).
+fn restart_zygote(state: &State) -> std::io::Result<()> {
+    let exe = std::env::current_exe()?;
+    let zygote = ZygoteClient::start(&exe, state.config.as_deref())?;
+    *lock(&state.zygote) = zygote;
+    Ok(())
+}
+
 /// `policy.reload`: read and validate the file again. If it is valid, every worker is stopped
 /// (through the old zygote), a new zygote starts with the new settings, the rate limiter takes
 /// the new limits, and loaded modules are scanned again: any the new rules reject is unloaded.
@@ -708,16 +716,13 @@ fn reload_policy(state: &Arc<State>) -> Result<Value, RpcError> {
         // Dropping the process kills it and reaps it through the zygote that forked it.
         drop(lock(&worker).take());
     }
-    let exe = std::env::current_exe()
-        .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))?;
-    let zygote = ZygoteClient::start(&exe, Some(&path)).map_err(|e| {
+    restart_zygote(state).map_err(|e| {
         rpc::error(
             Reason::Internal,
             format!("cannot start a new zygote: {e}"),
             json!({}),
         )
     })?;
-    *lock(&state.zygote) = zygote;
     *lock(&state.limiter) = RateLimiter::new(
         new.rate_limit.calls_per_window,
         new.rate_limit.window_seconds,
@@ -805,13 +810,20 @@ fn start_worker(
             json!({ "layer": "cgroup" }),
         ));
     }
-    let process = zygote::spawn_worker(&state.zygote, limits).map_err(|e| {
-        rpc::error(
-            Reason::WorkerCrashed,
-            format!("cannot start a worker: {e}"),
-            json!({}),
-        )
-    })?;
+    // If the zygote died, start a new one and try once more.
+    let process = zygote::spawn_worker(&state.zygote, limits)
+        .or_else(|first| {
+            restart_zygote(state)?;
+            state.audit("zygote_restarted", json!({ "after": first.to_string() }));
+            zygote::spawn_worker(&state.zygote, limits)
+        })
+        .map_err(|e| {
+            rpc::error(
+                Reason::WorkerCrashed,
+                format!("cannot start a worker: {e}"),
+                json!({}),
+            )
+        })?;
     // The group is made and joined before the worker is told to load anything.
     let cgroup = match &state.cgroups {
         Some(root) => {
