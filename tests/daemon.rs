@@ -806,3 +806,28 @@ fn a_dead_zygote_is_replaced() {
         "{audit}"
     );
 }
+
+#[test]
+fn many_calls_never_add_up_to_a_cpu_limit_kill() {
+    // RLIMIT_CPU counts a worker's whole life; the supervisor replaces a worker once it has
+    // used half its budget, so six calls of 0.3 s each under a 1 s budget all succeed.
+    let daemon = Daemon::start("cpu-budget", "[sandbox]\ncpu_seconds = 1\nwall_ms = 3000\n");
+    let mut c = daemon.client();
+    let burn = "import time\n\ndef burn():\n    start = time.process_time()\n    while time.process_time() - start < 0.3:\n        pass\n    return 'done'\n";
+    c.call("module.load", json!({ "name": "burn", "source": burn }));
+    for round in 0..6 {
+        let r = c.call(
+            "module.call",
+            json!({ "module": "burn", "function": "burn", "caller": { "user": "@owner" } }),
+        );
+        assert_eq!(r["result"]["result"], "done", "round {round}: {r}");
+    }
+    // One call over the whole budget is still stopped.
+    let hog = "def hog():\n    while True:\n        pass\n";
+    c.call("module.load", json!({ "name": "hog", "source": hog }));
+    let r = c.call(
+        "module.call",
+        json!({ "module": "hog", "function": "hog", "caller": { "user": "@owner" } }),
+    );
+    assert_eq!(reason(&r), "timeout", "{r}");
+}

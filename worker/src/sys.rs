@@ -890,3 +890,15 @@ pub fn access_writable(path: &std::ffi::CStr) -> bool {
     // SAFETY: a valid NUL-terminated path.
     unsafe { libc::access(path.as_ptr(), libc::W_OK) == 0 }
 }
+
+/// CPU time (user + system) a process has used so far, from /proc/PID/stat.
+pub fn cpu_seconds_used(pid: i32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // SAFETY: sysconf takes an integer name and has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then(|| (utime + stime) / ticks as f64)
+}

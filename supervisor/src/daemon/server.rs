@@ -951,6 +951,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
     let conn2 = conn.clone();
     let module2 = module_name.clone();
     let wall_ms = policy.sandbox.wall_ms;
+    let cpu_seconds = policy.sandbox.cpu_seconds;
     let outcome = tokio::task::spawn_blocking(move || {
         let mut slot = lock(&worker);
         if slot.is_none() {
@@ -970,6 +971,11 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
             &mut host,
         );
         let oom = w.cgroup.as_ref().is_some_and(WorkerCgroup::oom_killed);
+        // RLIMIT_CPU counts a worker's whole life: a persistent worker that has used half its
+        // budget is replaced (a fresh one costs a zygote fork), so that many short calls never
+        // add up to a CPU-limit kill. One call still has the whole budget and the deadline.
+        let worn = pyward_worker::sys::cpu_seconds_used(w.process.pid())
+            .is_some_and(|used| used * 2.0 >= cpu_seconds as f64);
         if matches!(
             result,
             Err(WorkerFailure::Died { .. }
@@ -977,6 +983,8 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
                 | WorkerFailure::Protocol { .. })
         ) {
             // The worker is gone (or was killed): the next call starts a fresh one.
+            *slot = None;
+        } else if worn {
             *slot = None;
         }
         Ok::<_, RpcError>((result, oom))
