@@ -416,50 +416,25 @@ fn py_error(vm: &VirtualMachine, exc: &PyBaseExceptionRef) -> PyError {
 // --- the native module ------------------------------------------------------------------------
 
 fn install_native_module(vm: &VirtualMachine) -> PyResult<()> {
+    type Native = fn(FuncArgs, &VirtualMachine) -> PyResult;
+    // (name in the module, the function's own __name__, the function)
+    let natives: [(&str, &'static str, Native); 11] = [
+        ("urandom", "urandom", urandom),
+        ("write", "write", write),
+        ("host_call", "host_call", host_call),
+        ("blocked_builtins", "blocked_builtins", blocked_builtins),
+        ("allowed_imports", "allowed_imports", allowed_imports),
+        ("preload", "preload", preload),
+        ("pyward_source", "pyward_source", pyward_source),
+        ("guarded_getattr", "getattr", guarded_getattr),
+        ("guarded_setattr", "setattr", guarded_setattr),
+        ("guarded_delattr", "delattr", guarded_delattr),
+        ("guarded_hasattr", "hasattr", guarded_hasattr),
+    ];
     let dict = vm.ctx.new_dict();
-    dict.set_item("urandom", vm.new_function("urandom", urandom).into(), vm)?;
-    dict.set_item("write", vm.new_function("write", write).into(), vm)?;
-    dict.set_item(
-        "host_call",
-        vm.new_function("host_call", host_call).into(),
-        vm,
-    )?;
-    dict.set_item(
-        "blocked_builtins",
-        vm.new_function("blocked_builtins", blocked_builtins).into(),
-        vm,
-    )?;
-    dict.set_item(
-        "allowed_imports",
-        vm.new_function("allowed_imports", allowed_imports).into(),
-        vm,
-    )?;
-    dict.set_item("preload", vm.new_function("preload", preload).into(), vm)?;
-    dict.set_item(
-        "pyward_source",
-        vm.new_function("pyward_source", pyward_source).into(),
-        vm,
-    )?;
-    dict.set_item(
-        "guarded_getattr",
-        vm.new_function("getattr", guarded_getattr).into(),
-        vm,
-    )?;
-    dict.set_item(
-        "guarded_setattr",
-        vm.new_function("setattr", guarded_setattr).into(),
-        vm,
-    )?;
-    dict.set_item(
-        "guarded_delattr",
-        vm.new_function("delattr", guarded_delattr).into(),
-        vm,
-    )?;
-    dict.set_item(
-        "guarded_hasattr",
-        vm.new_function("hasattr", guarded_hasattr).into(),
-        vm,
-    )?;
+    for (key, name, function) in natives {
+        dict.set_item(key, vm.new_function(name, function).into(), vm)?;
+    }
     dict.set_item(
         "guard_globals",
         vm.new_function("guard_globals", guard_globals).into(),
