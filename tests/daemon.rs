@@ -214,6 +214,25 @@ fn load_call_list_unload_and_the_acl() {
             .unwrap()
             .is_empty()
     );
+    // A lifetime that is not a positive number would otherwise read as "forever".
+    for bad in [json!("3600"), json!(0), json!(-5), json!(1e12), json!(true)] {
+        let refused = c.call(
+            "acl.grant",
+            json!({ "user": "@anyone", "module": "poll", "expires_in_seconds": bad }),
+        );
+        assert_eq!(reason(&refused), "bad_request", "{bad}: {refused}");
+        assert_eq!(
+            refused["error"]["data"]["param"], "expires_in_seconds",
+            "{refused}"
+        );
+    }
+    assert!(
+        c.call("acl.list", json!({}))["result"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no refused grant was stored"
+    );
 
     let list = c.call("module.list", json!({}));
     assert_eq!(list["result"].as_array().unwrap().len(), 2);

@@ -20,8 +20,9 @@ pub enum GrantTarget {
 pub struct Grant {
     pub user: String,
     pub target: GrantTarget,
-    /// Unix seconds; `None` never expires.
-    pub expires_at: Option<u64>,
+    /// Unix time in milliseconds; `None` never expires. Milliseconds, so that a grant made for
+    /// one second lasts one second whenever within a second it was made.
+    pub expires_at_ms: Option<u64>,
 }
 
 impl Grant {
@@ -37,9 +38,9 @@ impl Grant {
             }
     }
 
-    /// Has it expired at `now` (unix seconds)?
-    pub fn expired(&self, now: u64) -> bool {
-        self.expires_at.is_some_and(|at| at <= now)
+    /// Has it expired at `now_ms` (unix milliseconds)?
+    pub fn expired(&self, now_ms: u64) -> bool {
+        self.expires_at_ms.is_some_and(|at| at <= now_ms)
     }
 }
 
@@ -59,8 +60,8 @@ pub enum Allowed {
 pub enum Denied {
     /// The command needs this level and the user has no grant.
     Level { needs: Security },
-    /// The user had a grant for this, but it expired at `expired_at`.
-    GrantExpired { needs: Security, expired_at: u64 },
+    /// The user had a grant for this, but it expired at `expired_at_ms` (unix milliseconds).
+    GrantExpired { needs: Security, expired_at_ms: u64 },
 }
 
 /// The level a command runs at: the strictest of the module's declaration (or the policy's
@@ -79,7 +80,7 @@ pub fn effective_security(
     }
 }
 
-/// May `user` run `module.command` now?
+/// May `user` run `module.command` at `now_ms` (unix milliseconds)?
 pub fn decide(
     acl: &AclConfig,
     grants: &[Grant],
@@ -87,7 +88,7 @@ pub fn decide(
     module: &str,
     command: &str,
     declared: Option<Security>,
-    now: u64,
+    now_ms: u64,
 ) -> Result<Allowed, Denied> {
     if acl.owners.contains(user) {
         return Ok(Allowed::Owner);
@@ -98,15 +99,18 @@ pub fn decide(
         Security::Sudo if acl.sudos.contains(user) => return Ok(Allowed::Sudo),
         _ => {}
     }
-    let mut expired_at = None;
+    let mut expired_at_ms = None;
     for grant in grants.iter().filter(|g| g.covers(user, module, command)) {
-        if !grant.expired(now) {
+        if !grant.expired(now_ms) {
             return Ok(Allowed::Grant);
         }
-        expired_at = expired_at.max(grant.expires_at);
+        expired_at_ms = expired_at_ms.max(grant.expires_at_ms);
     }
-    Err(match expired_at {
-        Some(expired_at) => Denied::GrantExpired { needs, expired_at },
+    Err(match expired_at_ms {
+        Some(expired_at_ms) => Denied::GrantExpired {
+            needs,
+            expired_at_ms,
+        },
         None => Denied::Level { needs },
     })
 }
@@ -126,11 +130,11 @@ mod tests {
         }
     }
 
-    fn grant(user: &str, target: GrantTarget, expires_at: Option<u64>) -> Grant {
+    fn grant(user: &str, target: GrantTarget, expires_at_ms: Option<u64>) -> Grant {
         Grant {
             user: user.into(),
             target,
-            expires_at,
+            expires_at_ms,
         }
     }
 
@@ -227,7 +231,7 @@ mod tests {
             call("@ann", "clear", 100),
             Err(Denied::GrantExpired {
                 needs: Security::Owner,
-                expired_at: 100
+                expired_at_ms: 100
             })
         );
         assert_eq!(

@@ -189,7 +189,7 @@ class Client:
         if command:
             params["command"] = command
         if expires_in is not None:
-            params["expires_in_seconds"] = int(expires_in)
+            params["expires_in_seconds"] = expires_in
         return await self.request("acl.grant", params)
 
     async def revoke(self, user, module, command=None):

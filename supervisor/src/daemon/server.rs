@@ -575,6 +575,10 @@ fn describe(m: &Module) -> Value {
     })
 }
 
+/// The longest lifetime a grant may be given (ten years); longer is a typo, or means "forever",
+/// which is said by leaving the lifetime out.
+const MAX_GRANT_SECONDS: f64 = 10.0 * 365.0 * 24.0 * 3600.0;
+
 fn grant_from(params: &Value) -> Result<Grant, RpcError> {
     let user = param(params, "user")?.to_string();
     let module = param(params, "module")?.to_string();
@@ -585,13 +589,30 @@ fn grant_from(params: &Value) -> Result<Grant, RpcError> {
         },
         None => GrantTarget::Module { module },
     };
-    let expires_at = params["expires_in_seconds"]
-        .as_u64()
-        .map(|s| now_secs() + s);
+    // A lifetime that is present but not a positive number is refused: read as "no lifetime",
+    // it would make a grant meant to expire last forever.
+    let expires_at_ms = match &params["expires_in_seconds"] {
+        Value::Null => None,
+        value => match value.as_f64() {
+            Some(seconds) if seconds > 0.0 && seconds <= MAX_GRANT_SECONDS => {
+                Some(now_ms() + (seconds * 1000.0).ceil() as u64)
+            }
+            _ => {
+                return Err(rpc::error(
+                    Reason::InvalidParams,
+                    format!(
+                        "`expires_in_seconds` must be a number of seconds above 0 and at most \
+                         {MAX_GRANT_SECONDS}, not {value}; leave it out for a grant that never expires"
+                    ),
+                    json!({ "param": "expires_in_seconds" }),
+                ));
+            }
+        },
+    };
     Ok(Grant {
         user,
         target,
-        expires_at,
+        expires_at_ms,
     })
 }
 
@@ -916,7 +937,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         &module_name,
         &name,
         declared,
-        now_secs(),
+        now_ms(),
     ) {
         state.audit(
             "acl_denied",
@@ -1049,7 +1070,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
 /// An expired grant is reported once: the refusal that finds it removes it (memory and store)
 /// and records `grant_expired`; later attempts are plain level refusals.
 fn forget_expired_grants(state: &State, user: &str, module: &str, command: &str) {
-    let now = now_secs();
+    let now = now_ms();
     let mut grants = lock(&state.grants);
     let expired: Vec<Grant> = grants
         .iter()

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS grants (
     user TEXT NOT NULL,
     module TEXT NOT NULL,
     command TEXT,
-    expires_at INTEGER
+    expires_at_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
@@ -58,6 +58,25 @@ CREATE TABLE IF NOT EXISTS audit (
     record TEXT NOT NULL
 );
 ";
+
+/// Databases written before grants kept milliseconds have `grants.expires_at` in seconds:
+/// rename the column and convert, in one transaction, so no grant is lost or lengthened.
+fn migrate_grant_seconds(conn: &Connection) -> rusqlite::Result<()> {
+    let old: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('grants') WHERE name = 'expires_at'",
+        [],
+        |row| row.get(0),
+    )?;
+    if old {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE grants RENAME COLUMN expires_at TO expires_at_ms;
+             UPDATE grants SET expires_at_ms = expires_at_ms * 1000;
+             COMMIT;",
+        )?;
+    }
+    Ok(())
+}
 
 impl Store {
     /// Open (or create) `state_dir/state.db`. The directory is made private to this user.
@@ -77,6 +96,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        migrate_grant_seconds(&conn)?;
         Ok(Store { conn })
     }
 
@@ -156,12 +176,12 @@ impl Store {
     pub fn add_grant(&self, grant: &Grant) -> rusqlite::Result<()> {
         let (module, command) = split(&grant.target);
         self.conn.execute(
-            "INSERT INTO grants (user, module, command, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO grants (user, module, command, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
             params![
                 grant.user,
                 module,
                 command,
-                grant.expires_at.map(|t| t as i64)
+                grant.expires_at_ms.map(|t| t as i64)
             ],
         )?;
         Ok(())
@@ -178,7 +198,7 @@ impl Store {
     pub fn grants(&self) -> rusqlite::Result<Vec<Grant>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT user, module, command, expires_at FROM grants ORDER BY id")?;
+            .prepare("SELECT user, module, command, expires_at_ms FROM grants ORDER BY id")?;
         let rows = stmt.query_map([], |row| {
             let module: String = row.get(1)?;
             let command: Option<String> = row.get(2)?;
@@ -188,7 +208,7 @@ impl Store {
                     Some(command) => GrantTarget::Command { module, command },
                     None => GrantTarget::Module { module },
                 },
-                expires_at: row.get::<_, Option<i64>>(3)?.map(|t| t as u64),
+                expires_at_ms: row.get::<_, Option<i64>>(3)?.map(|t| t as u64),
             })
         })?;
         rows.collect()
@@ -251,7 +271,7 @@ mod tests {
                 module: "m".into(),
                 command: "c".into(),
             },
-            expires_at: Some(99),
+            expires_at_ms: Some(99_000),
         };
         {
             let store = Store::open(&dir).unwrap();
@@ -279,6 +299,29 @@ mod tests {
         assert_eq!(store.revoke(&grant).unwrap(), 1);
         store.remove_module("m").unwrap();
         assert!(store.modules().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn grants_stored_in_seconds_are_converted_once() {
+        let dir = std::env::temp_dir().join(format!("pyward-store-old-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let conn = Connection::open(dir.join("state.db")).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE grants (id INTEGER PRIMARY KEY, user TEXT NOT NULL,
+                     module TEXT NOT NULL, command TEXT, expires_at INTEGER);
+                 INSERT INTO grants (user, module, command, expires_at) VALUES ('@a', 'm', 'c', 99);
+                 INSERT INTO grants (user, module, command, expires_at) VALUES ('@b', 'm', NULL, NULL);",
+            )
+            .unwrap();
+        }
+        for _ in 0..2 {
+            let grants = Store::open(&dir).unwrap().grants().unwrap();
+            let lifetimes: Vec<_> = grants.iter().map(|g| (&*g.user, g.expires_at_ms)).collect();
+            assert_eq!(lifetimes, [("@a", Some(99_000)), ("@b", None)]);
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
