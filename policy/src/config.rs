@@ -855,7 +855,7 @@ impl Policy {
                 line,
                 column,
                 key: None,
-                message: e.message().trim().replace('\n', "; "),
+                message: syntax_message(text, &e),
             }]
         })?;
         raw.validate().map_err(|problems| {
@@ -893,6 +893,26 @@ impl Policy {
     /// The host calls a trust tier grants (empty for an unknown tier: fail closed).
     pub fn host_calls(&self, tier: &str) -> BTreeSet<HostCall> {
         self.tiers.get(tier).cloned().unwrap_or_default()
+    }
+}
+
+/// What the TOML parser found wrong. Its message is empty for some errors (a control
+/// character in a comment), and an error must always say what is wrong.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    if !message.is_empty() {
+        return message;
+    }
+    match e
+        .span()
+        .and_then(|span| text.get(span.start..)?.chars().next())
+    {
+        Some(c) if c.is_control() => format!(
+            "invalid character U+{:04X}: TOML allows control characters only as escapes in strings",
+            u32::from(c)
+        ),
+        Some(c) => format!("invalid TOML at {c:?}"),
+        None => "invalid TOML (the file ends too early)".to_string(),
     }
 }
 
@@ -958,6 +978,18 @@ mod tests {
     fn default_template_is_the_default_policy() {
         let parsed = Policy::from_toml_str(DEFAULT_POLICY_TOML, "default").unwrap();
         assert_eq!(parsed, Policy::default());
+    }
+
+    /// Found by fuzz/fuzz_targets/policy_toml.rs: a control character in a comment made the
+    /// TOML parser report an error with an empty message.
+    #[test]
+    fn every_syntax_error_says_what_is_wrong() {
+        for text in ["# The polic\0y\n", "a = \"x\u{7}\"\n", "[sandbox\n"] {
+            let errors = Policy::from_toml_str(text, "p.toml").unwrap_err();
+            assert_eq!(errors.len(), 1);
+            assert!(!errors[0].message.is_empty(), "{text:?}: {:?}", errors[0]);
+            assert_eq!(errors[0].line, Some(1), "{}", errors[0]);
+        }
     }
 
     #[test]

@@ -2,15 +2,23 @@
 //! (`"ev" + "al"`, `chr(101) + ...`, `"lave"[::-1]`, `"".join([...])`, `bytes.fromhex(...)`,
 //! `"%s%s" % (...)`, f-strings, `.format`, `.replace`, `.lower()`...) is judged by what it spells.
 //!
-//! Folding is bounded: values longer than [`MAX_LEN`] and integers beyond `i64` are given up on
-//! (`None`), so a module cannot make the scanner allocate or loop without end.
+//! Folding is bounded: values larger than [`MAX_LEN`] (counting every item of nested sequences)
+//! and integers beyond `i64` are given up on (`None`), and a file gets [`FOLD_STEPS`] steps of
+//! folding in all, charged by the size of each value built. Past that the file is rejected as
+//! too complex to check (`too-complex`): giving up quietly would let a name spelled in pieces
+//! through. So a module cannot make the scanner allocate or loop without end, and nesting
+//! comprehensions (`[[... for x in s] for y in s]`) cannot multiply the work.
 
 use std::cell::{Cell, RefCell};
 
 use ruff_python_ast::{self as ast, Expr, Number, Operator, UnaryOp};
 
-/// Longest folded value, in bytes or characters.
+/// Largest folded value, in bytes, characters or (nested) items.
 pub(super) const MAX_LEN: usize = 4096;
+
+/// Folding steps one file may use: a step per expression folded, plus the size of each value
+/// built. Ordinary modules use a few thousand; the largest corpus files well under this.
+pub(super) const FOLD_STEPS: usize = 2_000_000;
 
 /// A constant value the folder knows.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +46,8 @@ pub(super) struct Folded {
 pub(super) struct Env<'a> {
     defs: rustc_hash::FxHashMap<&'a str, Option<&'a Expr>>,
     cache: RefCell<rustc_hash::FxHashMap<&'a str, Option<Value>>>,
+    /// Folding steps used so far in this file.
+    spent: Cell<usize>,
 }
 
 impl<'a> Env<'a> {
@@ -47,6 +57,17 @@ impl<'a> Env<'a> {
             .entry(name)
             .and_modify(|existing| *existing = None)
             .or_insert(expr);
+    }
+
+    /// Have the file's folding steps run out? Every fold is unknown from then on.
+    pub fn exhausted(&self) -> bool {
+        self.spent.get() >= FOLD_STEPS
+    }
+
+    /// Use `steps`; false when the budget is (now) spent.
+    fn spend(&self, steps: usize) -> bool {
+        self.spent.set(self.spent.get().saturating_add(steps));
+        !self.exhausted()
     }
 
     fn resolve(&self, name: &str) -> Option<Value> {
@@ -110,16 +131,35 @@ fn plain(value: Value) -> Folded {
 }
 
 fn within_limits(value: &Value) -> bool {
+    size(value) <= MAX_LEN
+}
+
+/// A value's size: bytes or characters of text, one per integer, and for a sequence one plus
+/// the sizes of its items, so that sequences of sequences are counted in full.
+fn size(value: &Value) -> usize {
     match value {
-        Value::Str(s) => s.len() <= MAX_LEN,
-        Value::Bytes(b) => b.len() <= MAX_LEN,
-        Value::Int(_) => true,
-        Value::Seq(items) => items.len() <= MAX_LEN,
+        Value::Str(s) => s.len(),
+        Value::Bytes(b) => b.len(),
+        Value::Int(_) => 1,
+        Value::Seq(items) => items
+            .iter()
+            .fold(1, |total, item| total.saturating_add(size(item))),
     }
 }
 
 impl Folder<'_, '_> {
+    /// Fold one expression within the file's budget: a step to look at it, and as many as the
+    /// value it makes is large.
     fn fold(&self, expr: &Expr) -> Option<Folded> {
+        if !self.env.spend(1) {
+            return None;
+        }
+        let folded = self.fold_expr(expr)?;
+        let size = size(&folded.value);
+        (size <= MAX_LEN && self.env.spend(size)).then_some(folded)
+    }
+
+    fn fold_expr(&self, expr: &Expr) -> Option<Folded> {
         match expr {
             Expr::StringLiteral(s) => {
                 let text = s.value.to_str();

@@ -40,6 +40,7 @@ pub enum Rule {
     InvisibleCharacter,
     FileTooLarge,
     NestingTooDeep,
+    TooComplex,
     ForbiddenName,
     ForbiddenAttribute,
     DynamicAttribute,
@@ -53,7 +54,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 18] = [
+    pub const ALL: [Rule; 19] = [
         Rule::ParseError,
         Rule::NotUtf8,
         Rule::CodingDeclaration,
@@ -62,6 +63,7 @@ impl Rule {
         Rule::InvisibleCharacter,
         Rule::FileTooLarge,
         Rule::NestingTooDeep,
+        Rule::TooComplex,
         Rule::ForbiddenName,
         Rule::ForbiddenAttribute,
         Rule::DynamicAttribute,
@@ -84,6 +86,7 @@ impl Rule {
             Rule::InvisibleCharacter => "invisible-character",
             Rule::FileTooLarge => "file-too-large",
             Rule::NestingTooDeep => "nesting-too-deep",
+            Rule::TooComplex => "too-complex",
             Rule::ForbiddenName => "forbidden-name",
             Rule::ForbiddenAttribute => "forbidden-attribute",
             Rule::DynamicAttribute => "dynamic-attribute",
@@ -125,6 +128,9 @@ impl Rule {
             }
             Rule::FileTooLarge => "The file is larger than the policy allows.",
             Rule::NestingTooDeep => "The code nests deeper than the policy allows.",
+            Rule::TooComplex => {
+                "Constant expressions that would cost the scanner too much to evaluate."
+            }
             Rule::ForbiddenName => "Use of a builtin or interpreter name that modules may not use.",
             Rule::ForbiddenAttribute => {
                 "Access to an attribute used for session control, secrets or sandbox escapes."

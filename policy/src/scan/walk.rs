@@ -85,6 +85,7 @@ pub(super) fn walk_module(text: &str, module: &ModModule, rules: &ScanRules) -> 
         findings: Vec::new(),
         depth: 0,
         too_deep: false,
+        too_complex: false,
         folded: 0,
         module_aliases: rustc_hash::FxHashSet::default(),
     };
@@ -201,6 +202,8 @@ struct Walker<'a> {
     findings: Vec<Finding>,
     depth: usize,
     too_deep: bool,
+    /// `too-complex` has been reported (once per file).
+    too_complex: bool,
     /// Above 0 while walking inside an expression whose folded value was already judged.
     folded: usize,
     /// Names bound by `import x` / `import x as y`.
@@ -352,6 +355,22 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// Fold `expr`; the first time the file's folding budget runs out, reject the file there.
+    fn fold(&mut self, expr: &Expr) -> Option<Folded> {
+        let folded = fold::fold(expr, &self.env);
+        if self.env.exhausted() && !self.too_complex {
+            self.too_complex = true;
+            self.report(
+                Rule::TooComplex,
+                expr.range(),
+                "constant expressions here cost too much to check (nested comprehensions or \
+                 long chains over constants); write the values out or build them at run time"
+                    .into(),
+            );
+        }
+        folded
+    }
+
     /// Fold `expr` and judge the result, unless an enclosing expression was already judged.
     fn check_folded(&mut self, expr: &Expr) -> bool {
         if self.folded > 0 {
@@ -361,7 +380,7 @@ impl<'a> Walker<'a> {
             value,
             built,
             decoded,
-        }) = fold::fold(expr, &self.env)
+        }) = self.fold(expr)
         else {
             return false;
         };
@@ -394,7 +413,7 @@ impl<'a> Walker<'a> {
         let name_arg = args.get(1);
         let folded = name_arg
             .filter(|a| !a.is_starred_expr())
-            .and_then(|a| fold::fold(a, &self.env));
+            .and_then(|a| self.fold(a));
         match folded.map(|f| f.value) {
             Some(Value::Str(name)) => {
                 let name: &str = &nfkc(&name);
