@@ -7,3 +7,4 @@ pub mod rate_limit;
 pub mod rpc;
 pub mod server;
 pub mod store;
+pub mod verdicts;

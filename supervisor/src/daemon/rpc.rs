@@ -4,8 +4,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use pyward_worker::verdict::{Status, Verdict};
-
 /// A request or notification from either side.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Incoming {
@@ -101,22 +99,66 @@ pub fn error(reason: Reason, message: impl Into<String>, details: Value) -> RpcE
     }
 }
 
-/// A worker verdict that is not `ok`, as the error a client sees.
-pub fn from_verdict(verdict: &Verdict) -> RpcError {
-    let reason = match verdict.status {
-        Status::ScanRejected => Reason::ScanRejected,
-        Status::SandboxViolation => Reason::SandboxViolation,
-        Status::Timeout => Reason::Timeout,
-        Status::MemoryLimit => Reason::MemoryLimit,
-        Status::OutputLimit => Reason::OutputLimit,
-        Status::Error if verdict.layer.as_deref() == Some("module") => Reason::ModuleError,
-        Status::Error | Status::Ok => Reason::WorkerCrashed,
+/// What one line from a client asks for.
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    /// A blank line: ignored.
+    Blank,
+    /// Not a request: the error reply to send back.
+    Invalid(String),
+    /// The client's answer to one of our `host.call` requests, keyed by that request's id.
+    Answer {
+        key: String,
+        answer: Result<String, String>,
+    },
+    /// A request to dispatch; without an id it is a notification and gets no reply.
+    Call {
+        id: Option<Value>,
+        method: String,
+        params: Value,
+    },
+}
+
+/// Read one line of the protocol. Pure, so that every line a client can send is fuzzed
+/// (fuzz/fuzz_targets/rpc_lines.rs) through exactly the code the server runs.
+pub fn parse(line: &str) -> Parsed {
+    if line.trim().is_empty() {
+        return Parsed::Blank;
+    }
+    let message: Incoming = match serde_json::from_str(line) {
+        Ok(m) => m,
+        Err(e) => {
+            let err = error(
+                Reason::ParseError,
+                format!("not a JSON object: {e}"),
+                json!({}),
+            );
+            return Parsed::Invalid(response(&Value::Null, Err(err)));
+        }
     };
-    error(
-        reason,
-        verdict.detail.lines().next().unwrap_or("").to_string(),
-        json!({ "layer": verdict.layer, "detail": verdict.detail }),
-    )
+    let Some(method) = message.method else {
+        let id = message.id.unwrap_or(Value::Null);
+        let key = id.as_str().map_or_else(|| id.to_string(), str::to_string);
+        let answer = match (message.result, message.error) {
+            (_, Some(error)) => Err(error["message"]
+                .as_str()
+                .unwrap_or("the host refused")
+                .to_string()),
+            (Some(result), None) => Ok(result.to_string()),
+            (None, None) => Ok("null".to_string()),
+        };
+        return Parsed::Answer { key, answer };
+    };
+    if message.jsonrpc.as_deref() != Some("2.0") {
+        let err = error(Reason::BadRequest, "`jsonrpc` must be \"2.0\"", json!({}));
+        let id = message.id.unwrap_or(Value::Null);
+        return Parsed::Invalid(response(&id, Err(err)));
+    }
+    Parsed::Call {
+        id: message.id,
+        method,
+        params: message.params,
+    }
 }
 
 pub fn response(id: &Value, result: Result<Value, RpcError>) -> String {
@@ -148,14 +190,30 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_map_to_reasons() {
-        let v = Verdict {
-            status: Status::SandboxViolation,
-            layer: Some("seccomp".into()),
-            detail: "execve".into(),
+    fn lines_are_classified() {
+        assert_eq!(parse("  "), Parsed::Blank);
+        let Parsed::Invalid(reply) = parse("{not json") else {
+            panic!("accepted bad JSON")
         };
-        let e = from_verdict(&v);
-        assert_eq!(e.data["reason"], "sandbox_violation");
-        assert_eq!(e.data["layer"], "seccomp");
+        assert!(reply.contains("\"code\":-32700"), "{reply}");
+        let Parsed::Invalid(reply) = parse(r#"{"id": 4, "method": "health"}"#) else {
+            panic!("accepted a request without jsonrpc")
+        };
+        assert!(reply.contains("\"id\":4"), "{reply}");
+        assert_eq!(
+            parse(r#"{"jsonrpc": "2.0", "id": "h1", "error": {"message": "no"}}"#),
+            Parsed::Answer {
+                key: "h1".into(),
+                answer: Err("no".into())
+            }
+        );
+        assert_eq!(
+            parse(r#"{"jsonrpc": "2.0", "method": "health"}"#),
+            Parsed::Call {
+                id: None,
+                method: "health".into(),
+                params: Value::Null
+            }
+        );
     }
 }

@@ -2,9 +2,8 @@
 //! mapped to a role; every line is one JSON-RPC 2.0 object; each request runs in its own task,
 //! so a slow call never blocks the connection (or others). While a module call runs, the
 //! supervisor may send the calling connection `host.call` requests, which it answers.
-//!
-//! Not built yet: persistence (state lives in memory), socket activation, `policy.reload`,
-//! per-worker cgroups.
+//! State that must survive a restart is in `store`; workers run in per-worker cgroups when the
+//! machine delegates them (`cgroup`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -32,6 +31,7 @@ use super::quarantine::Health;
 use super::rate_limit::RateLimiter;
 use super::rpc::{self, Reason, RpcError};
 use super::store::Store;
+use super::verdicts;
 
 /// How long the supervisor waits for the host to answer one host call.
 const HOST_CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -364,54 +364,27 @@ async fn connection(state: Arc<State>, stream: UnixStream) {
 }
 
 fn handle_line(state: &Arc<State>, conn: &Arc<Conn>, role: Role, line: String) {
-    if line.trim().is_empty() {
-        return;
+    match rpc::parse(&line) {
+        rpc::Parsed::Blank => {}
+        rpc::Parsed::Invalid(reply) => {
+            let _ = conn.out.send(reply);
+        }
+        rpc::Parsed::Answer { key, answer } => {
+            if let Some(waiter) = lock(&conn.pending).remove(&key) {
+                let _ = waiter.send(answer);
+            }
+        }
+        rpc::Parsed::Call { id, method, params } => {
+            let state = state.clone();
+            let conn = conn.clone();
+            tokio::spawn(async move {
+                let result = dispatch(&state, &conn, role, &method, params).await;
+                if let Some(id) = id {
+                    let _ = conn.out.send(rpc::response(&id, result));
+                }
+            });
+        }
     }
-    let message: rpc::Incoming = match serde_json::from_str(&line) {
-        Ok(m) => m,
-        Err(e) => {
-            let err = rpc::error(
-                Reason::ParseError,
-                format!("not a JSON object: {e}"),
-                json!({}),
-            );
-            let _ = conn.out.send(rpc::response(&Value::Null, Err(err)));
-            return;
-        }
-    };
-    let id = message.id.clone().unwrap_or(Value::Null);
-    let Some(method) = message.method.clone() else {
-        // A response to one of our host.call requests.
-        let key = id
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| id.to_string());
-        if let Some(waiter) = lock(&conn.pending).remove(&key) {
-            let answer = match (message.result, message.error) {
-                (_, Some(error)) => Err(error["message"]
-                    .as_str()
-                    .unwrap_or("the host refused")
-                    .to_string()),
-                (Some(result), None) => Ok(result.to_string()),
-                (None, None) => Ok("null".to_string()),
-            };
-            let _ = waiter.send(answer);
-        }
-        return;
-    };
-    if message.jsonrpc.as_deref() != Some("2.0") {
-        let err = rpc::error(Reason::BadRequest, "`jsonrpc` must be \"2.0\"", json!({}));
-        let _ = conn.out.send(rpc::response(&id, Err(err)));
-        return;
-    }
-    let state = state.clone();
-    let conn = conn.clone();
-    tokio::spawn(async move {
-        let result = dispatch(&state, &conn, role, &method, message.params).await;
-        if message.id.is_some() {
-            let _ = conn.out.send(rpc::response(&id, result));
-        }
-    });
 }
 
 fn param<'a>(params: &'a Value, key: &str) -> Result<&'a str, RpcError> {
@@ -866,15 +839,17 @@ fn start_worker(
     worker
         .process
         .wait_ready()
-        .map_err(|f| rpc::from_verdict(&verdict::from_failure(&f, limits)))?;
+        .map_err(|f| verdicts::from_verdict(&verdict::from_failure(&f, limits)))?;
     let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
     match worker
         .process
         .load(name, source, &policy.host_calls(tier), deadline)
     {
         Ok(Ok(loaded)) => Ok((worker, loaded.commands)),
-        Ok(Err(error)) => Err(rpc::from_verdict(&verdict::from_error(&error))),
-        Err(failure) => Err(rpc::from_verdict(&verdict::from_failure(&failure, limits))),
+        Ok(Err(error)) => Err(verdicts::from_verdict(&verdict::from_error(&error))),
+        Err(failure) => Err(verdicts::from_verdict(&verdict::from_failure(
+            &failure, limits,
+        ))),
     }
 }
 
@@ -1064,7 +1039,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
             json!({ "module": module_name, "after": what }),
         );
     }
-    Err(rpc::from_verdict(&verdict))
+    Err(verdicts::from_verdict(&verdict))
 }
 
 /// An expired grant is reported once: the refusal that finds it removes it (memory and store)
@@ -1125,7 +1100,7 @@ fn one_shot(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Valu
                     json!({ "module": name, "verdict": verdict }),
                 );
             }
-            Err(rpc::from_verdict(&verdict))
+            Err(verdicts::from_verdict(&verdict))
         }
     }
 }
