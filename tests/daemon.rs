@@ -850,3 +850,118 @@ fn many_calls_never_add_up_to_a_cpu_limit_kill() {
     );
     assert_eq!(reason(&r), "timeout", "{r}");
 }
+
+/// `(pid, parent pid, state)` of every process, from /proc.
+fn processes() -> Vec<(u32, u32, char)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the command name, which may hold spaces: "state ppid ...".
+            let mut rest = stat.rsplit_once(") ")?.1.split(' ');
+            let state = rest.next()?.chars().next()?;
+            Some((pid, rest.next()?.parse().ok()?, state))
+        })
+        .collect()
+}
+
+fn descendants_of(root: u32) -> Vec<u32> {
+    let all = processes();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(all.iter().filter(|p| p.1 == parent).map(|p| p.0));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// SIGKILL the supervisor while clients are calling: every caller gets its answers and then
+/// sees the connection close (nobody hangs), and no zygote or worker outlives the supervisor.
+#[test]
+fn no_worker_outlives_a_supervisor_killed_under_load() {
+    let mut daemon = Daemon::start(
+        "killed-under-load",
+        "[rate_limit]\ncalls_per_window = 1000000\nwindow_seconds = 60\n",
+    );
+    let mut c = daemon.client();
+    load(&mut c, "calc", "calc.py");
+    load(&mut c, "calc2", "calc.py");
+    let answers: std::sync::Arc<[std::sync::atomic::AtomicU32; 4]> = Default::default();
+    let callers: Vec<_> = (0..4)
+        .map(|i| {
+            let socket = daemon.socket.clone();
+            let answers = answers.clone();
+            std::thread::spawn(move || {
+                let mut client = Client::connect(&socket);
+                let module = if i % 2 == 0 { "calc" } else { "calc2" };
+                let mut answered = 0u32;
+                for id in 1.. {
+                    let request = json!({ "jsonrpc": "2.0", "id": id, "method": "module.call", "params": { "module": module, "command": "calc", "args": "6*7", "caller": { "user": "@owner" } } });
+                    if writeln!(client.writer, "{request}").is_err() {
+                        return answered;
+                    }
+                    let mut line = String::new();
+                    match client.reader.read_line(&mut line) {
+                        // Closed, possibly mid-reply when the kill came during a write.
+                        Ok(_) if !line.ends_with('\n') => return answered,
+                        Ok(_) => {
+                            let reply: Value = serde_json::from_str(&line).unwrap();
+                            assert_eq!(reply["result"]["result"], "42", "{reply}");
+                            answered += 1;
+                            answers[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                            return answered;
+                        }
+                        Err(e) => panic!("caller {i} got neither an answer nor a close: {e}"),
+                    }
+                }
+                unreachable!()
+            })
+        })
+        .collect();
+    // Under load: every caller has been answered a few times.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while answers
+        .iter()
+        .any(|a| a.load(std::sync::atomic::Ordering::Relaxed) < 10)
+    {
+        assert!(Instant::now() < deadline, "the callers were not answered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let supervisor = daemon.child.id();
+    let children = descendants_of(supervisor);
+    assert!(
+        children.len() >= 3,
+        "a zygote and two workers run: {children:?}"
+    );
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    for caller in callers {
+        assert!(
+            caller.join().unwrap() > 0,
+            "each caller was answered before the kill"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let alive: Vec<_> = processes()
+            .into_iter()
+            .filter(|p| children.contains(&p.0) && p.2 != 'Z')
+            .collect();
+        if alive.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "outlived the supervisor: {alive:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A supervisor again, for Drop to stop.
+    daemon.child = Daemon::spawn(&daemon.dir, &daemon.config, &daemon.socket);
+}
