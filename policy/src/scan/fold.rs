@@ -114,12 +114,13 @@ struct Folder<'e, 'a> {
     decoded: &'e Cell<bool>,
 }
 
-fn built(value: Value) -> Option<Folded> {
-    within_limits(&value).then_some(Folded {
+/// A value an operation made. Its size is bounded where every fold ends, in `Folder::fold`.
+fn built(value: Value) -> Folded {
+    Folded {
         value,
         built: true,
         decoded: false,
-    })
+    }
 }
 
 fn plain(value: Value) -> Folded {
@@ -128,10 +129,6 @@ fn plain(value: Value) -> Folded {
         built: false,
         decoded: false,
     }
-}
-
-fn within_limits(value: &Value) -> bool {
-    size(value) <= MAX_LEN
 }
 
 /// A value's size: bytes or characters of text, one per integer, and for a sequence one plus
@@ -180,9 +177,9 @@ impl Folder<'_, '_> {
                 if let Some((local, value)) = &self.locals
                     && local == name.id.as_str()
                 {
-                    return built(value.clone());
+                    return Some(built(value.clone()));
                 }
-                self.env.resolve(name.id.as_str()).and_then(built)
+                self.env.resolve(name.id.as_str()).map(built)
             }
             Expr::List(ast::ExprList { elts, .. }) | Expr::Tuple(ast::ExprTuple { elts, .. }) => {
                 if elts.len() > MAX_LEN {
@@ -202,7 +199,7 @@ impl Folder<'_, '_> {
             }
             Expr::BinOp(b) => self.binop(&b.left, b.op, &b.right),
             Expr::UnaryOp(u) if u.op == UnaryOp::USub => match self.fold(&u.operand)?.value {
-                Value::Int(i) => built(Value::Int(i.checked_neg()?)),
+                Value::Int(i) => Some(built(Value::Int(i.checked_neg()?))),
                 _ => None,
             },
             Expr::FString(f) => self.fstring(f),
@@ -244,7 +241,7 @@ impl Folder<'_, '_> {
             (op, Value::Int(a), Value::Int(b)) => Value::Int(int_op(op, a, b)?),
             _ => return None,
         };
-        built(value)
+        Some(built(value))
     }
 
     fn fstring(&self, f: &ast::ExprFString) -> Option<Folded> {
@@ -270,7 +267,7 @@ impl Folder<'_, '_> {
                 }
             }
         }
-        built(Value::Str(out))
+        Some(built(Value::Str(out)))
     }
 
     fn subscript(&self, s: &ast::ExprSubscript) -> Option<Folded> {
@@ -279,7 +276,7 @@ impl Folder<'_, '_> {
             let Value::Int(i) = self.fold(&s.slice)?.value else {
                 return None;
             };
-            return built(index(&value, i)?);
+            return Some(built(index(&value, i)?));
         };
         let bound = |e: &Option<Box<Expr>>| -> Option<Option<i64>> {
             match e {
@@ -295,7 +292,7 @@ impl Folder<'_, '_> {
             bound(&slice.upper)?,
             bound(&slice.step)?,
         );
-        built(apply_slice(&value, lower, upper, step.unwrap_or(1))?)
+        Some(built(apply_slice(&value, lower, upper, step.unwrap_or(1))?))
     }
 
     fn call(&self, call: &ast::ExprCall) -> Option<Folded> {
@@ -316,7 +313,7 @@ impl Folder<'_, '_> {
                         return None;
                     };
                     self.decoded.set(true);
-                    return built(Value::Bytes(from_hex(&hex)?));
+                    return Some(built(Value::Bytes(from_hex(&hex)?)));
                 }
                 let receiver = self.fold(&attr.value)?.value;
                 let folded_args: Option<Vec<Value>> =
@@ -328,7 +325,7 @@ impl Folder<'_, '_> {
                 {
                     self.decoded.set(true);
                 }
-                built(method_call(receiver, method, folded_args)?)
+                Some(built(method_call(receiver, method, folded_args)?))
             }
             _ => None,
         }
@@ -390,7 +387,7 @@ impl Folder<'_, '_> {
             }
             _ => return None,
         };
-        built(value)
+        Some(built(value))
     }
 
     /// `[chr(c) for c in [101, 118]]` and `(x for x in reversed("lave"))`: one generator, no
@@ -415,7 +412,7 @@ impl Folder<'_, '_> {
             };
             out.push(inner.fold(elt)?.value);
         }
-        built(Value::Seq(out))
+        Some(built(Value::Seq(out)))
     }
 }
 
