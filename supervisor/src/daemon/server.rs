@@ -116,13 +116,9 @@ impl State {
 
     /// Persist a module's health now (failures, quarantine, release).
     fn save_health(&self, module: &str, health: &Health) -> Result<(), RpcError> {
-        lock(&self.store).save_health(module, health).map_err(|e| {
-            rpc::error(
-                Reason::Internal,
-                format!("cannot record health: {e}"),
-                json!({}),
-            )
-        })
+        lock(&self.store)
+            .save_health(module, health)
+            .map_err(|e| rpc::internal(format!("cannot record health: {e}")))
     }
 
     /// Write the health of modules that only had successes since the last flush.
@@ -422,20 +418,16 @@ async fn dispatch(
             let state = state.clone();
             tokio::task::spawn_blocking(move || load(&state, &params))
                 .await
-                .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))?
+                .map_err(rpc::internal)?
         }
         "module.unload" => {
             require_admin(role, method)?;
             let name = param(&params, "name")?;
             match lock(&state.modules).remove(name) {
                 Some(_) => {
-                    lock(&state.store).remove_module(name).map_err(|e| {
-                        rpc::error(
-                            Reason::Internal,
-                            format!("cannot record the unload: {e}"),
-                            json!({}),
-                        )
-                    })?;
+                    lock(&state.store)
+                        .remove_module(name)
+                        .map_err(|e| rpc::internal(format!("cannot record the unload: {e}")))?;
                     state.audit("unloaded", json!({ "module": name }));
                     Ok(json!({ "unloaded": name }))
                 }
@@ -455,7 +447,7 @@ async fn dispatch(
             let state = state.clone();
             tokio::task::spawn_blocking(move || reload_policy(&state))
                 .await
-                .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))?
+                .map_err(rpc::internal)?
         }
         "module.call" => call(state, conn, &params).await,
         "run" => {
@@ -463,18 +455,14 @@ async fn dispatch(
             let conn = conn.clone();
             tokio::task::spawn_blocking(move || one_shot(&state, &conn, &params))
                 .await
-                .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))?
+                .map_err(rpc::internal)?
         }
         "acl.grant" => {
             require_admin(role, method)?;
             let grant = grant_from(&params)?;
-            lock(&state.store).add_grant(&grant).map_err(|e| {
-                rpc::error(
-                    Reason::Internal,
-                    format!("cannot record the grant: {e}"),
-                    json!({}),
-                )
-            })?;
+            lock(&state.store)
+                .add_grant(&grant)
+                .map_err(|e| rpc::internal(format!("cannot record the grant: {e}")))?;
             lock(&state.grants).push(grant.clone());
             state.audit("grant", json!({ "grant": grant }));
             Ok(json!({ "granted": grant }))
@@ -482,13 +470,9 @@ async fn dispatch(
         "acl.revoke" => {
             require_admin(role, method)?;
             let grant = grant_from(&params)?;
-            lock(&state.store).revoke(&grant).map_err(|e| {
-                rpc::error(
-                    Reason::Internal,
-                    format!("cannot record the revocation: {e}"),
-                    json!({}),
-                )
-            })?;
+            lock(&state.store)
+                .revoke(&grant)
+                .map_err(|e| rpc::internal(format!("cannot record the revocation: {e}")))?;
             state.audit("revoke", json!({ "grant": grant }));
             let mut grants = lock(&state.grants);
             let before = grants.len();
@@ -502,7 +486,7 @@ async fn dispatch(
             lock(&state.store)
                 .audit_log(limit)
                 .map(Value::Array)
-                .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))
+                .map_err(rpc::internal)
         }
         "quarantine.release" => {
             require_admin(role, method)?;
@@ -651,13 +635,7 @@ fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
     let scan_json = json!({ "verdict": report.verdict, "findings": report.findings });
     lock(&state.store)
         .save_module(&name, &tier, &source, &scan_json, &health, now_secs())
-        .map_err(|e| {
-            rpc::error(
-                Reason::Internal,
-                format!("cannot record the module: {e}"),
-                json!({}),
-            )
-        })?;
+        .map_err(|e| rpc::internal(format!("cannot record the module: {e}")))?;
     state.audit("loaded", json!({ "module": name, "tier": tier, "source_sha256": scan::sha256_hex(source.as_bytes()) }));
     let module = Module {
         name: name.clone(),
@@ -710,13 +688,7 @@ fn reload_policy(state: &Arc<State>) -> Result<Value, RpcError> {
         // Dropping the process kills it and reaps it through the zygote that forked it.
         drop(lock(&worker).take());
     }
-    restart_zygote(state).map_err(|e| {
-        rpc::error(
-            Reason::Internal,
-            format!("cannot start a new zygote: {e}"),
-            json!({}),
-        )
-    })?;
+    restart_zygote(state).map_err(|e| rpc::internal(format!("cannot start a new zygote: {e}")))?;
     *lock(&state.limiter) = RateLimiter::new(
         new.rate_limit.calls_per_window,
         new.rate_limit.window_seconds,
@@ -824,13 +796,7 @@ fn start_worker(
             let group = root
                 .for_worker(&format!("pyward-worker-{}", process.pid()), limits)
                 .and_then(|g| g.add(process.pid()).map(|()| g))
-                .map_err(|e| {
-                    rpc::error(
-                        Reason::Internal,
-                        format!("cannot make the worker's cgroup: {e}"),
-                        json!({}),
-                    )
-                })?;
+                .map_err(|e| rpc::internal(format!("cannot make the worker's cgroup: {e}")))?;
             Some(group)
         }
         None => None,
@@ -986,7 +952,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         Ok::<_, RpcError>((result, oom))
     })
     .await
-    .map_err(|e| rpc::error(Reason::Internal, e.to_string(), json!({})))??;
+    .map_err(rpc::internal)??;
     let (outcome, oom) = outcome;
     let limits = &policy.sandbox;
     let (verdict, value) = match &outcome {
