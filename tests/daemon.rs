@@ -784,18 +784,14 @@ fn a_dead_zygote_is_replaced() {
     load(&mut c, "calc", "calc.py");
     // The zygote is the supervisor's child named pyward-zygote.
     let supervisor = daemon.child.id();
-    let zygote: i32 = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .find(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            stat.contains("(pyward-zygote)")
-                && stat
-                    .rsplit(") ")
-                    .next()
-                    .and_then(|rest| rest.split(' ').nth(1))
-                    == Some(&supervisor.to_string())
+    let zygote = processes()
+        .into_iter()
+        .find(|&(pid, parent, _)| {
+            parent == supervisor
+                && std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default()
+                    == "pyward-zygote\n"
         })
+        .map(|(pid, ..)| pid as i32)
         .expect("the supervisor has a zygote");
     pyward_worker::sys::kill(zygote, libc::SIGKILL).unwrap();
     std::thread::sleep(Duration::from_millis(100));
