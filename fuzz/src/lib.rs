@@ -1,13 +1,17 @@
 //! What the scanner targets share: the checks on a report, and the Python generator.
 
+use std::sync::LazyLock;
+
 use pyward_policy::Policy;
-use pyward_policy::scan::{self, Severity, Verdict};
+use pyward_policy::scan::{self, ScanRules, Severity, Verdict};
+
+/// The default policy's scan rules, built once rather than on every input.
+static RULES: LazyLock<ScanRules> = LazyLock::new(|| Policy::default().scan);
 
 /// Scan `source` under the default policy. Checks: no panic; the verdict is "rejected"
 /// exactly when a finding is an error; every finding points inside the file and says why.
 pub fn check_scan(source: &[u8]) {
-    let rules = Policy::default().scan;
-    let report = scan::scan_source("fuzz.py", source, &rules);
+    let report = scan::scan_source("fuzz.py", source, &RULES);
     let errors = report
         .findings
         .iter()
