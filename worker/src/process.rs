@@ -261,6 +261,18 @@ impl WorkerProcess {
         WorkerFailure::Protocol { message }
     }
 
+    /// Between calls a worker sends nothing: if its link is readable now, it has ended (or is
+    /// talking out of turn, and is killed for it). Returns how it ended; `None` if it is idle.
+    pub fn ended_while_idle(&mut self) -> Option<Ending> {
+        if self.ending.is_some() {
+            return self.ending.clone();
+        }
+        match sys::poll_readable(&[self.link.as_fd()], 0) {
+            Ok(ready) if !ready[0] => None,
+            _ => Some(self.kill_and_reap()),
+        }
+    }
+
     /// SIGKILL the worker (if it still runs) and collect how it ended.
     pub fn kill_and_reap(&mut self) -> Ending {
         if self.ending.is_none() {

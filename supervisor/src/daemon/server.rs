@@ -86,6 +86,16 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// `{time, event, ...details}`, stamped now.
+fn audit_record(event: &str, details: Value) -> (u64, Value) {
+    let time = now_secs();
+    let mut record = json!({ "time": time, "event": event });
+    if let (Value::Object(r), Value::Object(d)) = (&mut record, details) {
+        r.extend(d);
+    }
+    (time, record)
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -98,20 +108,57 @@ impl State {
             .clone()
     }
 
-    /// An audit record: committed to the database, and written to stderr as one JSON line.
-    fn audit(&self, event: &str, details: Value) {
-        let time = now_secs();
-        let mut record = json!({ "time": time, "event": event });
-        if let (Value::Object(r), Value::Object(d)) = (&mut record, details) {
-            r.extend(d);
-        }
+    /// An audit record of something that happened (a worker replaced, a refusal): written to
+    /// stderr as one JSON line and committed to the database. If the database refuses it (a full
+    /// disk), stderr says so too, and the failure is returned.
+    fn try_audit(&self, event: &str, details: Value) -> Result<(), String> {
+        let (time, record) = audit_record(event, details);
         eprintln!("{record}");
-        if let Err(e) = lock(&self.store).audit(time, event, &record) {
+        lock(&self.store).audit(time, event, &record).map_err(|e| {
+            let error = e.to_string();
             eprintln!(
                 "{}",
-                json!({ "event": "audit_write_failed", "error": e.to_string(), "record": record })
+                json!({ "event": "audit_write_failed", "error": error, "record": record })
             );
+            error
+        })
+    }
+
+    /// [`State::try_audit`] where nobody waits for the answer (stderr keeps the record).
+    fn audit(&self, event: &str, details: Value) {
+        let _ = self.try_audit(event, details);
+    }
+
+    /// Audit a refusal and return the error the client sees; if the record could not be
+    /// committed, the error says so in `data.audit_failed`.
+    fn refuse(&self, error: RpcError, event: &str, details: Value) -> RpcError {
+        let mut error = error;
+        if let (Err(failed), Value::Object(data)) =
+            (self.try_audit(event, details), &mut error.data)
+        {
+            data.insert("audit_failed".into(), json!(failed));
         }
+        error
+    }
+
+    /// A change to the stored state and its audit record, committed in one transaction: the
+    /// client is told of the change only if both are on disk.
+    fn audited<T>(
+        &self,
+        event: &str,
+        details: Value,
+        change: impl FnOnce(&Store) -> rusqlite::Result<T>,
+    ) -> Result<T, RpcError> {
+        let (time, record) = audit_record(event, details);
+        let out = lock(&self.store)
+            .audited(time, event, &record, change)
+            .map_err(|e| {
+                rpc::internal(format!(
+                    "cannot record `{event}`, so it was not done: {e} (is the state directory's disk full?)"
+                ))
+            })?;
+        eprintln!("{record}");
+        Ok(out)
     }
 
     /// Persist a module's health now (failures, quarantine, release).
@@ -136,7 +183,7 @@ impl State {
     }
 }
 
-/// Serve until SIGTERM. `config` is the policy file (the zygote reads the same one).
+/// Serve until SIGTERM or SIGINT; SIGHUP reloads the policy file. `config` is the policy file (the zygote reads the same one).
 pub fn run(policy: Policy, config: Option<&Path>, socket: &Path) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     // INVARIANT: the zygote is started before the tokio runtime exists, while this process is
@@ -234,15 +281,35 @@ async fn serve(
             let _ = tokio::task::spawn_blocking(move || state.flush_health()).await;
         }
     });
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = accepted?;
-                let state = state.clone();
-                tokio::spawn(async move { connection(state, stream).await });
+                match accepted {
+                    Ok((stream, _)) => {
+                        let state = state.clone();
+                        tokio::spawn(async move { connection(state, stream).await });
+                    }
+                    // Out of file descriptors (or memory): the connection waits in the backlog
+                    // and is taken once a descriptor is free. Serving everyone else goes on.
+                    Err(e) => {
+                        eprintln!("{}", json!({ "event": "accept_failed", "error": e.to_string(), "retry_ms": 100 }));
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
             }
-            _ = terminate.recv() => {
+            _ = hangup.recv() => {
+                // SIGHUP: `policy.reload`, as an operator's `systemctl reload` sends it.
+                let reloading = state.clone();
+                let outcome = tokio::task::spawn_blocking(move || reload_policy(&reloading)).await;
+                if let Ok(Err(e)) = outcome {
+                    eprintln!("{}", json!({ "event": "reload_failed", "signal": "SIGHUP", "error": e }));
+                }
+            }
+            _ = async { tokio::select! { _ = terminate.recv() => {}, _ = interrupt.recv() => {} } } => {
                 // Graceful stop: record health, stop every worker (which removes its cgroup),
                 // remove the socket.
                 let stopping = state.clone();
@@ -424,11 +491,14 @@ async fn dispatch(
             require_admin(role, method)?;
             let name = param(&params, "name")?;
             match lock(&state.modules).remove(name) {
-                Some(_) => {
-                    lock(&state.store)
-                        .remove_module(name)
-                        .map_err(|e| rpc::internal(format!("cannot record the unload: {e}")))?;
-                    state.audit("unloaded", json!({ "module": name }));
+                Some(module) => {
+                    if let Err(e) = state.audited("unloaded", json!({ "module": name }), |s| {
+                        s.remove_module(name)
+                    }) {
+                        // Not recorded, so not done: the module stays loaded.
+                        lock(&state.modules).insert(name.to_string(), module);
+                        return Err(e);
+                    }
                     Ok(json!({ "unloaded": name }))
                 }
                 None => Err(not_found(name)),
@@ -460,20 +530,14 @@ async fn dispatch(
         "acl.grant" => {
             require_admin(role, method)?;
             let grant = grant_from(&params)?;
-            lock(&state.store)
-                .add_grant(&grant)
-                .map_err(|e| rpc::internal(format!("cannot record the grant: {e}")))?;
+            state.audited("grant", json!({ "grant": grant }), |s| s.add_grant(&grant))?;
             lock(&state.grants).push(grant.clone());
-            state.audit("grant", json!({ "grant": grant }));
             Ok(json!({ "granted": grant }))
         }
         "acl.revoke" => {
             require_admin(role, method)?;
             let grant = grant_from(&params)?;
-            lock(&state.store)
-                .revoke(&grant)
-                .map_err(|e| rpc::internal(format!("cannot record the revocation: {e}")))?;
-            state.audit("revoke", json!({ "grant": grant }));
+            state.audited("revoke", json!({ "grant": grant }), |s| s.revoke(&grant))?;
             let mut grants = lock(&state.grants);
             let before = grants.len();
             grants.retain(|g| g.user != grant.user || g.target != grant.target);
@@ -493,9 +557,12 @@ async fn dispatch(
             let name = param(&params, "module")?;
             let mut modules = lock(&state.modules);
             let module = modules.get_mut(name).ok_or_else(|| not_found(name))?;
-            module.health.release();
-            state.save_health(name, &module.health)?;
-            state.audit("quarantine_released", json!({ "module": name }));
+            let mut released = module.health.clone();
+            released.release();
+            state.audited("quarantine_released", json!({ "module": name }), |s| {
+                s.save_health(name, &released)
+            })?;
+            module.health = released;
             Ok(describe(module))
         }
         other => Err(rpc::error(
@@ -599,14 +666,15 @@ fn scan_or_reject(
 ) -> Result<scan::FileReport, RpcError> {
     let report = scan::scan_source(name, source.as_bytes(), &policy.scan);
     if !report.is_clean() && !policy.scan.dangerously_skip_scan {
-        state.audit(
-            "scan_rejected",
-            json!({ "module": name, "findings": report.findings }),
-        );
-        return Err(rpc::error(
+        let error = rpc::error(
             Reason::ScanRejected,
             format!("module `{name}` was rejected by the scanner"),
             json!({ "findings": report.findings }),
+        );
+        return Err(state.refuse(
+            error,
+            "scan_rejected",
+            json!({ "module": name, "findings": report.findings }),
         ));
     }
     Ok(report)
@@ -633,10 +701,10 @@ fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
     let (worker, commands) = start_worker(state, &name, &source, &tier)?;
     let health = Health::new(&policy.quarantine);
     let scan_json = json!({ "verdict": report.verdict, "findings": report.findings });
-    lock(&state.store)
-        .save_module(&name, &tier, &source, &scan_json, &health, now_secs())
-        .map_err(|e| rpc::internal(format!("cannot record the module: {e}")))?;
-    state.audit("loaded", json!({ "module": name, "tier": tier, "source_sha256": scan::sha256_hex(source.as_bytes()) }));
+    let record = json!({ "module": name, "tier": tier, "source_sha256": scan::sha256_hex(source.as_bytes()) });
+    state.audited("loaded", record, |s| {
+        s.save_module(&name, &tier, &source, &scan_json, &health, now_secs())
+    })?;
     let module = Module {
         name: name.clone(),
         tier,
@@ -703,12 +771,14 @@ fn reload_policy(state: &Arc<State>) -> Result<Value, RpcError> {
         let report = scan::scan_source(&name, module.source.as_bytes(), &policy.scan);
         let rejected = !report.is_clean() && !policy.scan.dangerously_skip_scan;
         if rejected || !policy.tiers.contains_key(&module.tier) {
-            modules.remove(&name);
-            let _ = lock(&state.store).remove_module(&name);
-            state.audit(
+            // If the disk refuses the record, the module is still gone from memory; the
+            // stored copy is scanned again, and refused again, at the next start.
+            let _ = state.audited(
                 "unloaded_by_policy",
                 json!({ "module": name, "findings": report.findings }),
+                |s| s.remove_module(&name),
             );
+            modules.remove(&name);
             unloaded.push(name);
         }
     }
@@ -776,20 +846,30 @@ fn start_worker(
             json!({ "layer": "cgroup" }),
         ));
     }
-    // If the zygote died, start a new one and try once more.
-    let process = zygote::spawn_worker(&state.zygote, limits)
-        .or_else(|first| {
-            restart_zygote(state)?;
-            state.audit("zygote_restarted", json!({ "after": first.to_string() }));
+    // If the zygote died (or stopped answering), start a new one and try once more. Not when
+    // the supervisor itself is out of resources: a new zygote would not help, and replacing it
+    // would end every other module's worker.
+    let process = match zygote::spawn_worker(&state.zygote, limits) {
+        Err(e) if !out_of_resources(&e) => restart_zygote(state).and_then(|()| {
+            state.audit("zygote_restarted", json!({ "after": e.to_string() }));
             zygote::spawn_worker(&state.zygote, limits)
-        })
-        .map_err(|e| {
+        }),
+        spawned => spawned,
+    }
+    .map_err(|e| {
+        if out_of_resources(&e) {
+            // Nothing crashed, and the operator is the one who can act.
+            rpc::internal(format!(
+                "cannot start a worker: the supervisor is out of resources ({e}); raise its LimitNOFILE or memory, or lower the load"
+            ))
+        } else {
             rpc::error(
                 Reason::WorkerCrashed,
                 format!("cannot start a worker: {e}"),
                 json!({}),
             )
-        })?;
+        }
+    })?;
     // The group is made and joined before the worker is told to load anything.
     let cgroup = match &state.cgroups {
         Some(root) => {
@@ -817,6 +897,14 @@ fn start_worker(
             &failure, limits,
         ))),
     }
+}
+
+/// The supervisor's own process is out of file descriptors or memory.
+fn out_of_resources(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS)
+    )
 }
 
 /// `module.call`: ACL, rate limit, quarantine, then the call in the module's worker with host
@@ -880,17 +968,18 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         declared,
         now_ms(),
     ) {
-        state.audit(
-            "acl_denied",
-            json!({ "user": user, "module": module_name, "command": name, "denied": denied }),
-        );
         if matches!(denied, acl::Denied::GrantExpired { .. }) {
             forget_expired_grants(state, &user, &module_name, &name);
         }
-        return Err(rpc::error(
+        let error = rpc::error(
             Reason::AclDenied,
             format!("{user} may not run {module_name}.{name}"),
             json!({ "denied": denied }),
+        );
+        return Err(state.refuse(
+            error,
+            "acl_denied",
+            json!({ "user": user, "module": module_name, "command": name, "denied": denied }),
         ));
     }
     if !lock(&state.limiter).try_acquire(&user, &module_name, now_ms()) {
@@ -916,6 +1005,15 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
     let cpu_seconds = policy.sandbox.cpu_seconds;
     let outcome = tokio::task::spawn_blocking(move || {
         let mut slot = lock(&worker);
+        // A worker that ended while idle (killed from outside, or its zygote died) did nothing
+        // wrong: it is replaced without counting against the module's health.
+        if let Some(ending) = slot.as_mut().and_then(|w| w.process.ended_while_idle()) {
+            state2.audit(
+                "worker_replaced",
+                json!({ "module": module2, "why": "it ended while idle", "ending": ending }),
+            );
+            *slot = None;
+        }
         if slot.is_none() {
             let (w, _) = start_worker(&state2, &module2, &source, &tier)?;
             *slot = Some(w);
@@ -993,19 +1091,22 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
     );
     let quarantined = module.health.record_failure(&policy.quarantine, &what);
     state.save_health(&module_name, &module.health)?;
+    let mut error = verdicts::from_verdict(&verdict);
     if verdict.status != verdict::Status::Error || verdict.layer.as_deref() != Some("module") {
-        state.audit(
+        error = state.refuse(
+            error,
             "sandbox_event",
             json!({ "module": module_name, "user": user, "verdict": verdict }),
         );
     }
     if quarantined {
-        state.audit(
+        error = state.refuse(
+            error,
             "quarantined",
             json!({ "module": module_name, "after": what }),
         );
     }
-    Err(verdicts::from_verdict(&verdict))
+    Err(error)
 }
 
 /// An expired grant is reported once: the refusal that finds it removes it (memory and store)
@@ -1021,8 +1122,10 @@ fn forget_expired_grants(state: &State, user: &str, module: &str, command: &str)
     grants.retain(|g| !expired.contains(g));
     drop(grants);
     for grant in expired {
-        let _ = lock(&state.store).revoke(&grant);
-        state.audit("grant_expired", json!({ "grant": grant }));
+        // Expired either way; if the disk refuses, the stored copy is found expired again.
+        let _ = state.audited("grant_expired", json!({ "grant": grant }), |s| {
+            s.revoke(&grant)
+        });
     }
 }
 
@@ -1060,13 +1163,15 @@ fn one_shot(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Valu
             "stdout": out.stdout,
         })),
         _ => {
-            if verdict.layer.as_deref() != Some("module") {
-                state.audit(
-                    "sandbox_event",
-                    json!({ "module": name, "verdict": verdict }),
-                );
+            let error = verdicts::from_verdict(&verdict);
+            if verdict.layer.as_deref() == Some("module") {
+                return Err(error);
             }
-            Err(verdicts::from_verdict(&verdict))
+            Err(state.refuse(
+                error,
+                "sandbox_event",
+                json!({ "module": name, "verdict": verdict }),
+            ))
         }
     }
 }

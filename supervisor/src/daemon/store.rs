@@ -4,7 +4,9 @@
 //! Durability: every change a client is told about (a load, a grant, a failure, a quarantine, an
 //! audit record) is committed before the answer is sent, with `synchronous = FULL`. Health
 //! scores after successes change on every call and are written in batches (at most a few
-//! seconds behind); counts of consecutive failures and quarantine are never behind.
+//! seconds behind); counts of consecutive failures and quarantine are never behind. A change and
+//! its audit record are one transaction ([`Store::audited`]): if the disk is full, the change is
+//! refused with its record, never acknowledged without it.
 
 use std::path::Path;
 
@@ -100,6 +102,8 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// Insert or replace a module and its health. Call inside [`Store::audited`], which makes
+    /// the two writes and their audit record one transaction.
     pub fn save_module(
         &self,
         name: &str,
@@ -109,8 +113,7 @@ impl Store {
         health: &Health,
         now: u64,
     ) -> rusqlite::Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
-        tx.execute(
+        self.conn.execute(
             "INSERT OR REPLACE INTO modules (name, tier, source, source_sha256, scan_report, loaded_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -122,15 +125,16 @@ impl Store {
                 now as i64
             ],
         )?;
-        Self::put_health(&tx, name, health)?;
-        tx.commit()
+        Self::put_health(&self.conn, name, health)
     }
 
+    /// Remove a module and its health; inside [`Store::audited`], like `save_module`.
     pub fn remove_module(&self, name: &str) -> rusqlite::Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
-        tx.execute("DELETE FROM modules WHERE name = ?1", params![name])?;
-        tx.execute("DELETE FROM health WHERE module = ?1", params![name])?;
-        tx.commit()
+        self.conn
+            .execute("DELETE FROM modules WHERE name = ?1", params![name])?;
+        self.conn
+            .execute("DELETE FROM health WHERE module = ?1", params![name])?;
+        Ok(())
     }
 
     fn put_health(conn: &Connection, module: &str, h: &Health) -> rusqlite::Result<()> {
@@ -214,6 +218,23 @@ impl Store {
         rows.collect()
     }
 
+    /// Make `change` and append its audit record in one transaction: after a crash or a full
+    /// disk, both are on disk or neither is, so a change a client was told about always has its
+    /// record.
+    pub fn audited<T>(
+        &self,
+        time: u64,
+        event: &str,
+        record: &Value,
+        change: impl FnOnce(&Store) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let tx = self.conn.unchecked_transaction()?;
+        let out = change(self)?;
+        self.audit(time, event, record)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     pub fn audit(&self, time: u64, event: &str, record: &Value) -> rusqlite::Result<()> {
         self.conn.execute(
             "INSERT INTO audit (time, event, record) VALUES (?1, ?2, ?3)",
@@ -275,20 +296,14 @@ mod tests {
         };
         {
             let store = Store::open(&dir).unwrap();
+            let record = serde_json::json!({ "module": "m" });
             store
-                .save_module(
-                    "m",
-                    "community",
-                    "x = 1\n",
-                    &serde_json::json!({}),
-                    &health,
-                    5,
-                )
+                .audited(5, "loaded", &record, |s| {
+                    s.save_module("m", "community", "x = 1\n", &record, &health, 5)
+                })
                 .unwrap();
             store.add_grant(&grant).unwrap();
-            store
-                .audit(5, "quarantined", &serde_json::json!({ "module": "m" }))
-                .unwrap();
+            store.audit(5, "quarantined", &record).unwrap();
         }
         let store = Store::open(&dir).unwrap();
         let modules = store.modules().unwrap();
@@ -296,9 +311,31 @@ mod tests {
         assert_eq!(modules[0].source, "x = 1\n");
         assert_eq!(store.grants().unwrap(), std::slice::from_ref(&grant));
         assert_eq!(store.audit_count("quarantined").unwrap(), 1);
+        assert_eq!(store.audit_count("loaded").unwrap(), 1);
         assert_eq!(store.revoke(&grant).unwrap(), 1);
         store.remove_module("m").unwrap();
         assert!(store.modules().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_change_whose_audit_record_fails_is_rolled_back() {
+        let dir = std::env::temp_dir().join(format!("pyward-store-tx-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        let grant = Grant {
+            user: "@a".into(),
+            target: GrantTarget::Module { module: "m".into() },
+            expires_at_ms: None,
+        };
+        // The audit insert fails (its table is gone) after the grant was written.
+        store.conn.execute_batch("DROP TABLE audit").unwrap();
+        let failed = store.audited(1, "grant", &serde_json::json!({}), |s| s.add_grant(&grant));
+        assert!(failed.is_err());
+        assert!(
+            store.grants().unwrap().is_empty(),
+            "the grant was rolled back"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
