@@ -136,7 +136,7 @@ pub fn from_ending(ending: &Ending, limits: &SandboxLimits) -> Verdict {
         Ending::Signaled { signal } if *signal == libc::SIGKILL => verdict(
             Status::Timeout,
             "rlimit",
-            "the worker was killed (SIGKILL): CPU hard limit reached or killed by the kernel"
+            "the worker was killed (SIGKILL): at its CPU hard limit (sandbox.cpu_seconds), by the kernel's OOM killer, or by another process"
                 .into(),
         ),
         Ending::Signaled { signal } => verdict(
@@ -149,10 +149,12 @@ pub fn from_ending(ending: &Ending, limits: &SandboxLimits) -> Verdict {
             "worker",
             format!("the worker exited unexpectedly with code {code}"),
         ),
+        // Asked of a worker whose link closed: its zygote died (or did not answer) before
+        // reporting how the worker ended.
         Ending::Running => verdict(
             Status::Error,
             "worker",
-            "the worker is still running".into(),
+            "the worker's link closed and how it ended is unknown: its zygote died or did not report it (the zygote is replaced)".into(),
         ),
     }
 }
