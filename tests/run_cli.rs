@@ -61,6 +61,25 @@ fn commands_and_pipeline_functions_return_results() {
         assert_eq!(code, 0, "{file}: {json}");
         assert_eq!(&json["result"], expected, "{file}");
     }
+    // The quieter paths a confined worker still needs: sleep, CPU clock, clock details, a large
+    // allocation, recursion that is stopped, an error message.
+    let path = good.join("stopwatch.py");
+    let (code, json) = run_json(&[
+        path.to_str().unwrap(),
+        "--call",
+        "stopwatch",
+        "--args",
+        "\"20\"",
+    ]);
+    assert_eq!(code, 0, "{json}");
+    let result = json["result"].as_str().unwrap_or_default();
+    assert!(
+        result.starts_with("slept 2")
+            && result.contains("summed 300000 squares")
+            && result.contains("recursion bounded")
+            && result.ends_with("; True"),
+        "{json}"
+    );
 }
 
 #[test]
