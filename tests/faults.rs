@@ -116,6 +116,8 @@ fn a_full_state_disk_refuses_changes_clearly_keeps_serving_and_recovers() {
     let mut c = daemon.client();
     load(&mut c, "calc", "calc.py");
     load(&mut c, "poll", "poll.py");
+    let boom = "def boom():\n    raise ValueError('boom')\n";
+    c.call("module.load", json!({ "name": "boom", "source": boom }));
     let filler = disk.fill();
 
     // Grants with long names until the disk refuses one: each is acknowledged or refused with
@@ -149,6 +151,18 @@ fn a_full_state_disk_refuses_changes_clearly_keeps_serving_and_recovers() {
     let denied = c.call("module.call", json!({ "module": "poll", "command": "poll", "args": "a | b | c", "caller": { "user": "@nobody" } }));
     assert_eq!(reason(&denied), "acl_denied", "{denied}");
     let denied_recorded = denied["error"]["data"].get("audit_failed").is_none();
+    // A failed call keeps its own reason; the health it could not write is said beside it.
+    let failed = c.call(
+        "module.call",
+        json!({ "module": "boom", "function": "boom", "caller": { "user": "@owner" } }),
+    );
+    assert_eq!(reason(&failed), "module_error", "{failed}");
+    assert!(
+        failed["error"]["data"]["health_not_recorded"]
+            .as_str()
+            .is_some_and(|m| m.contains("disk is full")),
+        "{failed}"
+    );
 
     // Space again: the daemon recovers without a restart.
     std::fs::remove_file(filler).unwrap();

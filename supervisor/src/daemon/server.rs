@@ -1090,8 +1090,15 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         verdict.detail.lines().next().unwrap_or("")
     );
     let quarantined = module.health.record_failure(&policy.quarantine, &what);
-    state.save_health(&module_name, &module.health)?;
     let mut error = verdicts::from_verdict(&verdict);
+    // The caller is told why the call failed even if the disk refuses the new health; the error
+    // then says that too.
+    if let (Err(failed), Value::Object(data)) = (
+        state.save_health(&module_name, &module.health),
+        &mut error.data,
+    ) {
+        data.insert("health_not_recorded".into(), json!(failed.message));
+    }
     if verdict.status != verdict::Status::Error || verdict.layer.as_deref() != Some("module") {
         error = state.refuse(
             error,
