@@ -161,24 +161,26 @@ impl State {
         Ok(out)
     }
 
-    /// Persist a module's health now (failures, quarantine, release).
-    fn save_health(&self, module: &str, health: &Health) -> Result<(), RpcError> {
-        lock(&self.store)
-            .save_health(module, health)
-            .map_err(|e| rpc::internal(format!("cannot record health: {e}")))
-    }
-
     /// Write the health of modules that only had successes since the last flush.
+    /// The modules lock is held only to copy: no call waits on the disk.
     fn flush_health(&self) {
         let names: Vec<String> = std::mem::take(&mut *lock(&self.dirty_health))
             .into_iter()
             .collect();
         let modules = lock(&self.modules);
+        let healths: Vec<(String, Health)> = names
+            .into_iter()
+            .filter_map(|name| Some((name.clone(), modules.get(&name)?.health.clone())))
+            .collect();
+        // The store is locked before the modules lock is let go, so that a failure recorded
+        // meanwhile is written after this older copy, not before it.
         let store = lock(&self.store);
-        for name in names {
-            if let Some(m) = modules.get(&name) {
-                let _ = store.save_health(&name, &m.health);
-            }
+        drop(modules);
+        if let Err(e) = store.save_healths(&healths) {
+            eprintln!(
+                "{}",
+                json!({ "event": "health_write_failed", "error": e.to_string() })
+            );
         }
     }
 }
@@ -968,19 +970,26 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         declared,
         now_ms(),
     ) {
-        if matches!(denied, acl::Denied::GrantExpired { .. }) {
-            forget_expired_grants(state, &user, &module_name, &name);
-        }
         let error = rpc::error(
             Reason::AclDenied,
             format!("{user} may not run {module_name}.{name}"),
             json!({ "denied": denied }),
         );
-        return Err(state.refuse(
-            error,
-            "acl_denied",
-            json!({ "user": user, "module": module_name, "command": name, "denied": denied }),
-        ));
+        // The records go to disk off the async threads.
+        let state = state.clone();
+        let refused = tokio::task::spawn_blocking(move || {
+            if matches!(denied, acl::Denied::GrantExpired { .. }) {
+                forget_expired_grants(&state, &user, &module_name, &name);
+            }
+            state.refuse(
+                error,
+                "acl_denied",
+                json!({ "user": user, "module": module_name, "command": name, "denied": denied }),
+            )
+        })
+        .await
+        .map_err(rpc::internal)?;
+        return Err(refused);
     }
     if !lock(&state.limiter).try_acquire(&user, &module_name, now_ms()) {
         return Err(rpc::error(
@@ -1069,35 +1078,64 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         ),
         Err(failure) => (verdict::from_failure(failure, limits), None),
     };
-    let mut modules = lock(&state.modules);
-    let module = modules
-        .get_mut(&module_name)
-        .ok_or_else(|| not_found(&module_name))?;
-    module.calls += 1;
-    if verdict.status == verdict::Status::Ok {
-        module.health.record_success(&policy.quarantine);
-        lock(&state.dirty_health).insert(module_name.clone());
-        let out = value.expect("ok has an outcome");
-        return Ok(json!({
-            "result": out.result.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()),
-            "stdout": out.stdout,
-        }));
+    {
+        let mut modules = lock(&state.modules);
+        let module = modules
+            .get_mut(&module_name)
+            .ok_or_else(|| not_found(&module_name))?;
+        module.calls += 1;
+        if verdict.status == verdict::Status::Ok {
+            module.health.record_success(&policy.quarantine);
+            lock(&state.dirty_health).insert(module_name.clone());
+            let out = value.expect("ok has an outcome");
+            return Ok(json!({
+                "result": out.result.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()),
+                "stdout": out.stdout,
+            }));
+        }
     }
+    // A failure is written to disk at once (health, audit), off the async threads: the calls of
+    // other modules never wait on it.
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || record_failure(&state, &module_name, &user, &verdict))
+        .await
+        .map_err(rpc::internal)?
+}
+
+/// A failed call: the module's health (consecutive failures, maybe quarantine) and its audit
+/// records, then the error the caller sees. Blocking.
+fn record_failure(
+    state: &State,
+    module_name: &str,
+    user: &str,
+    verdict: &verdict::Verdict,
+) -> Result<Value, RpcError> {
+    let policy = state.policy();
     let what = format!(
         "{:?} ({}): {}",
         verdict.status,
         verdict.layer.as_deref().unwrap_or("?"),
         verdict.detail.lines().next().unwrap_or("")
     );
+    let mut modules = lock(&state.modules);
+    let module = modules
+        .get_mut(module_name)
+        .ok_or_else(|| not_found(module_name))?;
     let quarantined = module.health.record_failure(&policy.quarantine, &what);
-    let mut error = verdicts::from_verdict(&verdict);
+    let health = module.health.clone();
+    // Locked before the modules lock is let go: health writes land in the order of the changes.
+    let store = lock(&state.store);
+    drop(modules);
+    let saved = store.save_health(module_name, &health);
+    drop(store);
+    let mut error = verdicts::from_verdict(verdict);
     // The caller is told why the call failed even if the disk refuses the new health; the error
     // then says that too.
-    if let (Err(failed), Value::Object(data)) = (
-        state.save_health(&module_name, &module.health),
-        &mut error.data,
-    ) {
-        data.insert("health_not_recorded".into(), json!(failed.message));
+    if let (Err(failed), Value::Object(data)) = (saved, &mut error.data) {
+        data.insert(
+            "health_not_recorded".into(),
+            json!(format!("cannot record health: {failed}")),
+        );
     }
     if verdict.status != verdict::Status::Error || verdict.layer.as_deref() != Some("module") {
         error = state.refuse(

@@ -156,6 +156,15 @@ impl Store {
         Self::put_health(&self.conn, module, health)
     }
 
+    /// Several modules' health in one transaction (one sync to disk, not one each).
+    pub fn save_healths(&self, healths: &[(String, Health)]) -> rusqlite::Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        for (module, health) in healths {
+            Self::put_health(&tx, module, health)?;
+        }
+        tx.commit()
+    }
+
     pub fn modules(&self) -> rusqlite::Result<Vec<StoredModule>> {
         let mut stmt = self.conn.prepare(
             "SELECT m.name, m.tier, m.source, h.score, h.consecutive_failures, h.quarantined, h.last_violation
