@@ -422,13 +422,8 @@ fn nothing_acknowledged_is_lost_when_the_supervisor_is_killed() {
         "@bob",
         "the grant survived"
     );
-    let audit = c.call("audit.list", json!({ "limit": 100 }));
-    let events: Vec<&str> = audit["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["event"].as_str().unwrap())
-        .collect();
+    let audit = audit_records(&mut c);
+    let events: Vec<&str> = audit.iter().map(|r| r["event"].as_str().unwrap()).collect();
     for event in ["loaded", "grant", "quarantined"] {
         assert!(events.contains(&event), "audit lost {event}: {events:?}");
     }
@@ -650,15 +645,10 @@ fn a_dead_zygote_is_replaced() {
         started.elapsed() < Duration::from_secs(5),
         "no long stall waiting on the dead zygote"
     );
-    let audit = c.call("audit.list", json!({}));
-    let events: Vec<&Value> = audit["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| &r["event"])
-        .collect();
-    assert!(events.contains(&&json!("worker_replaced")), "{audit}");
-    assert!(events.contains(&&json!("zygote_restarted")), "{audit}");
+    let audit = audit_records(&mut c);
+    let events: Vec<&str> = audit.iter().map(|r| r["event"].as_str().unwrap()).collect();
+    assert!(events.contains(&"worker_replaced"), "{events:?}");
+    assert!(events.contains(&"zygote_restarted"), "{events:?}");
     let health = c.call("health", json!({}));
     assert_eq!(
         health["result"]["modules"][0]["health"]["consecutive_failures"], 0,

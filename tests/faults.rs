@@ -22,13 +22,6 @@ fn calc(c: &mut Client, user: &str) -> Value {
     )
 }
 
-fn audit_events(c: &mut Client) -> Vec<Value> {
-    c.call("audit.list", json!({ "limit": 10000 }))["result"]
-        .as_array()
-        .expect("audit.list answers")
-        .clone()
-}
-
 #[test]
 fn a_worker_killed_while_idle_is_replaced_without_a_failure() {
     let daemon = Daemon::start("idle-kill", "");
@@ -47,7 +40,7 @@ fn a_worker_killed_while_idle_is_replaced_without_a_failure() {
         list["result"][0]["health"]["consecutive_failures"], 0,
         "{list}"
     );
-    let replaced = audit_events(&mut c)
+    let replaced = audit_records(&mut c)
         .into_iter()
         .find(|r| r["event"] == "worker_replaced")
         .expect("the replacement is audited");
@@ -182,7 +175,7 @@ fn a_full_state_disk_refuses_changes_clearly_keeps_serving_and_recovers() {
         .map(|g| g["user"].as_str().unwrap())
         .collect();
     assert_eq!(granted, acknowledged, "exactly the acknowledged grants");
-    let audit = audit_events(&mut c);
+    let audit = audit_records(&mut c);
     let recorded: Vec<&str> = audit
         .iter()
         .filter(|r| r["event"] == "grant")
@@ -294,7 +287,7 @@ fn signals_reload_pause_or_stop_the_supervisor_cleanly() {
     // SIGHUP reloads the policy file, as `policy.reload` would.
     pyward_worker::sys::kill(pid, libc::SIGHUP).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !audit_events(&mut c)
+    while !audit_records(&mut c)
         .iter()
         .any(|r| r["event"] == "policy_reloaded")
     {

@@ -176,6 +176,14 @@ pub fn load(client: &mut Client, name: &str, file: &str) -> Value {
     client.call("module.load", json!({ "name": name, "source": source }))
 }
 
+/// Every audit record the supervisor holds (up to 10,000), oldest first.
+pub fn audit_records(c: &mut Client) -> Vec<Value> {
+    c.call("audit.list", json!({ "limit": 10000 }))["result"]
+        .as_array()
+        .expect("audit.list answers")
+        .clone()
+}
+
 pub fn reason(reply: &Value) -> &str {
     reply["error"]["data"]["reason"].as_str().unwrap_or("")
 }

@@ -131,8 +131,7 @@ impl State {
 
     /// Audit a refusal and return the error the client sees; if the record could not be
     /// committed, the error says so in `data.audit_failed`.
-    fn refuse(&self, error: RpcError, event: &str, details: Value) -> RpcError {
-        let mut error = error;
+    fn refuse(&self, mut error: RpcError, event: &str, details: Value) -> RpcError {
         if let (Err(failed), Value::Object(data)) =
             (self.try_audit(event, details), &mut error.data)
         {
@@ -170,7 +169,10 @@ impl State {
         let modules = lock(&self.modules);
         let healths: Vec<(String, Health)> = names
             .into_iter()
-            .filter_map(|name| Some((name.clone(), modules.get(&name)?.health.clone())))
+            .filter_map(|name| {
+                let health = modules.get(&name)?.health.clone();
+                Some((name, health))
+            })
             .collect();
         // The store is locked before the modules lock is let go, so that a failure recorded
         // meanwhile is written after this older copy, not before it.
@@ -492,19 +494,16 @@ async fn dispatch(
         "module.unload" => {
             require_admin(role, method)?;
             let name = param(&params, "name")?;
-            match lock(&state.modules).remove(name) {
-                Some(module) => {
-                    if let Err(e) = state.audited("unloaded", json!({ "module": name }), |s| {
-                        s.remove_module(name)
-                    }) {
-                        // Not recorded, so not done: the module stays loaded.
-                        lock(&state.modules).insert(name.to_string(), module);
-                        return Err(e);
-                    }
-                    Ok(json!({ "unloaded": name }))
-                }
-                None => Err(not_found(name)),
+            let mut modules = lock(&state.modules);
+            if !modules.contains_key(name) {
+                return Err(not_found(name));
             }
+            // Not recorded, so not done: the module stays loaded if the disk refuses.
+            state.audited("unloaded", json!({ "module": name }), |s| {
+                s.remove_module(name)
+            })?;
+            modules.remove(name);
+            Ok(json!({ "unloaded": name }))
         }
         "module.list" => Ok(Value::Array(
             lock(&state.modules).values().map(describe).collect(),
