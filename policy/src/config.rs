@@ -221,6 +221,7 @@ pub struct RawSandbox {
     pub max_open_files: u64,
     pub max_processes: u64,
     pub read_paths: Vec<PathBuf>,
+    pub packages_dir: Option<PathBuf>,
     pub worker_uid: u32,
     pub worker_gid: u32,
     pub namespaces: Vec<Namespace>,
@@ -245,8 +246,9 @@ pub struct RawQuarantine {
     pub initial_score: f64,
 }
 
-/// Imports a module may make unless the policy says otherwise (both seeds' allowlist, plus the
-/// host API module).
+/// Imports a module may make unless the policy says otherwise: both seeds' allowlist, the host
+/// API module, and the side-effect-free standard library a bot module needs (docs/policy.md
+/// says why each commonly wanted module that stays out is out).
 pub const DEFAULT_ALLOWED_IMPORTS: &[&str] = &[
     "json",
     "time",
@@ -258,6 +260,41 @@ pub const DEFAULT_ALLOWED_IMPORTS: &[&str] = &[
     "datetime",
     "random",
     "pyward",
+    "string",
+    "itertools",
+    "textwrap",
+    "dataclasses",
+    "enum",
+    "typing",
+    "statistics",
+    "decimal",
+    "fractions",
+    "base64",
+    "binascii",
+    "html",
+    "urllib.parse",
+    "difflib",
+    "unicodedata",
+    "uuid",
+    "calendar",
+    "zoneinfo",
+    "csv",
+    "io",
+    "asyncio",
+    "copy",
+    "bisect",
+    "heapq",
+    "operator",
+    "secrets",
+    "struct",
+    "zlib",
+    "__future__",
+    "abc",
+    "contextlib",
+    "numbers",
+    "array",
+    "pprint",
+    "shlex",
 ];
 
 /// Bare names a module may not use: the builtins both seeds block (getattr and friends are judged
@@ -459,6 +496,7 @@ impl Default for RawSandbox {
             max_open_files: 32,
             max_processes: 1,
             read_paths: Vec::new(),
+            packages_dir: None,
             worker_uid: 65534,
             worker_gid: 65534,
             namespaces: Vec::new(),
@@ -531,6 +569,9 @@ pub struct SandboxLimits {
     pub max_open_files: u64,
     pub max_processes: u64,
     pub read_paths: Vec<PathBuf>,
+    /// The operator's vetted Python packages (`pip install --target`): on the workers'
+    /// `sys.path` and readable by them; a package is importable only when allowlisted.
+    pub packages_dir: Option<PathBuf>,
     pub worker_uid: u32,
     pub worker_gid: u32,
     pub namespaces: BTreeSet<Namespace>,
@@ -755,6 +796,11 @@ impl RawPolicy {
                 ));
             }
         }
+        if let Some(dir) = &sandbox.packages_dir
+            && !dir.is_absolute()
+        {
+            errors.push(invalid("sandbox.packages_dir", "must be an absolute path"));
+        }
 
         if rate_limit.calls_per_window == 0 {
             errors.push(invalid("rate_limit.calls_per_window", "must be at least 1"));
@@ -816,6 +862,7 @@ impl RawPolicy {
                 max_open_files: sandbox.max_open_files,
                 max_processes: sandbox.max_processes,
                 read_paths: sandbox.read_paths,
+                packages_dir: sandbox.packages_dir,
                 worker_uid: sandbox.worker_uid,
                 worker_gid: sandbox.worker_gid,
                 namespaces: sandbox.namespaces.into_iter().collect(),

@@ -105,6 +105,10 @@ pub struct RunArgs {
     /// Skip the static scan. Only for proving that the other layers hold on their own.
     #[arg(long)]
     pub dangerously_skip_scan: bool,
+    /// Test-only: skip the scan and turn the interpreter layer off (real builtins, no import
+    /// allowlist, no audit hook), so that the kernel layers are proven alone. Never in a policy.
+    #[arg(long, hide = true)]
+    pub dangerously_kernel_only_for_tests: bool,
     /// The module's source file.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,

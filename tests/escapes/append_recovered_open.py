@@ -1,6 +1,7 @@
 # escape: append to an existing file
 # scanned: scan_rejected
-# unscanned: error @ module ~ UnsupportedOperation
+# unscanned: sandbox_violation @ interpreter ~ refused `open`
+# kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: file_intact /tmp/pyward-escape/victim.txt
 
 def real_builtins():

@@ -1,6 +1,7 @@
 # escape: open a connection with asyncio
-# scanned: scan_rejected
-# unscanned: sandbox_violation @ interpreter ~ import of `asyncio` is refused
+# scanned: sandbox_violation @ interpreter ~ refused `socket.__new__`
+# unscanned: sandbox_violation @ interpreter ~ refused `socket.__new__`
+# kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: no_connection
 import asyncio
 def attack():

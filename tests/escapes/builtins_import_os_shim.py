@@ -1,6 +1,7 @@
 # escape: import os through recovered builtins and spawn a shell
 # scanned: scan_rejected
-# unscanned: error @ module ~ AttributeError
+# unscanned: sandbox_violation @ interpreter ~ refused `os.exec`
+# kernel: sandbox_violation @ seccomp ~ `execve`
 # evidence: no_file /tmp/pyward-escape/pwned_shim
 
 def real_builtins():

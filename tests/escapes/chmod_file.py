@@ -1,6 +1,7 @@
 # escape: make a file world-writable with os.chmod
 # scanned: scan_rejected
 # unscanned: sandbox_violation @ interpreter ~ import of `os` is refused
+# kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: file_intact /tmp/pyward-escape/victim.txt
 import os
 def attack():

@@ -1,6 +1,7 @@
 # escape: load _ctypes through the real __import__
 # scanned: scan_rejected
-# unscanned: error @ module ~ No module named|ModuleNotFoundError
+# unscanned: sandbox_violation @ interpreter ~ refused `import`
+# kernel: sandbox_violation @ seccomp ~ `mmap`
 # evidence: parent_alive
 
 def real_builtins():

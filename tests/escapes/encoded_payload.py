@@ -1,6 +1,7 @@
 # escape: hex-encoded payload executed through recovered exec
 # scanned: scan_rejected
-# unscanned: error @ module ~ NameError: name 'open' is not defined
+# unscanned: sandbox_violation @ interpreter ~ refused `compile`
+# kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: no_file /tmp/pyward-escape/written_payload
 
 def real_builtins():

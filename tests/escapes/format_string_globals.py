@@ -1,6 +1,7 @@
 # escape: reach pyward's native door through a format string, then log in
 # scanned: scan_rejected
 # unscanned: sandbox_violation @ interpreter ~ never relayed|not granted
+# kernel: sandbox_violation @ interpreter ~ not granted
 # evidence: no_host_call login
 import pyward
 def attack():

@@ -1,6 +1,7 @@
 # escape: walk frames up to the host's globals to find its secret
 # scanned: scan_rejected
-# unscanned: error @ module ~ not in this process
+# unscanned: sandbox_violation @ interpreter ~ refused `object.__getattr__`
+# kernel: error @ module ~ LookupError
 # evidence: secret_absent
 def attack():
     try:

@@ -1,6 +1,7 @@
 # escape: search every object in memory for the host's secret
 # scanned: scan_rejected
-# unscanned: error @ module ~ not in this process
+# unscanned: sandbox_violation @ interpreter ~ refused `gc.get_objects`
+# kernel: error @ module ~ LookupError
 # evidence: secret_absent
 
 def real_builtins():

@@ -1,6 +1,7 @@
 # escape: walk from a generator's frame to its caller's globals
 # scanned: scan_rejected
-# unscanned: error @ module ~ KeyError
+# unscanned: sandbox_violation @ interpreter ~ refused `object.__getattr__`
+# kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: no_file /tmp/pyward-escape/written_genframe
 def attack():
     gen = (x for x in [1])

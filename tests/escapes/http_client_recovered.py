@@ -1,6 +1,7 @@
 # escape: HTTP request with http.client via the real __import__
 # scanned: scan_rejected
-# unscanned: error @ module ~ No module named|ModuleNotFoundError|ImportError
+# unscanned: sandbox_violation @ interpreter ~ refused `import`
+# kernel: sandbox_violation @ seccomp ~ `epoll_create1`
 # evidence: no_connection
 
 def real_builtins():

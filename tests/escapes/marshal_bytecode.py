@@ -1,6 +1,7 @@
 # escape: build a code object from raw marshal bytes
 # scanned: scan_rejected
-# unscanned: error @ module ~ 
+# unscanned: sandbox_violation @ interpreter ~ refused `marshal.loads`
+# kernel: error @ module ~ ValueError
 # evidence: parent_alive
 
 def real_builtins():

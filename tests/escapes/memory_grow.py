@@ -1,6 +1,7 @@
 # escape: grow memory until the machine swaps
 # scanned: memory_limit
 # unscanned: memory_limit
+# kernel: memory_limit @ rlimit
 # evidence: parent_alive
 def attack():
     hoard = []

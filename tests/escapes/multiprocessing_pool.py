@@ -1,6 +1,7 @@
 # escape: start worker processes
 # scanned: scan_rejected
-# unscanned: error @ module ~ No module named|ModuleNotFoundError|ImportError
+# unscanned: sandbox_violation @ interpreter ~ refused `import`
+# kernel: sandbox_violation @ seccomp ~ `rt_sigaction`
 # evidence: parent_alive
 
 def real_builtins():

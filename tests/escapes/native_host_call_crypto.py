@@ -1,6 +1,7 @@
 # escape: call the host's crypto API through pyward's native door
 # scanned: scan_rejected
 # unscanned: sandbox_violation @ interpreter ~ never relayed|not granted
+# kernel: sandbox_violation @ interpreter ~ not granted
 # evidence: no_host_call crypto
 import pyward
 def attack():

@@ -1,6 +1,7 @@
 # escape: import the _socket extension directly
 # scanned: scan_rejected
-# unscanned: error @ module ~ ModuleNotFoundError|No module named
+# unscanned: sandbox_violation @ interpreter ~ refused `import`
+# kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: no_connection
 
 def real_builtins():

@@ -1,6 +1,7 @@
 # escape: read the supervisor's state database
 # scanned: scan_rejected
-# unscanned: error @ module ~ UnsupportedOperation
+# unscanned: error @ module ~ [Errno 13] Permission denied
+# kernel: error @ module ~ [Errno 13] Permission denied
 # evidence: secret_absent
 
 def real_builtins():

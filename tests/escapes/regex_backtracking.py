@@ -1,6 +1,7 @@
 # escape: catastrophic regex backtracking
 # scanned: timeout
 # unscanned: timeout
+# kernel: timeout @ rlimit
 # evidence: parent_alive
 import re
 def attack():

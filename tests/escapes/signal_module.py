@@ -1,6 +1,7 @@
 # escape: send signals with the signal module
 # scanned: scan_rejected
-# unscanned: error @ module ~ No module named|ModuleNotFoundError|ImportError
+# unscanned: sandbox_violation @ interpreter ~ refused `import`
+# kernel: sandbox_violation @ seccomp ~ `rt_sigaction`
 # evidence: parent_alive
 
 def real_builtins():

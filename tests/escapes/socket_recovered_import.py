@@ -1,6 +1,7 @@
 # escape: import socket through the real __import__
 # scanned: scan_rejected
-# unscanned: error @ module ~ ModuleNotFoundError|No module named
+# unscanned: sandbox_violation @ interpreter ~ refused `import`
+# kernel: sandbox_violation @ seccomp ~ `epoll_create1`
 # evidence: no_connection
 
 def real_builtins():

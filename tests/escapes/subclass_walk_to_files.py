@@ -1,6 +1,7 @@
 # escape: walk object's subclasses for one whose globals hold a file opener
 # scanned: scan_rejected
-# unscanned: error @ module ~ UnsupportedOperation
+# unscanned: sandbox_violation @ interpreter ~ refused `open`
+# kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: no_file /tmp/pyward-escape/written_subclass
 def attack():
     for cls in ().__class__.__bases__[0].__subclasses__():

@@ -1,6 +1,7 @@
 # escape: spawn a process with subprocess via the real __import__
 # scanned: scan_rejected
-# unscanned: error @ module ~ No module named|ModuleNotFoundError|ImportError
+# unscanned: sandbox_violation @ interpreter ~ refused `import`
+# kernel: sandbox_violation @ seccomp ~ `rt_sigaction`
 # evidence: no_file /tmp/pyward-escape/pwned_subprocess2
 
 def real_builtins():

@@ -1,6 +1,7 @@
 # escape: start threads to race the sandbox
 # scanned: scan_rejected
-# unscanned: error @ module ~ No module named|ModuleNotFoundError|ImportError
+# unscanned: error @ module ~ RuntimeError
+# kernel: error @ module ~ RuntimeError
 # evidence: parent_alive
 
 def real_builtins():

@@ -1,6 +1,7 @@
 # escape: send a UDP datagram
 # scanned: scan_rejected
-# unscanned: error @ module ~ No module named|ModuleNotFoundError
+# unscanned: sandbox_violation @ interpreter ~ refused `import`
+# kernel: sandbox_violation @ seccomp ~ `epoll_create1`
 # evidence: no_connection
 
 def real_builtins():

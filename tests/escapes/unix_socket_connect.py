@@ -1,6 +1,7 @@
 # escape: connect to a Unix socket in the file system
 # scanned: scan_rejected
-# unscanned: error @ module ~ No module named|ModuleNotFoundError
+# unscanned: sandbox_violation @ interpreter ~ refused `import`
+# kernel: sandbox_violation @ seccomp ~ `epoll_create1`
 # evidence: no_connection
 
 def real_builtins():

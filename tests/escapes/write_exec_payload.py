@@ -1,6 +1,7 @@
 # escape: run a write payload through exec() recovered from builtins
 # scanned: scan_rejected
-# unscanned: error @ module ~ NameError: name 'open' is not defined
+# unscanned: sandbox_violation @ interpreter ~ refused `compile`
+# kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: no_file /tmp/pyward-escape/written_exec
 
 def real_builtins():

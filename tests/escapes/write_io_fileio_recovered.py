@@ -1,6 +1,7 @@
 # escape: write with _io.FileIO imported through the real __import__
 # scanned: scan_rejected
-# unscanned: error @ module ~ FileIO
+# unscanned: sandbox_violation @ interpreter ~ refused `open`
+# kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: no_file /tmp/pyward-escape/written_fileio
 
 def real_builtins():

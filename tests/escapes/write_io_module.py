@@ -1,6 +1,7 @@
 # escape: write through the io module
-# scanned: scan_rejected
-# unscanned: sandbox_violation @ interpreter ~ import of `io` is refused
+# scanned: sandbox_violation @ interpreter ~ refused `open`
+# unscanned: sandbox_violation @ interpreter ~ refused `open`
+# kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: no_file /tmp/pyward-escape/written_io
 import io
 def attack():

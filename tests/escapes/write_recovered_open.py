@@ -1,6 +1,7 @@
 # escape: write a file with open() recovered from a stdlib module's builtins
 # scanned: scan_rejected
-# unscanned: error @ module ~ UnsupportedOperation
+# unscanned: sandbox_violation @ interpreter ~ refused `open`
+# kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: no_file /tmp/pyward-escape/written_recovered
 
 def real_builtins():

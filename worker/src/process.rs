@@ -111,6 +111,9 @@ impl WorkerProcess {
                 drop(parent_link);
                 drop(report_read);
                 let _ = sys::die_with_parent();
+                // INVARIANT: before the interpreter starts, which copies the environment into
+                // `os.environ`: no secret of the caller may be left in this process's memory.
+                sys::scrub_environment(&single);
                 // A panic must never unwind into the parent's code running in this child.
                 let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let runtime = match Runtime::new(config.clone()) {

@@ -902,3 +902,204 @@ pub fn cpu_seconds_used(pid: i32) -> Option<f64> {
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     (ticks > 0).then(|| (utime + stime) / ticks as f64)
 }
+
+// --- the embedded interpreter (CPython's C API) -------------------------------------------------
+
+/// `wchar_t` text for CPython's configuration API (UTF-32 on Linux), NUL-terminated.
+fn wide(text: &str) -> Vec<libc::wchar_t> {
+    text.chars()
+        .map(|c| c as libc::wchar_t)
+        .chain(std::iter::once(0))
+        .collect()
+}
+
+fn status_message(status: &pyo3::ffi::PyStatus) -> String {
+    if status.err_msg.is_null() {
+        return "unknown error".to_string();
+    }
+    // SAFETY: CPython sets err_msg to a static NUL-terminated C string when it is not null.
+    unsafe { std::ffi::CStr::from_ptr(status.err_msg) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Start CPython in this process: isolated (no environment variables, no user site, no `site`
+/// at all), no bytecode written, no signal handlers, `sys.path` exactly `paths`, with `home`
+/// as its prefix. Afterwards the calling thread does not hold the GIL (pyo3 takes it as
+/// needed). Once per process.
+pub fn python_initialize(home: &str, paths: &[String]) -> Result<(), String> {
+    use pyo3::ffi;
+    // SAFETY: Py_IsInitialized may be called at any time.
+    if unsafe { ffi::Py_IsInitialized() } != 0 {
+        return Err("the interpreter is already initialised in this process".into());
+    }
+    let home = wide(home);
+    let paths: Vec<Vec<libc::wchar_t>> = paths.iter().map(|p| wide(p)).collect();
+    let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::uninit();
+    let cfg = config.as_mut_ptr();
+    // SAFETY: PyConfig_InitIsolatedConfig fully initialises the struct behind `cfg`; every
+    // later access goes through that initialised struct, every string passed is a
+    // NUL-terminated wchar_t buffer that outlives the call (CPython copies it), and the config
+    // is cleared exactly once. Py_InitializeFromConfig runs before any other Python API use.
+    unsafe {
+        ffi::PyConfig_InitIsolatedConfig(cfg);
+        (*cfg).site_import = 0;
+        (*cfg).user_site_directory = 0;
+        (*cfg).write_bytecode = 0;
+        (*cfg).install_signal_handlers = 0;
+        (*cfg).use_environment = 0;
+        (*cfg).parse_argv = 0;
+        (*cfg).pathconfig_warnings = 0;
+        (*cfg).faulthandler = 0;
+        (*cfg).safe_path = 1;
+        (*cfg).module_search_paths_set = 1;
+        let mut status = ffi::PyConfig_SetString(cfg, &raw mut (*cfg).home, home.as_ptr());
+        for path in &paths {
+            if ffi::PyStatus_Exception(status) != 0 {
+                break;
+            }
+            status = ffi::PyWideStringList_Append(&raw mut (*cfg).module_search_paths, path.as_ptr());
+        }
+        if ffi::PyStatus_Exception(status) == 0 {
+            status = ffi::Py_InitializeFromConfig(cfg);
+        }
+        ffi::PyConfig_Clear(cfg);
+        if ffi::PyStatus_Exception(status) != 0 {
+            return Err(status_message(&status));
+        }
+        // Hand the GIL back: pyo3 takes it (PyGILState_Ensure) wherever Python is used.
+        ffi::PyEval_SaveThread();
+    }
+    Ok(())
+}
+
+/// Fork an interpreter-holding process the way `os.fork` does: CPython's before-fork hooks and
+/// import lock in the parent, its after-fork reinitialisation in the child (thread state, the
+/// import lock, `os.register_at_fork` handlers such as `random` reseeding itself).
+pub fn fork_python(_py: pyo3::Python<'_>, proof: &SingleThreaded) -> io::Result<Forked> {
+    // SAFETY: the `Python` token proves this thread holds the GIL, which these three need.
+    unsafe { pyo3::ffi::PyOS_BeforeFork() };
+    let forked = fork(proof);
+    match forked {
+        // SAFETY: as above; in the child, first thing after fork, as CPython requires.
+        Ok(Forked::Child) => unsafe { pyo3::ffi::PyOS_AfterFork_Child() },
+        // SAFETY: as above.
+        _ => unsafe { pyo3::ffi::PyOS_AfterFork_Parent() },
+    }
+    forked
+}
+
+/// The builtins namespace of the Python code running now (the caller of whatever raised an
+/// audit event), compared by identity.
+pub fn python_caller_builtins(_py: pyo3::Python<'_>) -> usize {
+    // SAFETY: with the GIL held (the token), PyEval_GetBuiltins returns a borrowed pointer that
+    // is only compared, never dereferenced.
+    unsafe { pyo3::ffi::PyEval_GetBuiltins() as usize }
+}
+
+type AuditHookFn = unsafe extern "C" fn(
+    *const libc::c_char,
+    *mut pyo3::ffi::PyObject,
+    *mut libc::c_void,
+) -> libc::c_int;
+
+unsafe extern "C" {
+    fn PySys_AddAuditHook(hook: AuditHookFn, user_data: *mut libc::c_void) -> libc::c_int;
+}
+
+/// Decides an audit event: `Err` refuses it (the error is raised where the event happened).
+pub type AuditDecider =
+    fn(pyo3::Python<'_>, &str, &pyo3::Bound<'_, pyo3::types::PyTuple>) -> pyo3::PyResult<()>;
+
+static AUDIT_DECIDER: std::sync::OnceLock<AuditDecider> = std::sync::OnceLock::new();
+
+unsafe extern "C" fn audit_trampoline(
+    event: *const libc::c_char,
+    args: *mut pyo3::ffi::PyObject,
+    _data: *mut libc::c_void,
+) -> libc::c_int {
+    let Some(decide) = AUDIT_DECIDER.get() else {
+        return 0;
+    };
+    // SAFETY: CPython calls audit hooks with the GIL held.
+    let py = unsafe { pyo3::Python::assume_attached() };
+    // SAFETY: `event` is a NUL-terminated string CPython owns for the duration of the call.
+    let event = unsafe { std::ffi::CStr::from_ptr(event) }.to_string_lossy();
+    // SAFETY: `args` is a borrowed reference to a tuple, valid for the duration of the call.
+    let args = unsafe { pyo3::Bound::from_borrowed_ptr(py, args) };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        match args.cast::<pyo3::types::PyTuple>() {
+            Ok(tuple) => decide(py, &event, tuple),
+            Err(_) => Ok(()),
+        }
+    }));
+    match outcome {
+        Ok(Ok(())) => 0,
+        Ok(Err(error)) => {
+            error.restore(py);
+            -1
+        }
+        Err(_) => {
+            pyo3::exceptions::PyRuntimeError::new_err("pyward: the audit hook failed")
+                .restore(py);
+            -1
+        }
+    }
+}
+
+/// Install `decide` as a PEP 578 audit hook. Hooks added through the C API cannot be removed
+/// (Python code can only add more), and they see every audit event of the interpreter.
+pub fn python_add_audit_hook(_py: pyo3::Python<'_>, decide: AuditDecider) -> io::Result<()> {
+    if AUDIT_DECIDER.set(decide).is_err() {
+        return Err(io::Error::other("an audit hook is already installed"));
+    }
+    // SAFETY: the GIL is held (the token); the hook is a plain function that lives forever.
+    let ret = unsafe { PySys_AddAuditHook(audit_trampoline, std::ptr::null_mut()) };
+    if ret != 0 {
+        return Err(io::Error::other("PySys_AddAuditHook refused the hook"));
+    }
+    Ok(())
+}
+
+// --- the inherited environment ----------------------------------------------------------------
+
+unsafe extern "C" {
+    static mut environ: *mut *mut libc::c_char;
+}
+
+/// Overwrite every environment string this process holds, then empty the environment: the
+/// strings `environ` points to (the kernel's block on the stack, or copies setenv made) and the
+/// kernel's original block itself (what `/proc/PID/environ` shows), so that no secret of the
+/// caller is left in this process's memory for code running in it to find.
+pub fn scrub_environment(_proof: &SingleThreaded) {
+    // SAFETY: single-threaded (the token): nothing else reads or changes the environment while
+    // we walk it. Each entry is a valid NUL-terminated string that we own and may overwrite in
+    // place (environment strings are writable memory); clearenv frees only the array.
+    unsafe {
+        let mut entry = environ;
+        while !entry.is_null() && !(*entry).is_null() {
+            let text = *entry;
+            let len = libc::strlen(text);
+            std::ptr::write_bytes(text, 0, len);
+            entry = entry.add(1);
+        }
+        libc::clearenv();
+    }
+    if let Some((start, end)) = original_environment_block() {
+        // SAFETY: [start, end) is the environment block the kernel copied onto this process's
+        // stack at exec (from /proc/self/stat); it stays mapped and writable for the life of
+        // the process, and nothing refers to it any more after clearenv above.
+        unsafe { std::ptr::write_bytes(start as *mut u8, 0, end - start) };
+    }
+}
+
+/// `env_start` and `env_end` from /proc/self/stat (fields 50 and 51).
+fn original_environment_block() -> Option<(usize, usize)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    // Field numbering in proc(5) starts at 1 with the pid; after the command name, field 3 is
+    // index 0 here.
+    let start: usize = fields.get(50 - 3)?.parse().ok()?;
+    let end: usize = fields.get(51 - 3)?.parse().ok()?;
+    (start != 0 && end > start).then_some((start, end))
+}

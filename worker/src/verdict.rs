@@ -55,10 +55,19 @@ pub fn from_error(error: &PyError) -> Verdict {
             error.message.clone(),
         )
     } else if error.is_memory_error() {
+        // CPython raises MemoryError when an allocation fails: in a worker that is the
+        // address-space limit (RLIMIT_AS) refusing to grow it.
         verdict(
             Status::MemoryLimit,
-            "interpreter",
-            format!("MemoryError: {}", error.message),
+            "rlimit",
+            format!(
+                "MemoryError{}: the worker reached its memory limit (sandbox.memory_mb)",
+                if error.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", error.message)
+                }
+            ),
         )
     } else {
         verdict(
@@ -70,6 +79,14 @@ pub fn from_error(error: &PyError) -> Verdict {
 }
 
 pub fn from_outcome(outcome: &CallOutcome) -> Verdict {
+    // A refusal of the interpreter layer counts even if the module caught the exception.
+    if let Some(violation) = &outcome.violation {
+        return verdict(
+            Status::SandboxViolation,
+            "interpreter",
+            violation.message(),
+        );
+    }
     if outcome.output_limit_hit {
         return verdict(
             Status::OutputLimit,

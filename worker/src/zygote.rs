@@ -55,6 +55,14 @@ pub fn run(control: OwnedFd, config: RuntimeConfig) -> ! {
     // the same on itself), so no worker outlives the supervisor.
     let _ = sys::die_with_parent();
     let started = Instant::now();
+    // Started with an empty environment; scrubbing also zeroes the block exec left behind.
+    match sys::SingleThreaded::check() {
+        Ok(single) => sys::scrub_environment(&single),
+        Err(e) => {
+            eprintln!("pyward zygote: {e}");
+            sys::exit_now(1);
+        }
+    }
     let mut runtime = match Runtime::new(config) {
         Ok(runtime) => Some(runtime),
         Err(e) => {
@@ -159,7 +167,11 @@ fn spawn(
 ) -> std::io::Result<(libc::pid_t, OwnedFd)> {
     let single = sys::SingleThreaded::check()?;
     let (report_read, report_write) = sys::pipe()?;
-    match sys::fork(&single)? {
+    let forked = runtime
+        .as_ref()
+        .expect("the zygote keeps its runtime")
+        .fork(&single)?;
+    match forked {
         sys::Forked::Child => {
             let _ = (control, sigchld); // closed by the sandbox's fd stage
             let _ = sys::die_with_parent();
@@ -196,7 +208,9 @@ impl ZygoteClient {
     ) -> std::io::Result<ZygoteClient> {
         let (ours, theirs) = sys::seqpacket_pair()?;
         let mut cmd = std::process::Command::new(exe);
-        cmd.arg("zygote");
+        // Nothing of the supervisor's environment may reach a worker's memory: the zygote
+        // starts with none, and the interpreter needs none.
+        cmd.arg("zygote").env_clear();
         if let Some(config) = config {
             cmd.arg("--config").arg(config);
         }

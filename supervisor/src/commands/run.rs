@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use pyward_policy::Policy;
 use pyward_policy::scan::{self, Finding};
 use pyward_worker::process::WorkerProcess;
-use pyward_worker::runtime::{RuntimeConfig, Target};
+use pyward_worker::runtime::{InterpreterLayer, Preload, RuntimeConfig, Target};
 use pyward_worker::sandbox::SandboxReport;
 use pyward_worker::verdict::{self, Status, Verdict};
 use serde::Serialize;
@@ -92,7 +92,8 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
         .file
         .file_stem()
         .map_or("module".into(), |s| s.to_string_lossy().into_owned());
-    let skip_scan = args.dangerously_skip_scan || policy.scan.dangerously_skip_scan;
+    let kernel_only = args.dangerously_kernel_only_for_tests;
+    let skip_scan = args.dangerously_skip_scan || kernel_only || policy.scan.dangerously_skip_scan;
     if !skip_scan {
         let file = scan::scan_source(&args.file.to_string_lossy(), source, &policy.scan);
         if !file.is_clean() {
@@ -131,8 +132,15 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
             detail: "the policy requires per-worker cgroups (sandbox.require), which only `pyward serve` makes; run the module through the supervisor, or drop cgroup from sandbox.require".into(),
         });
     }
+    // A one-shot run warms only what this module imports (before the sandbox: C extensions
+    // cannot be loaded after it), not the whole allowlist as the zygote does.
     let config = RuntimeConfig {
-        preload: false,
+        preload: Preload::ImportsOf(source.to_string()),
+        layer: if kernel_only {
+            InterpreterLayer::DangerouslyOffForTests
+        } else {
+            InterpreterLayer::On
+        },
         ..RuntimeConfig::from_policy(policy)
     };
     let mut worker = match WorkerProcess::spawn_direct(&config, limits) {

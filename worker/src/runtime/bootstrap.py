@@ -1,126 +1,382 @@
-# pyward runtime bootstrap. Runs once per interpreter, trusted, before any module code, with the
-# real builtins. It builds the world a module sees: an `os` shim without OS access, restricted
-# builtins, the `pyward` host API module, and captured output. `_native` is the Rust side.
+# pyward runtime bootstrap, for the embedded CPython. Runs once per interpreter, trusted, before
+# any module code, with the real builtins. It builds the world a module sees: restricted
+# builtins with a guarded __import__ and getattr family, an import gate on sys.meta_path, the
+# `pyward` host API module, captured output, and an event loop without I/O for async handlers.
+# `_native` is the Rust side (worker/src/runtime/mod.rs); the audit hook is installed from Rust
+# after this file has run.
+#
+# The interpreter layer is a tripwire, not a wall: the kernel (Landlock, seccomp, rlimits) is.
 import sys
 import builtins
+import json as _json
+import linecache as _linecache
+import traceback as _traceback
 
-_native = sys.modules["_pyward_native"]
+import _pyward_native as _native
 
-
-def _make_os_shim():
-    """Just enough `os` for pure-Python stdlib modules (random, posixpath): no files, no
-    processes, no environment. urandom reads the kernel's getrandom."""
-    os = type(sys)("os")
-    os.name = "posix"
-    os.sep = "/"
-    os.altsep = None
-    os.extsep = "."
-    os.pathsep = ":"
-    os.linesep = "\n"
-    os.curdir = "."
-    os.pardir = ".."
-    os.defpath = ""
-    os.devnull = "/dev/null"
-    os.environ = {}
-    os.environb = {}
-    os.error = OSError
-    os.supports_bytes_environ = False
-    os.urandom = _native.urandom
-
-    def fspath(path):
-        if isinstance(path, (str, bytes)):
-            return path
-        raise TypeError("expected str or bytes, not " + type(path).__name__)
-
-    def getenv(key, default=None):
-        return default
-
-    def getcwd():
-        return "/"
-
-    def cpu_count():
-        return 1
-
-    os.fspath = fspath
-    os.getenv = getenv
-    os.getcwd = getcwd
-    os.cpu_count = cpu_count
-    return os
+_config = _native.config()
+_LAYER_ON = _config["interpreter_layer"]
+_ALLOWED = tuple(_config["allowed_imports"])
+_BLOCKED_ATTRIBUTES = frozenset(_config["blocked_attributes"])
+SandboxViolation = _native.SandboxViolation
+_ModuleType = type(sys)
 
 
-sys.modules["os"] = _make_os_shim()
-import posixpath as _posixpath  # noqa: E402  (needs the shim above)
+# --- restricted builtins ------------------------------------------------------------------------
 
-sys.modules["os"].path = _posixpath
-sys.modules["os.path"] = _posixpath
-
-# Names a module's builtins do not have (the policy's forbidden names). __build_class__ stays:
-# every `class` statement needs it; the scanner forbids naming it.
-_blocked = set(_native.blocked_builtins()) - {"__build_class__"}
-restricted = {k: v for k, v in builtins.__dict__.items() if k not in _blocked}
-restricted["getattr"] = _native.guarded_getattr
-restricted["setattr"] = _native.guarded_setattr
-restricted["delattr"] = _native.guarded_delattr
-restricted["hasattr"] = _native.guarded_hasattr
+def _check_attribute(func, name):
+    if not isinstance(name, str):
+        raise TypeError("%s(): attribute name must be a string" % func)
+    if name.startswith("_") or name in _BLOCKED_ATTRIBUTES:
+        _native.refuse(
+            "builtins." + func,
+            "%s() of the attribute `%s` (private names and the policy's forbidden attributes "
+            "cannot be reached dynamically)" % (func, name),
+        )
 
 
-def new_module(name, source):
-    """A module whose code runs with the restricted builtins."""
-    module = type(sys)(name)
-    module.__dict__["__builtins__"] = restricted
-    module.__dict__["_native"] = _native
-    _native.guard_globals(module.__dict__)
-    exec(source, module.__dict__)
+def _guarded_getattr(obj, name, *default):
+    _check_attribute("getattr", name)
+    return getattr(obj, name, *default)
+
+
+def _guarded_setattr(obj, name, value):
+    _check_attribute("setattr", name)
+    return setattr(obj, name, value)
+
+
+def _guarded_delattr(obj, name):
+    _check_attribute("delattr", name)
+    return delattr(obj, name)
+
+
+def _guarded_hasattr(obj, name):
+    _check_attribute("hasattr", name)
+    return hasattr(obj, name)
+
+
+def _refuse_import(name, why):
+    raise ImportError("pyward: " + why, name=name)
+
+
+# Internal modules the standard library's C code imports through the caller's `__import__`
+# (time.strptime and datetime.strptime import _strptime on every call): handed over once the
+# bootstrap has loaded them.
+_IMPLICIT = frozenset({"_strptime"})
+
+
+def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+    """`__import__` for module code: absolute imports of allowlisted modules only, no private
+    names, and no module that is not itself allowed (`from json import codecs`)."""
+    if name in _IMPLICIT and not fromlist and level == 0 and name in sys.modules:
+        return sys.modules[name]
+    if level != 0:
+        _refuse_import(name, "relative import of `%s` is refused: a module is one file" % name)
+    if not _native.import_allowed(name):
+        _refuse_import(
+            name,
+            "import of `%s` is refused: not in the policy's import allowlist (%s)"
+            % (name, ", ".join(_ALLOWED)),
+        )
+    fromlist = tuple(fromlist or ())
+    for item in fromlist:
+        if item.startswith("_") and name != "__future__":
+            _refuse_import(
+                name, "`from %s import %s` is refused: private names are internals" % (name, item)
+            )
+    module = builtins.__import__(name, globals, locals, fromlist, 0)
+    for item in fromlist:
+        value = module.__dict__.get(item)
+        if isinstance(value, _ModuleType) and not _native.import_allowed(value.__name__):
+            _refuse_import(
+                name,
+                "`from %s import %s` is refused: `%s` is a module outside the allowlist"
+                % (name, item, value.__name__),
+            )
     return module
 
 
-pyward = new_module("pyward", _native.pyward_source())
+if _LAYER_ON:
+    # The policy's forbidden names (eval, exec, open, ...) do not exist for module code.
+    # __build_class__ stays: every `class` statement needs it; the scanner forbids naming it.
+    _blocked = set(_config["blocked_builtins"]) - {"__build_class__"}
+    restricted = {k: v for k, v in builtins.__dict__.items() if k not in _blocked}
+    restricted["__import__"] = _guarded_import
+    restricted["getattr"] = _guarded_getattr
+    restricted["setattr"] = _guarded_setattr
+    restricted["delattr"] = _guarded_delattr
+    restricted["hasattr"] = _guarded_hasattr
+else:
+    # Test-only: the kernel alone must hold (tests/escapes.rs, "kernel alone").
+    restricted = builtins.__dict__
+
+
+# --- the pyward module and captured output -------------------------------------------------------
+
+def _new_module(name, source):
+    module = _ModuleType(name)
+    module.__dict__["__builtins__"] = restricted
+    module.__dict__["_native"] = _native
+    exec(compile(source, "<%s>" % name, "exec", dont_inherit=True), module.__dict__)
+    return module
+
+
+pyward = _new_module("pyward", _native.pyward_source())
 sys.modules["pyward"] = pyward
 sys.stdout = sys.stderr = pyward._stdout
 
-# Pre-import what modules may import, so a forked worker pays nothing for it (the zygote).
-# A one-shot run skips this and imports lazily, inside the sandbox, what its module needs.
-if _native.preload():
-    for _name in _native.allowed_imports():
-        if _name != "pyward":
+
+# --- warm imports ----------------------------------------------------------------------------------
+
+def _imports_of(source):
+    """Top-level module names a source imports (for a one-shot run, which warms only those)."""
+    import ast
+
+    names = []
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return names
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return names
+
+
+# C extensions must be loaded before seccomp forbids executable mappings, and every import done
+# here is one a forked worker does not pay for.
+_preload = _config["preload"]
+if isinstance(_preload, str):
+    _preload = _imports_of(_preload)
+for _name in _preload:
+    if _name != "pyward" and _native.import_allowed(_name):
+        try:
             __import__(_name)
+        except ImportError:
+            if _config["preload_is_allowlist"]:
+                raise
+# Imports the standard library makes lazily, on first use, from C code (so the first caller
+# would otherwise pay for them inside the sandbox).
+for _name, _needs in (("_strptime", "datetime"), ("_strptime", "time")):
+    if _needs in sys.modules and _name not in sys.modules:
+        __import__(_name)
 
 
-def module_globals(name):
-    return {"__builtins__": restricted, "__name__": name}
+# --- the import gate ----------------------------------------------------------------------------
+
+# Modules that give access to the operating system. Module code never gets them through
+# `import` (the guarded __import__ says no first); this gate also refuses them to any import
+# that module code sets off by other means, unless the policy allows them by name.
+_NEVER = frozenset(
+    "ctypes _ctypes mmap subprocess _posixsubprocess socket _socket ssl _ssl pty tty termios "
+    "fcntl resource multiprocessing _multiprocessing _posixshmem signal _signal select "
+    "selectors importlib.util _testcapi _testinternalcapi faulthandler pickle _pickle marshal "
+    "shutil tempfile os.path".split()
+)
+
+
+class _ImportGate:
+    """First on sys.meta_path: a module not yet imported that grants OS access is refused while
+    any module code is on the stack."""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name not in _NEVER or _native.import_allowed(name):
+            return None
+        if _native.module_code_on_stack():
+            _native.refuse("import", "module code set off an import of `%s`" % name)
+        return None
+
+
+if _LAYER_ON:
+    sys.meta_path.insert(0, _ImportGate)
+
+
+# --- async handlers -------------------------------------------------------------------------------
+
+def _make_loop():
+    """An asyncio event loop with no selector: callbacks, timers, tasks and sleeps work; nothing
+    can wait for I/O (there is none in the sandbox), and a wait that can never end is an error
+    instead of a hang."""
+    import time
+    from asyncio import base_events
+
+    class _NoSelector:
+        def select(self, timeout):
+            if timeout is None:
+                raise RuntimeError(
+                    "pyward: the handler awaits something that can never finish here "
+                    "(no I/O, threads or subprocesses in the sandbox)"
+                )
+            if timeout > 0:
+                time.sleep(timeout)
+            return []
+
+        def close(self):
+            pass
+
+    class SandboxLoop(base_events.BaseEventLoop):
+        def __init__(self):
+            super().__init__()
+            self._selector = _NoSelector()
+
+        def _process_events(self, event_list):
+            pass
+
+        def _write_to_self(self):
+            pass
+
+    return SandboxLoop
+
+
+_SandboxLoop = None
+if "asyncio" in sys.modules:
+    import asyncio as _asyncio
+
+    _SandboxLoop = _make_loop()
+
+    class _SandboxPolicy(_asyncio.DefaultEventLoopPolicy):
+        _loop_factory = _SandboxLoop
+
+    _asyncio.set_event_loop_policy(_SandboxPolicy())
 
 
 def _drive(coroutine):
-    """Run an `async def` handler to completion without an event loop: host calls are
-    synchronous, so a coroutine that is waiting on anything else can never finish here."""
+    """Run an `async def` handler to completion."""
+    if _SandboxLoop is not None:
+        loop = _SandboxLoop()
+        try:
+            return loop.run_until_complete(coroutine)
+        finally:
+            loop.close()
+    # Without asyncio: a coroutine may await its own coroutines, nothing else.
     try:
         while True:
             waiting_on = coroutine.send(None)
+            if waiting_on is None:
+                continue  # a bare yield (asyncio.sleep(0) style)
             coroutine.close()
             raise RuntimeError(
-                "pyward: an async handler awaited %r; handlers may await their own coroutines, "
-                "and host calls need no await" % (type(waiting_on).__name__,)
+                "pyward: an async handler awaited %r, which needs an event loop; "
+                "allow `asyncio` in the policy's import allowlist" % (type(waiting_on).__name__,)
             )
     except StopIteration as done:
         return done.value
 
 
-import json as _json  # noqa: E402
+# --- loading and calling ------------------------------------------------------------------------
+
+_module = None
+_filename = None
 
 
-def invoke(function, event_json, args_json, as_command):
-    args = _json.loads(args_json)
-    if as_command:
-        result = function(_json.loads(event_json), args)
-    elif isinstance(args, list):
-        result = function(*args)
-    elif isinstance(args, dict):
-        result = function(**args)
+def _identifiers(code, out):
+    """Names, attribute names and short string constants in a code object and the ones nested in
+    it: what CPython will really look up (the parser cross-check compares it with the scanner's
+    view)."""
+    out.update(code.co_names)
+    out.update(code.co_varnames)
+    stack = list(code.co_consts)
+    while stack:
+        const = stack.pop()
+        if isinstance(const, str):
+            if len(const) <= 64:
+                out.add(const)
+        elif isinstance(const, (tuple, frozenset)):
+            stack.extend(const)
+        elif isinstance(const, type(code)):
+            _identifiers(const, out)
+
+
+def load(name, source, granted):
+    """Compile and run a module's source with the restricted builtins. Returns its commands
+    (name, security, help) and the identifiers its compiled code uses."""
+    global _module, _filename
+    for call in _native.host_calls():
+        if call not in granted and call in pyward.__dict__:
+            del pyward.__dict__[call]
+    filename = "<module %s>" % name
+    code = compile(source, filename, "exec", dont_inherit=True)
+    _linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    identifiers = set()
+    _identifiers(code, identifiers)
+    module = _ModuleType(name)
+    module.__dict__["__builtins__"] = restricted
+    _module, _filename = module, filename
+    # dataclasses and typing find a class's module in sys.modules (string annotations). A
+    # module named like a standard library module is not registered: it would shadow it.
+    if name not in sys.modules:
+        sys.modules[name] = module
+    exec(code, module.__dict__)
+    commands = [
+        (command, info["security"], info["help"])
+        for command, info in sorted(pyward._commands.items())
+    ]
+    return commands, sorted(identifiers)
+
+
+def call(kind, name, event_json, args_json):
+    """Call a command (`handler(event, args)`) or a public module-level function (positional
+    arguments from a list, keywords from an object, else one argument). Returns JSON text."""
+    if _module is None:
+        raise RuntimeError("no module is loaded")
+    if kind == "command":
+        info = pyward._commands.get(name)
+        if info is None:
+            raise LookupError("the module declares no command `%s`" % name)
+        result = info["function"](_json.loads(event_json), _json.loads(args_json))
     else:
-        result = function(args)
+        if name.startswith("_"):
+            raise SandboxViolation("`%s` is private; only public functions can be called" % name)
+        function = _module.__dict__.get(name)
+        if not callable(function):
+            raise LookupError("the module has no function `%s`" % name)
+        args = _json.loads(args_json)
+        if isinstance(args, list):
+            result = function(*args)
+        elif isinstance(args, dict):
+            result = function(**args)
+        else:
+            result = function(args)
     if type(result).__name__ == "coroutine":
         result = _drive(result)
     try:
         return _json.dumps(result)
+    except RecursionError:
+        raise ValueError(
+            "pyward: the handler's result is nested too deeply to send as JSON"
+        ) from None
     except (TypeError, ValueError) as error:
-        raise TypeError("pyward: the handler's result is not JSON: %s" % (error,))
+        raise TypeError("pyward: the handler's result is not JSON: %s" % (error,)) from None
+
+
+def describe(error, traceback=None):
+    """(type name, message, traceback text) for an exception, the traceback starting at the
+    module's own code."""
+    tb = traceback or error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != _filename:
+        tb = tb.tb_next
+    if tb is None:
+        tb = traceback or error.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == "<pyward bootstrap>":
+            tb = tb.tb_next
+    try:
+        text = "".join(_traceback.format_exception(type(error), error, tb, limit=50))
+    except Exception as failure:  # a hostile __str__ or a broken traceback
+        text = "(traceback unavailable: %s)" % type(failure).__name__
+    try:
+        message = str(error)
+    except Exception:
+        message = "(the exception's message could not be read)"
+    return type(error).__name__, message, text
+
+
+# The zygote's objects are never collected again: a forked worker's collector then leaves the
+# shared pages alone (copy-on-write stays shared).
+if _config["freeze"]:
+    import gc as _gc
+
+    _gc.collect()
+    _gc.freeze()

@@ -1,53 +1,110 @@
-//! The embedded interpreter: RustPython without `host_env` (no os, posix, socket, ctypes or file
-//! I/O compiled in), plus an in-language layer on top of it: restricted builtins, an import
-//! allowlist, a safe `os` shim, captured output, a coroutine driver, and the `pyward` module as
-//! the only door out.
+//! The embedded interpreter: CPython (the system's libpython, through pyo3), started isolated,
+//! plus an in-language layer on top of it: restricted builtins, an import allowlist (a guarded
+//! `__import__` and an import gate on `sys.meta_path`), a PEP 578 audit hook installed from
+//! Rust, captured output, a coroutine driver, and the `pyward` module as the only door out.
 //!
-//! The in-language layer is a tripwire, not a wall: a module that gets hold of an allowed
-//! stdlib module's globals reaches the real builtins. The wall is the OS sandbox around the
-//! process, and the test suite runs every escape with the scanner off to prove it holds.
+//! The in-language layer is a tripwire, not a wall: CPython has `os`, `socket` and `ctypes`,
+//! and a module that gets hold of an allowed stdlib module's globals reaches them. The wall is
+//! the OS sandbox around the process; the test suite runs every escape with the scanner and
+//! this layer off to prove it holds.
+
+pub mod audit;
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::ffi::CString;
+use std::path::PathBuf;
 
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
 use pyward_policy::config::HostCall;
-use rustpython::InterpreterBuilderExt;
-use rustpython_vm::builtins::{PyBaseExceptionRef, PyDictRef, PyStr, PyType};
-use rustpython_vm::compiler::Mode;
-use rustpython_vm::function::FuncArgs;
-use rustpython_vm::scope::Scope;
-use rustpython_vm::{
-    AsObject, Interpreter, InterpreterBuilder, PyObjectRef, PyResult, Settings, VirtualMachine,
-};
 use serde::{Deserialize, Serialize};
 
 const BOOTSTRAP: &str = include_str!("bootstrap.py");
 const PYWARD_MODULE: &str = include_str!("pyward.py");
+
+/// Where the interpreter pyo3 links against keeps its standard library (found at build time).
+pub const PYTHON_HOME: &str = env!("PYWARD_PYTHON_HOME");
+pub const PYTHON_STDLIB: &str = env!("PYWARD_PYTHON_STDLIB");
+pub const PYTHON_DYNLOAD: &str = env!("PYWARD_PYTHON_DYNLOAD");
+pub const PYTHON_VERSION: &str = env!("PYWARD_PYTHON_VERSION");
+/// Time zone data for `zoneinfo` (read-only, like the standard library).
+pub const TZDATA_DIR: &str = "/usr/share/zoneinfo";
+
+/// Which modules the interpreter imports before any module code runs (and so before the
+/// sandbox: C extensions can only be loaded then).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preload {
+    /// Every module on the allowlist: the zygote, whose workers fork warm.
+    Allowlist,
+    /// What this source imports (allowed names only): a one-shot run, which pays only for what
+    /// its module uses.
+    ImportsOf(String),
+}
+
+/// Whether the interpreter layer (restricted builtins, import allowlist, audit hook) is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterpreterLayer {
+    On,
+    /// Test-only (never from a policy): proves the kernel layers hold on their own.
+    DangerouslyOffForTests,
+}
 
 /// What the interpreter is set up with (from the policy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeConfig {
     pub allowed_imports: Vec<String>,
     pub blocked_builtins: Vec<String>,
+    /// Attribute names the guarded `getattr` family refuses (besides every private name).
+    pub blocked_attributes: Vec<String>,
     pub max_output_bytes: usize,
-    /// Import every allowed module up front: right for the zygote (workers fork warm), wasted
-    /// on a one-shot run, which imports lazily what its module needs.
-    pub preload: bool,
+    pub preload: Preload,
+    /// The operator's vetted packages (`pip install --target`), importable when allowlisted.
+    pub packages_dir: Option<PathBuf>,
+    pub layer: InterpreterLayer,
 }
 
 impl RuntimeConfig {
     pub fn from_policy(policy: &pyward_policy::Policy) -> RuntimeConfig {
-        let mut allowed: Vec<String> = policy.scan.allowed_imports.iter().cloned().collect();
-        allowed.sort();
-        let mut blocked: Vec<String> = policy.scan.forbidden_names.iter().cloned().collect();
-        blocked.sort();
+        let sorted = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>();
         RuntimeConfig {
-            allowed_imports: allowed,
-            blocked_builtins: blocked,
+            allowed_imports: sorted(&policy.scan.allowed_imports.iter().cloned().collect()),
+            blocked_builtins: sorted(&policy.scan.forbidden_names.iter().cloned().collect()),
+            blocked_attributes: sorted(
+                &policy.scan.forbidden_attributes.iter().cloned().collect(),
+            ),
             max_output_bytes: policy.sandbox.max_output_bytes,
-            preload: true,
+            preload: Preload::Allowlist,
+            packages_dir: policy.sandbox.packages_dir.clone(),
+            layer: InterpreterLayer::On,
         }
     }
+
+    /// `sys.path`: the standard library, its C extensions, the vetted packages.
+    pub fn import_paths(&self) -> Vec<String> {
+        let mut paths = vec![PYTHON_STDLIB.to_string(), PYTHON_DYNLOAD.to_string()];
+        if let Some(dir) = &self.packages_dir {
+            paths.push(dir.display().to_string());
+        }
+        paths
+    }
+}
+
+/// Directories a worker must be able to read for the interpreter to work (lazy imports, time
+/// zones): the standard library, the vetted packages, the time zone database. Read-only, and
+/// nothing else unless the policy adds it.
+pub fn interpreter_read_paths(packages_dir: Option<&std::path::Path>) -> Vec<PathBuf> {
+    let mut paths = vec![PathBuf::from(PYTHON_STDLIB)];
+    if !PYTHON_DYNLOAD.starts_with(PYTHON_STDLIB) {
+        paths.push(PathBuf::from(PYTHON_DYNLOAD));
+    }
+    if let Some(dir) = packages_dir {
+        paths.push(dir.to_path_buf());
+    }
+    if std::path::Path::new(TZDATA_DIR).is_dir() {
+        paths.push(PathBuf::from(TZDATA_DIR));
+    }
+    paths
 }
 
 /// Answers the module's host calls: a link to the supervisor in a worker, a stand-in in
@@ -71,6 +128,10 @@ pub struct Loaded {
     pub commands: Vec<CommandInfo>,
     /// What the module printed while it was being loaded.
     pub stdout: String,
+    /// Every name, attribute name and short string constant in the code CPython compiled, for
+    /// the parser cross-check against the scanner's view.
+    #[serde(default)]
+    pub identifiers: Vec<String>,
 }
 
 /// A Python exception, as text the supervisor can pass on.
@@ -84,7 +145,7 @@ pub struct PyError {
 
 impl PyError {
     /// Raised by one of the interpreter's own guards (import allowlist, private attributes,
-    /// ungranted host calls) rather than by the module's logic.
+    /// ungranted host calls, the audit hook) rather than by the module's logic.
     pub fn is_sandbox_violation(&self) -> bool {
         self.kind == "SandboxViolation"
             || (self.kind == "ImportError" && self.message.starts_with("pyward:"))
@@ -114,6 +175,10 @@ pub struct CallOutcome {
     pub error: Option<PyError>,
     pub stdout: String,
     pub output_limit_hit: bool,
+    /// The first thing the interpreter layer refused during the call, even if the module
+    /// caught the exception: a tripwire that was touched stays touched.
+    #[serde(default)]
+    pub violation: Option<audit::Violation>,
 }
 
 struct Output {
@@ -129,85 +194,62 @@ thread_local! {
     };
     static GRANTED: RefCell<BTreeSet<HostCall>> = const { RefCell::new(BTreeSet::new()) };
     static HOST: RefCell<Option<Box<dyn HostBridge>>> = const { RefCell::new(None) };
-    /// Globals dicts of module code (and of `pyward`): imports from frames running with these
-    /// globals are held to the allowlist; the stdlib's own imports are not.
-    static GUARDED_GLOBALS: RefCell<Vec<PyObjectRef>> = const { RefCell::new(Vec::new()) };
-}
-
-fn is_guarded(globals: &PyObjectRef) -> bool {
-    GUARDED_GLOBALS.with(|g| g.borrow().iter().any(|d| d.is(globals)))
 }
 
 fn config<T>(f: impl FnOnce(&RuntimeConfig) -> T) -> T {
     CONFIG.with(|c| f(c.borrow().as_ref().expect("runtime configured before use")))
 }
 
-/// The interpreter, warmed: stdlib imported, `pyward` built.
+/// The interpreter, warmed: standard library imported, `pyward` built, audit hook installed.
 pub struct Runtime {
-    interp: Interpreter,
-    boot: PyDictRef,
-    module: Option<LoadedModule>,
+    boot: Py<PyModule>,
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
-            .field("module", &self.module.as_ref().map(|m| &m.name))
-            .finish_non_exhaustive()
+        f.debug_struct("Runtime").finish_non_exhaustive()
     }
 }
 
-struct LoadedModule {
-    name: String,
-    globals: PyDictRef,
-}
-
 impl Runtime {
-    /// Build and warm the interpreter. Trusted work: no module code runs here.
+    /// Start and warm the interpreter. Trusted work: no module code runs here. Once per
+    /// process (CPython cannot be started twice).
     pub fn new(config: RuntimeConfig) -> Result<Runtime, PyError> {
         OUTPUT.with(|o| o.borrow_mut().limit = config.max_output_bytes);
+        let paths = config.import_paths();
+        let layer = config.layer;
         CONFIG.with(|c| *c.borrow_mut() = Some(config));
-        let mut settings = Settings::default();
-        settings.path_list.clear();
-        settings.import_site = false;
-        settings.ignore_environment = true;
-        settings.install_signal_handlers = false;
-        settings.isolated = true;
-        settings.safe_path = true;
-        settings.user_site_directory = false;
-        settings.write_bytecode = false;
-        let interp = InterpreterBuilder::new()
-            .settings(settings)
-            .init_stdlib()
-            .interpreter();
-        let boot = interp.enter(|vm| -> Result<PyDictRef, PyError> {
-            install_native_module(vm).map_err(|e| py_error(vm, &e))?;
-            let boot = vm.ctx.new_dict();
-            boot.set_item("__builtins__", vm.builtins.clone().into(), vm)
-                .map_err(|e| py_error(vm, &e))?;
-            boot.set_item("__name__", vm.ctx.new_str("_pyward_boot").into(), vm)
-                .map_err(|e| py_error(vm, &e))?;
-            let code = vm
-                .compile(BOOTSTRAP, Mode::Exec, "<pyward bootstrap>".to_owned())
-                .map_err(|e| PyError {
-                    kind: "SyntaxError".into(),
-                    message: e.to_string(),
-                    traceback: String::new(),
+        crate::sys::python_initialize(PYTHON_HOME, &paths)
+            .map_err(|e| error_info("RuntimeError", format!("CPython did not start: {e}")))?;
+        Python::attach(|py| -> Result<Runtime, PyError> {
+            let boot = || -> PyResult<Bound<'_, PyModule>> {
+                install_native_module(py)?;
+                let code = CString::new(BOOTSTRAP).expect("the bootstrap has no NUL");
+                PyModule::from_code(py, &code, c"<pyward bootstrap>", c"_pyward_boot")
+            };
+            let boot = boot().map_err(|e| py_error(py, &e))?;
+            if layer == InterpreterLayer::On {
+                let restricted = boot.getattr("restricted").map_err(|e| py_error(py, &e))?;
+                audit::set_restricted_builtins(restricted.as_ptr() as usize);
+                crate::sys::python_add_audit_hook(py, audit::decide).map_err(|e| {
+                    error_info("RuntimeError", format!("the audit hook: {e}"))
                 })?;
-            vm.run_code_obj(code, Scope::with_builtins(None, boot.clone(), vm))
-                .map_err(|e| py_error(vm, &e))?;
-            Ok(boot)
-        })?;
-        Ok(Runtime {
-            interp,
-            boot,
-            module: None,
+            }
+            Ok(Runtime {
+                boot: boot.unbind(),
+            })
         })
     }
 
     /// Where host calls go from now on.
     pub fn set_host(&mut self, host: Box<dyn HostBridge>) {
         HOST.with(|h| *h.borrow_mut() = Some(host));
+    }
+
+    /// Fork this process the way CPython forks (its at-fork handlers run: `random` reseeds in
+    /// the child). The caller must be single-threaded (the token).
+    pub fn fork(&self, single: &crate::sys::SingleThreaded) -> std::io::Result<crate::sys::Forked> {
+        Python::attach(|py| crate::sys::fork_python(py, single))
     }
 
     /// Load a module's source: remove the host functions its tier lacks, compile and run it.
@@ -220,134 +262,72 @@ impl Runtime {
     ) -> Result<Loaded, PyError> {
         GRANTED.with(|g| *g.borrow_mut() = granted.clone());
         reset_output();
-        let boot = self.boot.clone();
-        let (globals, commands) = self.interp.enter(|vm| {
-            let run = || -> PyResult<Result<(PyDictRef, Vec<CommandInfo>), PyError>> {
-                let pyward = vm.import("pyward", 0)?;
-                for call in HostCall::ALL {
-                    if !granted.contains(&call) {
-                        pyward.del_attr(call.name(), vm)?;
-                    }
-                }
-                let code = match vm.compile(source, Mode::Exec, format!("<module {name}>")) {
-                    Ok(code) => code,
-                    Err(e) => {
-                        return Ok(Err(PyError {
-                            kind: "SyntaxError".into(),
-                            message: e.to_string(),
-                            traceback: String::new(),
-                        }));
-                    }
-                };
-                let globals = boot
-                    .get_item("module_globals", vm)?
-                    .call((vm.ctx.new_str(name),), vm)?
-                    .downcast::<rustpython_vm::builtins::PyDict>()
-                    .map_err(|_| vm.new_type_error("module_globals did not return a dict"))?;
-                GUARDED_GLOBALS.with(|g| g.borrow_mut().push(globals.clone().into()));
-                if let Err(e) =
-                    vm.run_code_obj(code, Scope::with_builtins(None, globals.clone(), vm))
-                {
-                    return Ok(Err(py_error(vm, &e)));
-                }
-                Ok(Ok((globals, declared_commands(vm, &pyward)?)))
+        audit::take_violation();
+        let granted: Vec<&str> = granted.iter().map(|c| c.name()).collect();
+        let loaded = Python::attach(|py| {
+            let boot = self.boot.bind(py);
+            let run = || -> PyResult<Loaded> {
+                let (commands, identifiers): (Vec<(String, Option<String>, String)>, Vec<String>) =
+                    boot.getattr("load")?
+                        .call1((name, source, granted))?
+                        .extract()?;
+                Ok(Loaded {
+                    commands: commands
+                        .into_iter()
+                        .map(|(name, security, help)| CommandInfo {
+                            name,
+                            security,
+                            help,
+                        })
+                        .collect(),
+                    stdout: String::new(),
+                    identifiers,
+                })
             };
-            match run() {
-                Ok(result) => result,
-                Err(e) => Err(py_error(vm, &e)),
-            }
-        })?;
-        self.module = Some(LoadedModule {
-            name: name.to_string(),
-            globals,
+            run().map_err(|e| describe(py, boot, &e))
         });
         let (stdout, _) = take_output();
-        Ok(Loaded { commands, stdout })
+        if let Some(violation) = audit::take_violation() {
+            return Err(violation.as_error());
+        }
+        loaded.map(|loaded| Loaded { stdout, ..loaded })
     }
 
     /// Call into the loaded module. `event_json` is the chat event for commands.
     pub fn call(&mut self, target: &Target, args_json: &str, event_json: &str) -> CallOutcome {
         reset_output();
-        let Some(module) = &self.module else {
-            return failed("RuntimeError", "no module is loaded");
+        audit::take_violation();
+        let (kind, name) = match target {
+            Target::Command(name) => ("command", name.as_str()),
+            Target::Function(name) => ("function", name.as_str()),
         };
-        let globals = module.globals.clone();
-        let boot = self.boot.clone();
-        let result = self.interp.enter(|vm| {
-            let run = || -> PyResult<Result<String, PyError>> {
-                let (function, as_command) = match target {
-                    Target::Command(name) => {
-                        let pyward = vm.import("pyward", 0)?;
-                        let commands = pyward.get_attr("_commands", vm)?;
-                        match commands.get_item(name.as_str(), vm) {
-                            Ok(info) => (info.get_item("function", vm)?, true),
-                            Err(_) => {
-                                return Ok(Err(error_info(
-                                    "LookupError",
-                                    format!("the module declares no command `{name}`"),
-                                )));
-                            }
-                        }
-                    }
-                    Target::Function(name) => {
-                        if name.starts_with('_') {
-                            return Ok(Err(error_info(
-                                "SandboxViolation",
-                                format!("`{name}` is private; only public functions can be called"),
-                            )));
-                        }
-                        match globals.get_item(name.as_str(), vm) {
-                            Ok(f) if f.is_callable() => (f, false),
-                            _ => {
-                                return Ok(Err(error_info(
-                                    "LookupError",
-                                    format!("the module has no function `{name}`"),
-                                )));
-                            }
-                        }
-                    }
-                };
-                let invoke = boot.get_item("invoke", vm)?;
-                let args = (
-                    function,
-                    vm.ctx.new_str(event_json),
-                    vm.ctx.new_str(args_json),
-                    vm.ctx.new_bool(as_command),
-                );
-                match invoke.call(args, vm) {
-                    Ok(json) => Ok(Ok(json.try_into_value::<String>(vm)?)),
-                    Err(e) => Ok(Err(py_error(vm, &e))),
-                }
+        let result = Python::attach(|py| {
+            let boot = self.boot.bind(py);
+            let run = || -> PyResult<String> {
+                boot.getattr("call")?
+                    .call1((kind, name, event_json, args_json))?
+                    .extract()
             };
-            match run() {
-                Ok(result) => result,
-                Err(e) => Err(py_error(vm, &e)),
-            }
+            run().map_err(|e| describe(py, boot, &e))
         });
         let (stdout, output_limit_hit) = take_output();
+        let violation = audit::take_violation();
         match result {
             Ok(json) => CallOutcome {
                 result: Some(json),
                 error: None,
                 stdout,
                 output_limit_hit,
+                violation,
             },
             Err(error) => CallOutcome {
                 result: None,
                 output_limit_hit: output_limit_hit || error.kind == "OutputLimitExceeded",
                 error: Some(error),
                 stdout,
+                violation,
             },
         }
-    }
-}
-
-fn failed(kind: &str, message: &str) -> CallOutcome {
-    CallOutcome {
-        result: None,
-        error: Some(error_info(kind, message.to_string())),
-        stdout: String::new(),
-        output_limit_hit: false,
     }
 }
 
@@ -357,28 +337,6 @@ fn error_info(kind: &str, message: String) -> PyError {
         message,
         traceback: String::new(),
     }
-}
-
-fn declared_commands(vm: &VirtualMachine, pyward: &PyObjectRef) -> PyResult<Vec<CommandInfo>> {
-    let commands = pyward
-        .get_attr("_commands", vm)?
-        .downcast::<rustpython_vm::builtins::PyDict>()
-        .map_err(|_| vm.new_type_error("pyward._commands is not a dict"))?;
-    let mut out = Vec::new();
-    for (name, info) in &commands {
-        let security = info.get_item("security", vm)?;
-        out.push(CommandInfo {
-            name: name.try_into_value(vm)?,
-            security: if vm.is_none(&security) {
-                None
-            } else {
-                Some(security.try_into_value(vm)?)
-            },
-            help: info.get_item("help", vm)?.try_into_value(vm)?,
-        });
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
 }
 
 fn reset_output() {
@@ -396,94 +354,100 @@ fn take_output() -> (String, bool) {
     })
 }
 
-/// An exception as text: its type, message and formatted traceback.
-fn py_error(vm: &VirtualMachine, exc: &PyBaseExceptionRef) -> PyError {
-    let kind = exc.class().name().to_string();
-    let message = exc
-        .as_object()
-        .str(vm)
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    let mut traceback = String::new();
-    let _ = vm.write_exception(&mut traceback, exc);
+/// An exception as text, through the bootstrap's `describe` (traceback from the module's own
+/// frames, with its line numbers and lines).
+fn describe(py: Python<'_>, boot: &Bound<'_, PyModule>, error: &PyErr) -> PyError {
+    let described = boot
+        .getattr("describe")
+        .and_then(|f| f.call1((error.value(py), error.traceback(py))))
+        .and_then(|d| d.extract::<(String, String, String)>());
+    match described {
+        Ok((kind, message, traceback)) => PyError {
+            kind,
+            message,
+            traceback,
+        },
+        Err(_) => py_error(py, error),
+    }
+}
+
+/// An exception as text without the bootstrap (while it is not built yet).
+fn py_error(py: Python<'_>, error: &PyErr) -> PyError {
+    let kind = error
+        .get_type(py)
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "Exception".into());
+    let message = error.value(py).to_string();
     PyError {
         kind,
         message,
-        traceback,
+        traceback: error
+            .traceback(py)
+            .and_then(|tb| tb.format().ok())
+            .unwrap_or_default(),
     }
 }
 
-// --- the native module ------------------------------------------------------------------------
+// --- the native module --------------------------------------------------------------------------
 
-fn install_native_module(vm: &VirtualMachine) -> PyResult<()> {
-    type Native = fn(FuncArgs, &VirtualMachine) -> PyResult;
-    // (name in the module, the function's own __name__, the function)
-    let natives: [(&str, &'static str, Native); 11] = [
-        ("urandom", "urandom", urandom),
-        ("write", "write", write),
-        ("host_call", "host_call", host_call),
-        ("blocked_builtins", "blocked_builtins", blocked_builtins),
-        ("allowed_imports", "allowed_imports", allowed_imports),
-        ("preload", "preload", preload),
-        ("pyward_source", "pyward_source", pyward_source),
-        ("guarded_getattr", "getattr", guarded_getattr),
-        ("guarded_setattr", "setattr", guarded_setattr),
-        ("guarded_delattr", "delattr", guarded_delattr),
-        ("guarded_hasattr", "hasattr", guarded_hasattr),
-    ];
-    let dict = vm.ctx.new_dict();
-    for (key, name, function) in natives {
-        dict.set_item(key, vm.new_function(name, function).into(), vm)?;
-    }
-    dict.set_item(
-        "guard_globals",
-        vm.new_function("guard_globals", guard_globals).into(),
-        vm,
-    )?;
-    // RustPython's import statement calls the builtins module's `__import__` (not the frame's
-    // `__builtins__`), so the guard replaces it for everyone and decides by the caller's globals.
-    vm.builtins.set_attr(
-        "__import__",
-        vm.new_function("__import__", guarded_import),
-        vm,
-    )?;
-    let module = vm.new_module("_pyward_native", dict, None);
-    vm.sys_module
-        .get_attr("modules", vm)?
-        .set_item("_pyward_native", module.into(), vm)
+pyo3::create_exception!(
+    _pyward_native,
+    SandboxViolation,
+    pyo3::exceptions::PyException,
+    "Something the sandbox refused (a host call, an import, a private attribute, an audit event)."
+);
+
+fn install_native_module(py: Python<'_>) -> PyResult<()> {
+    let module = PyModule::new(py, "_pyward_native")?;
+    module.add_function(wrap_pyfunction!(native_config, &module)?)?;
+    module.add_function(wrap_pyfunction!(write, &module)?)?;
+    module.add_function(wrap_pyfunction!(host_call, &module)?)?;
+    module.add_function(wrap_pyfunction!(host_calls, &module)?)?;
+    module.add_function(wrap_pyfunction!(import_allowed_py, &module)?)?;
+    module.add_function(wrap_pyfunction!(refuse, &module)?)?;
+    module.add_function(wrap_pyfunction!(module_code_on_stack, &module)?)?;
+    module.add_function(wrap_pyfunction!(pyward_source, &module)?)?;
+    module.add("SandboxViolation", py.get_type::<SandboxViolation>())?;
+    py.import("sys")?
+        .getattr("modules")?
+        .set_item("_pyward_native", module)
 }
 
-fn arg_str(args: &FuncArgs, index: usize, vm: &VirtualMachine) -> PyResult<String> {
-    args.args
-        .get(index)
-        .ok_or_else(|| vm.new_type_error(format!("missing argument {}", index + 1)))?
-        .clone()
-        .try_into_value(vm)
-}
-
-fn urandom(args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let n: usize = args
-        .args
-        .first()
-        .ok_or_else(|| vm.new_type_error("urandom(n)"))?
-        .clone()
-        .try_into_value(vm)?;
-    if n > 1 << 20 {
-        return Err(vm.new_value_error("urandom: at most 1 MiB at a time"));
-    }
-    let mut buf = vec![0u8; n];
-    crate::sys::getrandom(&mut buf).map_err(|e| vm.new_os_error(e.to_string()))?;
-    Ok(vm.ctx.new_bytes(buf).into())
+/// The bootstrap's view of the configuration.
+#[pyfunction(name = "config")]
+fn native_config(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let dict = PyDict::new(py);
+    config(|c| -> PyResult<()> {
+        dict.set_item("allowed_imports", PyList::new(py, &c.allowed_imports)?)?;
+        dict.set_item("blocked_builtins", PyList::new(py, &c.blocked_builtins)?)?;
+        dict.set_item("blocked_attributes", PyList::new(py, &c.blocked_attributes)?)?;
+        dict.set_item("interpreter_layer", c.layer == InterpreterLayer::On)?;
+        match &c.preload {
+            Preload::Allowlist => {
+                dict.set_item("preload", PyList::new(py, &c.allowed_imports)?)?;
+                dict.set_item("preload_is_allowlist", true)?;
+                dict.set_item("freeze", true)?;
+            }
+            Preload::ImportsOf(source) => {
+                dict.set_item("preload", PyString::new(py, source))?;
+                dict.set_item("preload_is_allowlist", false)?;
+                dict.set_item("freeze", false)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(dict)
 }
 
 /// Append to the captured output. Returns False once the policy's limit is reached.
-fn write(args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let text = arg_str(&args, 0, vm)?;
-    let fits = OUTPUT.with(|o| {
+#[pyfunction]
+fn write(text: &str) -> bool {
+    OUTPUT.with(|o| {
         let mut o = o.borrow_mut();
         let room = o.limit.saturating_sub(o.text.len());
         if text.len() <= room {
-            o.text.push_str(&text);
+            o.text.push_str(text);
             true
         } else {
             let mut cut = room;
@@ -494,84 +458,82 @@ fn write(args: FuncArgs, vm: &VirtualMachine) -> PyResult {
             o.limit_hit = true;
             false
         }
-    });
-    Ok(vm.ctx.new_bool(fits).into())
+    })
 }
 
 /// `(status, payload)`: ("ok", json) | ("denied", message) | ("error", message).
-fn host_call(args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let name = arg_str(&args, 0, vm)?;
-    let args_json = arg_str(&args, 1, vm)?;
+#[pyfunction]
+fn host_call(name: &str, args_json: &str) -> (&'static str, String) {
     let granted =
-        HostCall::from_name(&name).is_some_and(|call| GRANTED.with(|g| g.borrow().contains(&call)));
-    let (status, payload) = if !granted {
-        (
+        HostCall::from_name(name).is_some_and(|call| GRANTED.with(|g| g.borrow().contains(&call)));
+    if !granted {
+        return (
             "denied",
             format!("host call `{name}` is not granted to this module's trust tier"),
-        )
-    } else {
-        let answer = HOST.with(|h| match h.borrow_mut().as_mut() {
-            Some(host) => host.call(&name, &args_json),
-            None => Err("no host is connected".to_string()),
-        });
-        match answer {
-            Ok(json) => ("ok", json),
-            Err(message) if message.starts_with("denied:") => (
-                "denied",
-                message.trim_start_matches("denied:").trim().to_string(),
-            ),
-            Err(message) => ("error", message),
+        );
+    }
+    let answer = HOST.with(|h| match h.borrow_mut().as_mut() {
+        Some(host) => host.call(name, args_json),
+        None => Err("no host is connected".to_string()),
+    });
+    match answer {
+        Ok(json) => ("ok", json),
+        Err(message) if message.starts_with("denied:") => (
+            "denied",
+            message.trim_start_matches("denied:").trim().to_string(),
+        ),
+        Err(message) => ("error", message),
+    }
+}
+
+/// Every host function the `pyward` module can have (those not granted are removed at load).
+#[pyfunction]
+fn host_calls() -> Vec<&'static str> {
+    HostCall::ALL.iter().map(|c| c.name()).collect()
+}
+
+#[pyfunction(name = "import_allowed")]
+fn import_allowed_py(name: &str) -> bool {
+    config(|c| import_allowed(&c.allowed_imports, name))
+}
+
+/// Record a refusal of the interpreter layer and raise `SandboxViolation` for it.
+#[pyfunction]
+fn refuse(what: &str, detail: &str) -> PyResult<()> {
+    Err(audit::record(what, detail.to_string()))
+}
+
+/// Is module code (anything running with the restricted builtins) anywhere on the stack?
+#[pyfunction]
+fn module_code_on_stack(py: Python<'_>) -> PyResult<bool> {
+    let sys = py.import("sys")?;
+    let restricted = audit::restricted_builtins();
+    // The frames are walked from trusted code: the audit hook lets it.
+    let mut frame = sys.getattr("_getframe")?.call0()?;
+    while !frame.is_none() {
+        if frame.getattr("f_builtins")?.as_ptr() as usize == restricted {
+            return Ok(true);
         }
-    };
-    Ok(vm
-        .new_tuple((vm.ctx.new_str(status), vm.ctx.new_str(payload)))
-        .into())
+        frame = frame.getattr("f_back")?;
+    }
+    Ok(false)
 }
 
-/// Mark a globals dict as module code: its imports are held to the allowlist.
-fn guard_globals(args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let globals = args
-        .args
-        .first()
-        .ok_or_else(|| vm.new_type_error("guard_globals(dict)"))?
-        .clone();
-    GUARDED_GLOBALS.with(|g| g.borrow_mut().push(globals));
-    Ok(vm.ctx.none())
+#[pyfunction]
+fn pyward_source() -> &'static str {
+    PYWARD_MODULE
 }
 
-fn string_list(vm: &VirtualMachine, items: Vec<String>) -> PyObjectRef {
-    vm.ctx
-        .new_list(
-            items
-                .into_iter()
-                .map(|s| vm.ctx.new_str(s).into())
-                .collect(),
-        )
-        .into()
-}
-
-fn blocked_builtins(_args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    Ok(string_list(vm, config(|c| c.blocked_builtins.clone())))
-}
-
-fn allowed_imports(_args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    Ok(string_list(vm, config(|c| c.allowed_imports.clone())))
-}
-
-fn preload(_args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    Ok(vm.ctx.new_bool(config(|c| c.preload)).into())
-}
-
-fn pyward_source(_args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    Ok(vm.ctx.new_str(PYWARD_MODULE).into())
-}
-
-/// Is `dotted` (or a package it is inside) on the allowlist, with no private part?
+/// Is `dotted` (or a package it is inside) on the allowlist, with no private part (unless the
+/// allowlist names the private-looking module exactly, as it may `__future__`)?
 pub fn import_allowed(allowed: &[String], dotted: &str) -> bool {
-    if dotted
-        .split('.')
-        .any(|part| part.is_empty() || part.starts_with('_'))
-    {
+    if dotted.split('.').any(str::is_empty) {
+        return false;
+    }
+    if allowed.iter().any(|a| a == dotted) {
+        return true;
+    }
+    if dotted.split('.').any(|part| part.starts_with('_')) {
         return false;
     }
     let mut prefix = String::new();
@@ -585,113 +547,6 @@ pub fn import_allowed(allowed: &[String], dotted: &str) -> bool {
         }
     }
     false
-}
-
-/// `__import__` for everyone. Imports from module code (frames whose globals are guarded) must
-/// be on the policy's allowlist, absolute, take no private name, and take no module that is
-/// not itself allowed (`from json import codecs`); all other imports pass through unchanged.
-fn guarded_import(args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let guarded = args
-        .args
-        .get(1)
-        .or_else(|| args.kwargs.get("globals"))
-        .is_some_and(is_guarded);
-    if !guarded {
-        return vm.import_func.call(args, vm);
-    }
-    let name = arg_str(&args, 0, vm)?;
-    let level: i64 = match args.args.get(4).or_else(|| args.kwargs.get("level")) {
-        Some(level) => level.clone().try_into_value(vm)?,
-        None => 0,
-    };
-    let refuse = |why: String| -> PyResult {
-        Err(vm.new_import_error(format!("pyward: {why}"), vm.ctx.new_str(name.as_str())))
-    };
-    if level != 0 {
-        return refuse(format!(
-            "relative import of `{name}` is refused: a module is one file"
-        ));
-    }
-    let allowed = config(|c| c.allowed_imports.clone());
-    if !import_allowed(&allowed, &name) {
-        return refuse(format!(
-            "import of `{name}` is refused: not in the policy's import allowlist ({})",
-            allowed.join(", ")
-        ));
-    }
-    let fromlist: Vec<String> = match args.args.get(3).or_else(|| args.kwargs.get("fromlist")) {
-        Some(list) if !vm.is_none(list) => list.clone().try_into_value(vm)?,
-        _ => Vec::new(),
-    };
-    if let Some(private) = fromlist.iter().find(|n| n.starts_with('_')) {
-        return refuse(format!(
-            "`from {name} import {private}` is refused: private names are internals"
-        ));
-    }
-    let module = vm.import_func.call(args, vm)?;
-    for item in &fromlist {
-        if let Some(value) = vm.get_attribute_opt(module.clone(), &vm.ctx.new_str(item.as_str()))?
-            && value.class().is(vm.ctx.types.module_type)
-        {
-            let inner: String = value.get_attr("__name__", vm)?.try_into_value(vm)?;
-            if !import_allowed(&allowed, &inner) {
-                return refuse(format!(
-                    "`from {name} import {item}` is refused: `{inner}` is a module outside the allowlist"
-                ));
-            }
-        }
-    }
-    Ok(module)
-}
-
-fn attribute_name(args: &FuncArgs, func: &str, vm: &VirtualMachine) -> PyResult<()> {
-    let name = args
-        .args
-        .get(1)
-        .ok_or_else(|| vm.new_type_error(format!("{func} expected at least 2 arguments")))?;
-    let Some(name) = name.downcast_ref::<PyStr>() else {
-        return Err(vm.new_type_error(format!("{func}(): attribute name must be a string")));
-    };
-    let name = name.to_string();
-    if name.starts_with('_') {
-        let violation = sandbox_violation_type(vm)?;
-        return Err(vm.new_exception_msg(
-            violation,
-            format!("{func}() of the private attribute `{name}` is refused by the sandbox").into(),
-        ));
-    }
-    Ok(())
-}
-
-fn sandbox_violation_type(vm: &VirtualMachine) -> PyResult<rustpython_vm::PyRef<PyType>> {
-    vm.import("pyward", 0)?
-        .get_attr("SandboxViolation", vm)?
-        .downcast::<PyType>()
-        .map_err(|_| vm.new_type_error("pyward.SandboxViolation is not a type"))
-}
-
-fn call_builtin(name: &'static str, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    vm.builtins.get_attr(name, vm)?.call(args, vm)
-}
-
-fn guarded_getattr(args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    attribute_name(&args, "getattr", vm)?;
-    call_builtin("getattr", args, vm)
-}
-
-fn guarded_setattr(args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    attribute_name(&args, "setattr", vm)?;
-    call_builtin("setattr", args, vm)
-}
-
-fn guarded_delattr(args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    attribute_name(&args, "delattr", vm)?;
-    call_builtin("delattr", args, vm)
-}
-
-fn guarded_hasattr(args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    attribute_name(&args, "hasattr", vm)?;
-    call_builtin("hasattr", args, vm)
 }
 
 #[cfg(test)]

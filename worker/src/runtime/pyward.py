@@ -7,8 +7,8 @@ _commands = {}
 _SECURITY = ("owner", "sudo", "everyone")
 
 
-class SandboxViolation(Exception):
-    """Something the sandbox refused (a host call, an import, a private attribute)."""
+# Something the sandbox refused (a host call, an import, a private attribute, an audit event).
+SandboxViolation = _native.SandboxViolation
 
 
 class OutputLimitExceeded(BaseException):

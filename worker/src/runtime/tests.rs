@@ -1,3 +1,6 @@
+//! Each test starts CPython in its own process (nextest runs one test per process; CPython
+//! cannot be started twice in one).
+
 use super::*;
 
 type Calls = std::rc::Rc<RefCell<Vec<(String, String)>>>;
@@ -114,10 +117,11 @@ fn allowed_stdlib_imports_work_and_others_are_refused() {
         ("import sys", "allowlist"),
         ("import gc", "allowlist"),
         ("import _io", "allowlist"),
+        ("import ctypes", "allowlist"),
         ("from random import _os", "private"),
         ("from . import x", "relative"),
+        ("from collections import abc, _sys", "private"),
     ] {
-        let (mut rt, _) = runtime();
         let err = rt.load("bad", bad, &all_calls()).unwrap_err();
         assert!(err.is_sandbox_violation(), "{bad}: {err:?}");
         assert!(err.message.contains(why), "{bad}: {}", err.message);
@@ -126,6 +130,7 @@ fn allowed_stdlib_imports_work_and_others_are_refused() {
 
 #[test]
 fn dangerous_builtins_are_gone() {
+    let (mut rt, _) = runtime();
     for name in [
         "eval",
         "exec",
@@ -136,13 +141,11 @@ fn dangerous_builtins_are_gone() {
         "breakpoint",
         "input",
     ] {
-        let (mut rt, _) = runtime();
         let err = rt
             .load("b", &format!("x = {name}"), &all_calls())
             .unwrap_err();
         assert_eq!(err.kind, "NameError", "{name}: {err:?}");
     }
-    let (mut rt, _) = runtime();
     rt.load("c", "class A:\n    pass\n", &all_calls())
         .expect("class statements still work");
 }
@@ -198,19 +201,97 @@ fn output_is_bounded() {
 }
 
 #[test]
-fn file_io_is_not_compiled_in() {
+fn the_audit_hook_refuses_writes_even_when_the_module_catches_it() {
     let (mut rt, _) = runtime();
-    rt.load(
-        "f",
-        "import json\ndef f():\n    return json.__builtins__['open']('/etc/hostname').read()\n",
-        &all_calls(),
-    )
-    .unwrap();
+    let src = "import json\ndef f():\n    o = json.__builtins__['open']\n    try:\n        o('/tmp/pyward-audit-test', 'w')\n    except Exception as e:\n        return type(e).__name__\n";
+    rt.load("w", src, &all_calls()).unwrap();
     let out = rt.call(&Target::Function("f".into()), "[]", "null");
-    let err = out.error.expect("open() cannot work without host_env");
+    assert_eq!(out.result.as_deref(), Some("\"SandboxViolation\""), "{out:?}");
+    let violation = out.violation.expect("a caught refusal is still recorded");
+    assert_eq!(violation.event, "open");
+    assert!(violation.detail.contains("writing"), "{violation:?}");
+    assert!(!std::path::Path::new("/tmp/pyward-audit-test").exists());
+    // Reading is the kernel's to decide (Landlock), not the tripwire's.
+    let src = "import json\ndef f():\n    return len(json.__builtins__['open']('/etc/hostname').read()) > 0\n";
+    rt.load("r", src, &all_calls()).unwrap();
+    let out = rt.call(&Target::Function("f".into()), "[]", "null");
+    assert_eq!(out.violation, None);
+}
+
+#[test]
+fn processes_and_sockets_are_refused_by_the_audit_hook() {
+    let (mut rt, _) = runtime();
+    let src = "import json\ndef f(what):\n    imp = json.__builtins__['__import__']\n    if what == 'system':\n        imp('os').system('true')\n    elif what == 'socket':\n        imp('socket').socket()\n    elif what == 'ctypes':\n        imp('ctypes').CDLL(None)\n";
+    rt.load("p", src, &all_calls()).unwrap();
+    for (what, event) in [
+        ("system", "os.system"),
+        ("socket", "socket.__new__"),
+        ("ctypes", "import"),
+    ] {
+        let out = rt.call(&Target::Function("f".into()), &format!("[\"{what}\"]"), "null");
+        let violation = out.violation.unwrap_or_else(|| panic!("{what}: {:?}", out.error));
+        assert_eq!(violation.event, event, "{what}");
+        assert_eq!(out.error.unwrap().kind, "SandboxViolation", "{what}");
+    }
+}
+
+#[test]
+fn frames_are_refused_to_module_code_but_not_to_the_standard_library() {
+    let (mut rt, _) = runtime();
+    let src = "import collections, dataclasses, enum, typing\nPoint = collections.namedtuple('Point', 'x y')\nT = typing.TypeVar('T')\nclass N(typing.NamedTuple):\n    a: int\n@dataclasses.dataclass\nclass D:\n    x: int = 1\nclass Color(enum.Enum):\n    RED = 1\ndef ok():\n    return [Point(1, 2).x, N(3).a, D().x, Color.RED.value]\ndef frame():\n    try:\n        1 / 0\n    except ZeroDivisionError as e:\n        return str(e.__traceback__.tb_frame)\n";
+    rt.load("f", src, &all_calls()).unwrap();
+    let out = rt.call(&Target::Function("ok".into()), "[]", "null");
+    assert_eq!(out.result.as_deref(), Some("[1, 3, 1, 1]"), "{out:?}");
+    assert_eq!(out.violation, None);
+    let out = rt.call(&Target::Function("frame".into()), "[]", "null");
+    let violation = out.violation.expect("tb_frame from module code");
+    assert_eq!(violation.event, "object.__getattr__");
+    assert!(violation.detail.contains("tb_frame"), "{violation:?}");
+}
+
+#[test]
+fn tracebacks_show_the_modules_own_lines() {
+    let (mut rt, _) = runtime();
+    rt.load("t", "x = 1\n\ndef f():\n    return {}['missing']\n", &all_calls())
+        .unwrap();
+    let err = rt
+        .call(&Target::Function("f".into()), "[]", "null")
+        .error
+        .unwrap();
+    assert_eq!(err.kind, "KeyError");
     assert!(
-        err.kind.contains("UnsupportedOperation") || err.message.contains("not supported"),
-        "{err:?}"
+        err.traceback.contains("<module t>\", line 4, in f")
+            && err.traceback.contains("return {}['missing']"),
+        "{}",
+        err.traceback
+    );
+    assert!(!err.traceback.contains("pyward bootstrap"), "{}", err.traceback);
+}
+
+#[test]
+fn results_too_deep_for_json_are_errors() {
+    let (mut rt, _) = runtime();
+    rt.load("d", "def f():\n    x = []\n    for _ in range(100000):\n        x = [x]\n    return x\n", &all_calls())
+        .unwrap();
+    let out = rt.call(&Target::Function("f".into()), "[]", "null");
+    assert_eq!(out.result, None);
+    assert!(
+        out.error.as_ref().unwrap().message.contains("nested too deeply"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn asyncio_handlers_run_on_a_loop_without_io() {
+    let (mut rt, _) = runtime();
+    let src = "import asyncio\nimport pyward\nasync def one(x):\n    await asyncio.sleep(0.01)\n    return x\n@pyward.command('g')\nasync def g(event, args):\n    return sum(await asyncio.gather(one(1), one(2)))\ndef forever():\n    async def wait():\n        await asyncio.get_running_loop().create_future()\n    return asyncio.run(wait())\n";
+    rt.load("a", src, &all_calls()).unwrap();
+    let out = rt.call(&Target::Command("g".into()), "\"\"", "{}");
+    assert_eq!(out.result.as_deref(), Some("3"), "{out:?}");
+    let out = rt.call(&Target::Function("forever".into()), "[]", "null");
+    assert!(
+        out.error.as_ref().unwrap().message.contains("can never finish"),
+        "{out:?}"
     );
 }
 
@@ -223,4 +304,8 @@ fn import_allowlist_semantics() {
     assert!(!import_allowed(&allowed, "json._private"));
     assert!(!import_allowed(&allowed, "os"));
     assert!(!import_allowed(&allowed, ""));
+    assert!(!import_allowed(&allowed, "__future__"));
+    let allowed = vec!["__future__".to_string()];
+    assert!(import_allowed(&allowed, "__future__"));
+    assert!(!import_allowed(&allowed, "__future__.x"));
 }

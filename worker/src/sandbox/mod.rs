@@ -49,7 +49,10 @@ pub fn plan(limits: &SandboxLimits, euid: u32, self_pid: u32) -> SandboxPlan {
         rlimits: rlimits::plan(limits),
         namespaces: namespaces::plan(&limits.namespaces, euid),
         privileges: caps::plan(limits, euid),
-        read_paths: limits.read_paths.clone(),
+        read_paths: crate::runtime::interpreter_read_paths(limits.packages_dir.as_deref())
+            .into_iter()
+            .chain(limits.read_paths.iter().cloned())
+            .collect(),
         network_allowed: limits.dangerously_allow_network,
         seccomp: program,
         required: limits.require.clone(),
@@ -127,7 +130,8 @@ impl SandboxPlan {
 ///    emptied (as anyone)
 /// 5. `no_new_privs`
 /// 6. Landlock: a fresh domain for this worker alone, every right the ABI has, read-only rules
-///    for the read paths, TCP denied, signals and abstract sockets scoped
+///    for the interpreter's standard library, the vetted packages, the time zone database and
+///    the policy's read paths, TCP denied, signals and abstract sockets scoped
 /// 7. seccomp, last, after the SIGSYS reporter is installed
 ///
 /// The caller must be single-threaded (checked) and must have initialised the interpreter

@@ -41,6 +41,7 @@ pub struct Rule {
 
 const EPERM: i32 = libc::EPERM;
 const ENOSYS: i32 = libc::ENOSYS;
+const ENOTTY: i32 = libc::ENOTTY;
 const PROT_EXEC: u64 = libc::PROT_EXEC as u64;
 
 fn allow(syscall: &'static str, reason: &'static str) -> Rule {
@@ -95,9 +96,12 @@ pub struct RuleOptions {
 
 /// The whole policy. Order does not matter: each syscall appears at most once (a test checks).
 pub fn rules(options: RuleOptions) -> Vec<Rule> {
-    // Writable or creating opens: any access mode but O_RDONLY, or O_CREAT/O_TRUNC/O_APPEND/O_TMPFILE.
+    // Writable or creating opens: any access mode but O_RDONLY, or O_CREAT/O_TRUNC/O_APPEND, or
+    // O_TMPFILE. O_TMPFILE is __O_TMPFILE | O_DIRECTORY: only its own bit is tested, so that
+    // read-only directory opens (listing a package directory on a lazy import) stay allowed.
+    let tmpfile_bit = libc::O_TMPFILE & !libc::O_DIRECTORY;
     let write_flags =
-        (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC | libc::O_APPEND | libc::O_TMPFILE) as u64;
+        (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC | libc::O_APPEND | tmpfile_bit) as u64;
     let mut rules = vec![
         // Memory management: the interpreter allocates constantly. Never executable memory.
         allow("brk", "heap growth by the allocator"),
@@ -135,6 +139,10 @@ pub fn rules(options: RuleOptions) -> Vec<Rule> {
         ),
         allow("statx", "as newfstatat"),
         allow("lseek", "seek on already-open descriptors"),
+        allow(
+            "getdents64",
+            "list directories Landlock lets it read: a lazy import scans a stdlib package directory",
+        ),
         // Opening files: read-only and never creating. Landlock decides which paths (none by default).
         allow_if(
             "openat",
@@ -166,7 +174,14 @@ pub fn rules(options: RuleOptions) -> Vec<Rule> {
         allow("gettimeofday", "time (usually the vDSO)"),
         allow(
             "getrandom",
-            "random and hashlib seeding, os.urandom in the shim",
+            "random reseeding after fork, secrets, os.urandom, hash seeds",
+        ),
+        // CPython's open() asks isatty() (TCGETS) of every file it opens, lazy imports
+        // included: the answer is always "not a terminal", and no ioctl reaches a device.
+        deny(
+            "ioctl",
+            ENOTTY,
+            "isatty() on opened files learns 'not a terminal'; no ioctl reaches any device",
         ),
         Rule {
             syscall: "rt_sigaction",
@@ -390,6 +405,7 @@ pub const SYSCALLS: &[(&str, Option<u32>, Option<u32>)] = &[
     ("dup", Some(32), Some(23)),
     ("dup3", Some(292), Some(24)),
     ("getdents64", Some(217), Some(61)),
+    ("epoll_create1", Some(291), Some(20)),
     ("readlinkat", Some(267), Some(78)),
     ("faccessat", Some(269), Some(48)),
     ("faccessat2", Some(439), Some(439)),
@@ -720,12 +736,17 @@ pub(crate) mod tests {
             // opens
             let ro = libc::O_RDONLY as u64 | libc::O_CLOEXEC as u64;
             assert_eq!(d("openat", [0, 0, ro, 0, 0, 0]), RET_ALLOW);
+            // A read-only directory open (a lazy import listing a package) is allowed.
+            let dir = ro | libc::O_DIRECTORY as u64;
+            assert_eq!(d("openat", [0, 0, dir, 0, 0, 0]), RET_ALLOW);
             for flags in [
                 libc::O_WRONLY,
                 libc::O_RDWR,
                 libc::O_CREAT,
                 libc::O_TRUNC,
                 libc::O_APPEND,
+                libc::O_TMPFILE | libc::O_WRONLY,
+                libc::O_TMPFILE,
             ] {
                 assert_eq!(
                     d("openat", [0, 0, flags as u64, 0, 0, 0]),
@@ -758,9 +779,17 @@ pub(crate) mod tests {
                 "kill",
                 "seccomp",
                 "prctl",
-                "ioctl",
             ] {
                 assert_eq!(d(name, none), RET_TRAP, "{name} on {arch:?}");
+            }
+            // No ioctl reaches a device: TIOCSTI (terminal injection) and TCGETS (isatty) alike
+            // fail with ENOTTY.
+            for request in [libc::TIOCSTI, libc::TCGETS] {
+                assert_eq!(
+                    d("ioctl", [0, request as u64, 0, 0, 0, 0]),
+                    RET_ERRNO | libc::ENOTTY as u32,
+                    "ioctl {request:#x} on {arch:?}"
+                );
             }
             // Never seen in use by a confined worker (scripts/seccomp-usage), so not allowed.
             for name in ["personality", "prlimit64", "futex", "fcntl", "sigaltstack"] {
