@@ -144,3 +144,33 @@ fn a_policy_requiring_cgroups_is_refused_by_pyward_run() {
     assert_eq!(json["layer"], "cgroup", "{json}");
     assert!(json["sandbox"].is_null(), "no worker was started");
 }
+
+#[test]
+fn a_crash_is_reported_as_a_crash_not_as_a_violation() {
+    // abort() inside the interpreter (reached without the scan, through the real builtins):
+    // SIGABRT is raised by the worker on itself, which seccomp allows; the report must say it
+    // crashed, with the signal, and name no seccomp violation.
+    let dir = std::env::temp_dir().join(format!("pyward-crash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("crash.py");
+    std::fs::write(
+        &module,
+        "import json\ndef crash():\n    json.__builtins__['__import__']('os').abort()\n",
+    )
+    .unwrap();
+    let (code, json) = run_json(&[
+        module.to_str().unwrap(),
+        "--dangerously-skip-scan",
+        "--call",
+        "crash",
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(json["status"], "error", "{json}");
+    assert_eq!(json["layer"], "worker", "{json}");
+    let detail = json["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("signal 6") && detail.contains("not a sandbox violation"),
+        "{detail}"
+    );
+}

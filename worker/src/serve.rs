@@ -63,6 +63,7 @@ pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: 
         }
     }
     sys::exit_on_allocation_failure();
+    runtime.sandbox_applied();
     runtime.set_host(Box::new(LinkHost { next_id: 0 }));
     let link = sys::worker_link();
     loop {

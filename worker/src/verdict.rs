@@ -159,7 +159,22 @@ pub fn from_ending(ending: &Ending, limits: &SandboxLimits) -> Verdict {
         Ending::Signaled { signal } => verdict(
             Status::Error,
             "worker",
-            format!("the worker crashed with signal {signal}"),
+            format!(
+                "the worker crashed with signal {signal}{} (a crash, not a sandbox violation)",
+                match *signal {
+                    libc::SIGABRT => " (SIGABRT: the interpreter or a library aborted)",
+                    libc::SIGSEGV => " (SIGSEGV)",
+                    libc::SIGBUS => " (SIGBUS)",
+                    libc::SIGILL => " (SIGILL)",
+                    libc::SIGFPE => " (SIGFPE)",
+                    _ => "",
+                }
+            ),
+        ),
+        Ending::Exited { code: 101 } => verdict(
+            Status::Error,
+            "worker",
+            "the worker crashed: a panic in pyward's worker code (a bug in pyward, not a sandbox violation)".into(),
         ),
         Ending::Exited { code } => verdict(
             Status::Error,

@@ -1,4 +1,7 @@
 """A calculator that parses arithmetic itself instead of evaluating code."""
+# call: calc "(1 + 2) * 3 ** 2" => "27"
+# call: calc "1 / 0" => "Cannot compute: float division by zero"
+# call: calc "__import__(1)" => "Cannot compute: unexpected character at position 1"
 import math
 import re
 

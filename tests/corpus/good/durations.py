@@ -1,4 +1,6 @@
 """Parses human durations like '1h 30m' for reminder modules."""
+# call: duration "1h 30m" => "1 hour, 30 minutes"
+# call: duration "soon" => "say something like 1h 30m"
 import re
 
 import pyward

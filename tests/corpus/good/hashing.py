@@ -1,4 +1,6 @@
 """Digest commands: md5, sha1 and sha256 of the given text."""
+# call: hash "md5 abc" => "md5: 900150983cd24fb0d6963f7d28e17f72"
+# call: hash "sha256 pyward" => "sha256: 2fd86648f18a47d62cec084f76f2218a2783aefe36df71d6894b4a26ca51bf17"
 import hashlib
 
 import pyward

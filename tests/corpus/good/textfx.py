@@ -1,4 +1,6 @@
 """Text effects: spongebob case, reversed, spaced, and a box."""
+# call: fx "mock hello world" => "hElLo WoRlD"
+# call: fx "flip abc" => "cba"
 import functools
 
 import pyward

@@ -1,4 +1,6 @@
 """Unit conversion for lengths, weights and temperatures."""
+# call: convert "10 km to mi" => "10 km = 6.214 mi"
+# call: convert "3 parsecs to km" => "cannot convert parsecs to km"
 import math
 import re
 

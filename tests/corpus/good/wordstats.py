@@ -1,4 +1,6 @@
 """Word frequency of a message, with collections.Counter."""
+# call: words "the cat and the hat and the bat" => "cat x1, hat x1, bat x1"
+# call: words "" => "No words to count."
 import collections
 import re
 

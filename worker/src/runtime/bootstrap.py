@@ -12,6 +12,8 @@ import json as _json
 import linecache as _linecache
 import traceback as _traceback
 
+import importlib.machinery as _machinery
+
 import _pyward_native as _native
 
 _config = _native.config()
@@ -162,6 +164,13 @@ for _name in _preload:
 for _name, _needs in (("_strptime", "datetime"), ("_strptime", "time")):
     if _needs in sys.modules and _name not in sys.modules:
         __import__(_name)
+# zoneinfo falls back to importlib.resources (and through shutil to the _bz2/_lzma C
+# extensions) for a zone it does not find on disk: walk that path once, before the sandbox.
+if "zoneinfo" in sys.modules:
+    try:
+        sys.modules["zoneinfo"].ZoneInfo("pyward/warm-up")
+    except Exception:
+        pass
 
 
 # --- the import gate ----------------------------------------------------------------------------
@@ -169,24 +178,35 @@ for _name, _needs in (("_strptime", "datetime"), ("_strptime", "time")):
 # Modules that give access to the operating system. Module code never gets them through
 # `import` (the guarded __import__ says no first); this gate also refuses them to any import
 # that module code sets off by other means, unless the policy allows them by name.
+# (Modules whose functions write files, like tempfile or shutil, are not here: the standard
+# library imports them lazily on ordinary paths, and the audit hook refuses what they do.)
 _NEVER = frozenset(
     "ctypes _ctypes mmap subprocess _posixsubprocess socket _socket ssl _ssl pty tty termios "
-    "fcntl resource multiprocessing _multiprocessing _posixshmem signal _signal select "
-    "selectors importlib.util _testcapi _testinternalcapi faulthandler pickle _pickle marshal "
-    "shutil tempfile os.path".split()
+    "fcntl resource multiprocessing _multiprocessing _posixshmem signal select selectors "
+    "_testcapi _testinternalcapi faulthandler".split()
 )
 
 
 class _ImportGate:
     """First on sys.meta_path: a module not yet imported that grants OS access is refused while
-    any module code is on the stack."""
+    any module code is on the stack; and once the sandbox is up, a C extension that was not
+    loaded before it is an ImportError (seccomp forbids mapping its code; without this the
+    worker would be stopped by the kernel for an ordinary lazy import)."""
 
     @classmethod
     def find_spec(cls, name, path=None, target=None):
-        if name not in _NEVER or _native.import_allowed(name):
-            return None
-        if _native.module_code_on_stack():
-            _native.refuse("import", "module code set off an import of `%s`" % name)
+        if name in _NEVER and not _native.import_allowed(name):
+            if _native.module_code_on_stack():
+                _native.refuse("import", "module code set off an import of `%s`" % name)
+        if _native.sandboxed():
+            spec = _machinery.PathFinder.find_spec(name, path, target)
+            if spec is not None and isinstance(spec.loader, _machinery.ExtensionFileLoader):
+                raise ImportError(
+                    "pyward: `%s` is a C extension that was not loaded before the sandbox "
+                    "started; put the module that needs it on the policy's import allowlist "
+                    "so the zygote loads it" % name,
+                    name=name,
+                )
         return None
 
 

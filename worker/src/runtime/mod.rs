@@ -241,6 +241,12 @@ impl Runtime {
         })
     }
 
+    /// The sandbox is up (seccomp forbids executable mappings): a C extension not loaded yet
+    /// becomes an ImportError instead of a kernel kill.
+    pub fn sandbox_applied(&mut self) {
+        SANDBOXED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Where host calls go from now on.
     pub fn set_host(&mut self, host: Box<dyn HostBridge>) {
         HOST.with(|h| *h.borrow_mut() = Some(host));
@@ -408,6 +414,7 @@ fn install_native_module(py: Python<'_>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(refuse, &module)?)?;
     module.add_function(wrap_pyfunction!(module_code_on_stack, &module)?)?;
     module.add_function(wrap_pyfunction!(pyward_source, &module)?)?;
+    module.add_function(wrap_pyfunction!(sandboxed, &module)?)?;
     module.add("SandboxViolation", py.get_type::<SandboxViolation>())?;
     py.import("sys")?
         .getattr("modules")?
@@ -522,6 +529,14 @@ fn module_code_on_stack(py: Python<'_>) -> PyResult<bool> {
 #[pyfunction]
 fn pyward_source() -> &'static str {
     PYWARD_MODULE
+}
+
+/// Set once the worker's sandbox is up: from then on no C extension can be loaded.
+static SANDBOXED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[pyfunction]
+fn sandboxed() -> bool {
+    SANDBOXED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Is `dotted` (or a package it is inside) on the allowlist, with no private part (unless the

@@ -309,3 +309,17 @@ fn import_allowlist_semantics() {
     assert!(import_allowed(&allowed, "__future__"));
     assert!(!import_allowed(&allowed, "__future__.x"));
 }
+
+#[test]
+fn inside_the_sandbox_an_unloaded_c_extension_is_an_import_error_not_a_kill() {
+    let (mut rt, _) = runtime();
+    rt.sandbox_applied();
+    let src = "import json\ndef f():\n    try:\n        json.__builtins__['__import__']('_curses')\n    except ImportError as e:\n        return str(e)\n";
+    rt.load("c", src, &all_calls()).unwrap();
+    let out = rt.call(&Target::Function("f".into()), "[]", "null");
+    let text = out.result.unwrap_or_default();
+    assert!(
+        text.contains("C extension that was not loaded before the sandbox"),
+        "{text}"
+    );
+}
