@@ -42,6 +42,9 @@ enum Layers {
 }
 
 struct Context {
+    /// Writable mappings of this process at fork time (start, end): where a compromised
+    /// interpreter would look for secrets in its own memory.
+    writable: Vec<(usize, usize)>,
     port: u16,
     /// Abstract Unix socket name the parent listens on (unique per run).
     abstract_name: String,
@@ -120,6 +123,45 @@ fn read_file(path: &str) -> Result<String, i32> {
     } else {
         Ok(format!("read {n} bytes"))
     }
+}
+
+/// What the caller's secret starts with (the test sets PYWARD_PROBE_SECRET to it plus a random
+/// part). Compared in place, from read-only data, so the search itself leaves no copy.
+static SECRET_PREFIX: &[u8] = b"pyward-probe-secret-";
+
+fn writable_mappings() -> Vec<(usize, usize)> {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let range = fields.next()?;
+            let perms = fields.next()?;
+            if !perms.starts_with("rw") {
+                return None;
+            }
+            let (start, end) = range.split_once('-')?;
+            Some((
+                usize::from_str_radix(start, 16).ok()?,
+                usize::from_str_radix(end, 16).ok()?,
+            ))
+        })
+        .collect()
+}
+
+fn caller_secret_in_memory(ctx: &Context) -> Result<String, i32> {
+    for &(start, end) in &ctx.writable {
+        // SAFETY: [start, end) was a readable, writable mapping of this process when it forked,
+        // and the child has unmapped nothing since; the slice is only read.
+        let region = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
+        if let Some(at) = region
+            .windows(SECRET_PREFIX.len())
+            .position(|w| w == SECRET_PREFIX)
+        {
+            return Ok(format!("found the caller's secret at {:#x}", start + at));
+        }
+    }
+    Err(libc::ENOENT)
 }
 
 fn read_shadow(_: &Context) -> Result<String, i32> {
@@ -475,6 +517,7 @@ const ATTEMPTS: &[(&str, Attempt)] = &[
     ("setuid_root", setuid_root),
     ("mount", mount_tmpfs),
     ("allocate_1gib", allocate_1gib),
+    ("caller_secret_in_memory", caller_secret_in_memory),
     ("x32_syscall", x32_syscall),
 ];
 
@@ -561,6 +604,7 @@ fn main() {
 
     for (name, attempt) in ATTEMPTS {
         let ctx = Context {
+            writable: writable_mappings(),
             port,
             abstract_name: abstract_name.clone(),
             sentinel: sentinel.id() as libc::pid_t,

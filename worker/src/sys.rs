@@ -121,15 +121,6 @@ pub fn new_session() -> io::Result<()> {
     check(unsafe { libc::setsid() }).map(|_| ())
 }
 
-/// Remove every environment variable.
-pub fn clear_environment(_proof: &SingleThreaded) {
-    let keys: Vec<_> = std::env::vars_os().map(|(k, _)| k).collect();
-    for key in keys {
-        // SAFETY: single-threaded (the token): no other thread can read the environment.
-        unsafe { std::env::remove_var(key) };
-    }
-}
-
 pub fn set_dumpable(dumpable: bool) -> io::Result<()> {
     // SAFETY: prctl with integer arguments only.
     check(unsafe {

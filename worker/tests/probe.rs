@@ -20,6 +20,11 @@ fn probe_binary() -> std::path::PathBuf {
 fn run_probe(layers: &str) -> BTreeMap<String, (String, String)> {
     let out = Command::new(probe_binary())
         .args(["--layers", layers])
+        // A secret of the caller: no confined child may find it in its own memory.
+        .env(
+            "PYWARD_PROBE_SECRET",
+            format!("pyward-probe-secret-{:x}", std::process::id()),
+        )
         .output()
         .expect("the probe example is built with the tests");
     assert!(
@@ -99,6 +104,7 @@ fn the_control_run_sees_real_escapes() {
         "mmap_prot_exec",
         "fork",
         "memfd_create_execveat",
+        "caller_secret_in_memory",
     ] {
         assert_eq!(
             results[attempt].0, "succeeded",
@@ -119,6 +125,8 @@ fn seccomp_alone_stops_every_syscall_class_it_owns() {
                 "read_etc_shadow",
                 "read_secret_outside_read_paths",
                 "allocate_1gib",
+                // stage 1 (the environment scrub), which every layer run includes
+                "caller_secret_in_memory",
             ]
             .contains(a)
         })
@@ -178,6 +186,15 @@ fn privilege_drop_alone_stops_what_root_could_do() {
             "ptrace_sentinel_process",
         ],
     );
+}
+
+#[test]
+fn no_confined_child_finds_the_callers_secret_in_its_memory() {
+    // Stage 1 (descriptors and the environment) runs in every layer mode.
+    for layers in ["fds", "rlimits", "seccomp"] {
+        let results = run_probe(layers);
+        assert_stopped(&results, layers, &["caller_secret_in_memory"]);
+    }
 }
 
 #[test]

@@ -123,7 +123,8 @@ impl SandboxPlan {
 /// Confine the calling process. The stages run in this order, each relying on the ones before:
 ///
 /// 1. fds: the link moves to fd 3, the report pipe to fd 4, stdio to /dev/null, everything else
-///    is closed; a new session (no controlling tty); an empty environment; no blocked signals
+///    is closed; a new session (no controlling tty); the environment overwritten and emptied;
+///    no blocked signals
 /// 2. not dumpable, no core files, then the policy's rlimits
 /// 3. namespaces the policy asks for
 /// 4. as root: groups, gid, bounding set, uid; then ambient/inheritable/permitted/effective
@@ -193,7 +194,10 @@ pub fn stage_fds(
     // A worker forked from a session leader (the zygote is one) cannot start its own session;
     // it has no controlling tty either way, which is what matters.
     let _ = sys::new_session();
-    sys::clear_environment(single);
+    // Overwrite, then drop: the strings and the kernel's block, so a compromised interpreter
+    // finds no secret of the caller in its own memory (the direct path scrubs before the
+    // interpreter starts too; here it covers every other way in).
+    sys::scrub_environment(single);
     report.environment_cleared = std::env::vars_os().next().is_none();
     sys::unblock_all_signals().map_err(|e| error("signals", e))
 }
