@@ -71,3 +71,22 @@ fn validate_says_what_is_wrong_and_where() {
         "{err}"
     );
 }
+
+#[test]
+fn validate_refuses_an_allowed_import_the_interpreter_cannot_import() {
+    let path = tempfile("unimportable");
+    std::fs::write(
+        &path,
+        "[scan]\nallowed_imports = [\"json\", \"pyward\", \"no_such_module_pyward\", \"textwrap\"]\n",
+    )
+    .unwrap();
+    let out = run(pyward().args(["policy", "validate"]).arg(&path));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("`no_such_module_pyward` cannot be imported")
+            && err.contains("scan.allowed_imports")
+            && !err.contains("`textwrap`"),
+        "{err}"
+    );
+}

@@ -48,9 +48,40 @@ pub fn run(command: PolicyCommand) -> ExitCode {
             }
         }
         PolicyCommand::Validate { file } => match Policy::load(&file) {
-            Ok(_) => {
-                println!("{}: ok", file.display());
-                ExitCode::SUCCESS
+            Ok(policy) => {
+                // The zygote imports every allowed module at start: one it cannot import would
+                // stop `pyward serve`, so say so now.
+                let allowed: Vec<String> = policy.scan.allowed_imports.iter().cloned().collect();
+                match pyward_worker::runtime::unimportable(
+                    &allowed,
+                    policy.sandbox.packages_dir.as_deref(),
+                ) {
+                    Ok(missing) if missing.is_empty() => {
+                        println!("{}: ok", file.display());
+                        ExitCode::SUCCESS
+                    }
+                    Ok(missing) => {
+                        for (name, why) in missing {
+                            eprintln!(
+                                "pyward: policy error: {}: key `scan.allowed_imports`: `{name}` cannot be imported by pyward's interpreter (CPython {}, standard library {}{}): {why}; remove it, or install it into sandbox.packages_dir with `pip install --target`",
+                                file.display(),
+                                pyward_worker::runtime::PYTHON_VERSION,
+                                pyward_worker::runtime::PYTHON_STDLIB,
+                                policy
+                                    .sandbox
+                                    .packages_dir
+                                    .as_ref()
+                                    .map(|d| format!(", packages {}", d.display()))
+                                    .unwrap_or_default(),
+                            );
+                        }
+                        ExitCode::from(1)
+                    }
+                    Err(e) => {
+                        eprintln!("pyward: cannot check the import allowlist: {e}");
+                        ExitCode::from(EXIT_ERROR)
+                    }
+                }
             }
             Err(errors) => {
                 print_policy_errors(&errors);

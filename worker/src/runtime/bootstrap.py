@@ -152,6 +152,7 @@ def _imports_of(source):
 _preload = _config["preload"]
 if isinstance(_preload, str):
     _preload = _imports_of(_preload)
+_packages_dir = _config["packages_dir"]
 for _name in _preload:
     if _name != "pyward" and _native.import_allowed(_name):
         try:
@@ -159,6 +160,16 @@ for _name in _preload:
         except ImportError:
             if _config["preload_is_allowlist"]:
                 raise
+            continue
+        # A vetted package often loads its parts lazily (a module-level __getattr__, as
+        # pydantic does): touch what it exports so that they, and their C extensions, load now.
+        _top = sys.modules[_name.partition(".")[0]]
+        if _packages_dir and (getattr(_top, "__file__", None) or "").startswith(_packages_dir):
+            for _export in getattr(_top, "__all__", ()):
+                try:
+                    getattr(_top, _export)
+                except Exception:
+                    pass
 # Imports the standard library makes lazily, on first use, from C code (so the first caller
 # would otherwise pay for them inside the sandbox).
 for _name, _needs in (("_strptime", "datetime"), ("_strptime", "time")):
@@ -201,10 +212,11 @@ class _ImportGate:
         if _native.sandboxed():
             spec = _machinery.PathFinder.find_spec(name, path, target)
             if spec is not None and isinstance(spec.loader, _machinery.ExtensionFileLoader):
+                # Not a refusal (no "pyward:" prefix): a configuration the operator can fix.
                 raise ImportError(
-                    "pyward: `%s` is a C extension that was not loaded before the sandbox "
-                    "started; put the module that needs it on the policy's import allowlist "
-                    "so the zygote loads it" % name,
+                    "`%s` is a C extension that was not loaded before the sandbox started "
+                    "(seccomp forbids mapping code afterwards); put the module that needs it "
+                    "on the policy's import allowlist so that it is imported first" % name,
                     name=name,
                 )
         return None

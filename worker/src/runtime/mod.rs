@@ -107,6 +107,45 @@ pub fn interpreter_read_paths(packages_dir: Option<&std::path::Path>) -> Vec<Pat
     paths
 }
 
+/// Which entries of an import allowlist the embedded interpreter cannot import (name and why),
+/// looked up the way a worker would (standard library, then the packages directory). Starts
+/// CPython in this process (once per process): for `pyward policy validate`, so that a bad
+/// entry is found before `pyward serve` fails to warm its zygote.
+pub fn unimportable(
+    allowed: &[String],
+    packages_dir: Option<&std::path::Path>,
+) -> Result<Vec<(String, String)>, String> {
+    let config = RuntimeConfig {
+        allowed_imports: allowed.to_vec(),
+        blocked_builtins: Vec::new(),
+        blocked_attributes: Vec::new(),
+        max_output_bytes: 0,
+        preload: Preload::ImportsOf(String::new()),
+        packages_dir: packages_dir.map(std::path::Path::to_path_buf),
+        layer: InterpreterLayer::On,
+    };
+    crate::sys::python_initialize(PYTHON_HOME, &config.import_paths())
+        .map_err(|e| format!("CPython did not start: {e}"))?;
+    Python::attach(|py| {
+        let find_spec = py
+            .import("importlib.util")
+            .and_then(|m| m.getattr("find_spec"))
+            .map_err(|e| e.to_string())?;
+        let mut missing = Vec::new();
+        for name in allowed.iter().filter(|n| n.as_str() != "pyward") {
+            match find_spec.call1((name,)) {
+                Ok(spec) if spec.is_none() => missing.push((
+                    name.clone(),
+                    "no such module for the embedded interpreter".to_string(),
+                )),
+                Ok(_) => {}
+                Err(e) => missing.push((name.clone(), e.value(py).to_string())),
+            }
+        }
+        Ok(missing)
+    })
+}
+
 /// Answers the module's host calls: a link to the supervisor in a worker, a stand-in in
 /// `pyward run` and in tests.
 pub trait HostBridge {
@@ -430,6 +469,10 @@ fn native_config(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         dict.set_item("blocked_builtins", PyList::new(py, &c.blocked_builtins)?)?;
         dict.set_item("blocked_attributes", PyList::new(py, &c.blocked_attributes)?)?;
         dict.set_item("interpreter_layer", c.layer == InterpreterLayer::On)?;
+        dict.set_item(
+            "packages_dir",
+            c.packages_dir.as_ref().map(|d| d.display().to_string()),
+        )?;
         match &c.preload {
             Preload::Allowlist => {
                 dict.set_item("preload", PyList::new(py, &c.allowed_imports)?)?;
