@@ -116,3 +116,38 @@ fn no_worker_outlives_its_zygote() {
     assert!(gone, "worker {pid} survived its zygote");
     std::mem::forget(w);
 }
+
+#[test]
+fn every_worker_draws_its_own_random_sequence() {
+    // Workers fork from one warm interpreter; CPython's at-fork handlers reseed `random` in
+    // each child, so two modules, and a worker that replaces a dead one, never share a sequence.
+    let policy = Policy::default();
+    let zygote = start(None);
+    let source = "import random\ndef draw():\n    return [random.random() for _ in range(4)]\n";
+    let draw = |w: &mut WorkerProcess| -> String {
+        w.wait_ready().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        w.load("dice", source, &BTreeSet::new(), deadline)
+            .unwrap()
+            .unwrap();
+        w.call(
+            &Target::Function("draw".into()),
+            "[]",
+            "null",
+            deadline,
+            &mut |_, _| Ok("null".into()),
+        )
+        .unwrap()
+        .result
+        .unwrap()
+    };
+    let mut first = worker(&zygote, &policy);
+    let mut second = worker(&zygote, &policy);
+    let a = draw(&mut first);
+    let b = draw(&mut second);
+    assert_ne!(a, b, "two workers drew the same sequence");
+    first.kill_and_reap();
+    let mut replacement = worker(&zygote, &policy);
+    let c = draw(&mut replacement);
+    assert!(c != a && c != b, "the replaced worker repeats a sequence: {c}");
+}
