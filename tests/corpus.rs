@@ -14,7 +14,8 @@ use common::daemon::*;
 use common::*;
 use serde_json::{Value, json};
 
-const EVENT: &str = r#"{"sender": "@alice:example.org", "chat": "!room:example.org", "message_id": "1"}"#;
+const EVENT: &str =
+    r#"{"sender": "@alice:example.org", "chat": "!room:example.org", "message_id": "1"}"#;
 
 #[derive(Debug)]
 enum Expect {
@@ -41,7 +42,9 @@ fn parse_call(line: &str) -> Call {
     let expect = if let Some(exact) = tail.strip_prefix("=>") {
         Expect::Exact(serde_json::from_str(exact.trim()).unwrap_or_else(|e| panic!("{e}: {line}")))
     } else if let Some(contains) = tail.strip_prefix('~') {
-        Expect::Contains(serde_json::from_str(contains.trim()).unwrap_or_else(|e| panic!("{e}: {line}")))
+        Expect::Contains(
+            serde_json::from_str(contains.trim()).unwrap_or_else(|e| panic!("{e}: {line}")),
+        )
     } else {
         panic!("a call line ends in `=> JSON` or `~ \"text\"`: {line}");
     };
@@ -65,9 +68,7 @@ fn check(expect: &Expect, got: &Value) -> Result<(), String> {
     match expect {
         Expect::Exact(want) if want == got => Ok(()),
         Expect::Exact(want) => Err(format!("expected {want}, got {got}")),
-        Expect::Contains(text) if got.as_str().is_some_and(|s| s.contains(text.as_str())) => {
-            Ok(())
-        }
+        Expect::Contains(text) if got.as_str().is_some_and(|s| s.contains(text.as_str())) => Ok(()),
         Expect::Contains(text) => Err(format!("expected a string containing {text:?}, got {got}")),
     }
 }
@@ -156,11 +157,14 @@ fn the_first_call_of_every_module_answers_through_pyward_run() {
     let mut failures = Vec::new();
     for (path, calls) in modules_with_calls() {
         let call = &calls[0];
-        let out = run(pyward()
-            .arg("run")
-            .arg("--json")
-            .arg(&path)
-            .args(["--call", &call.name, "--args", &call.args.to_string(), "--event", EVENT]));
+        let out = run(pyward().arg("run").arg("--json").arg(&path).args([
+            "--call",
+            &call.name,
+            "--args",
+            &call.args.to_string(),
+            "--event",
+            EVENT,
+        ]));
         let json: Value = match serde_json::from_slice(&out.stdout) {
             Ok(json) => json,
             Err(e) => {
@@ -169,7 +173,12 @@ fn the_first_call_of_every_module_answers_through_pyward_run() {
             }
         };
         if json["status"] != "ok" {
-            failures.push(format!("{}: {} {}", path.display(), json["status"], json["detail"]));
+            failures.push(format!(
+                "{}: {} {}",
+                path.display(),
+                json["status"],
+                json["detail"]
+            ));
         } else if let Err(why) = check(&call.expect, &json["result"]) {
             failures.push(format!("{} {}: {why}", path.display(), call.name));
         }

@@ -41,8 +41,19 @@ fn packages() -> Option<PathBuf> {
     let staging = dir.with_extension(format!("staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let installed = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-        .args(["--only-binary=:all:", "--python-version", "3.11", "--target"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args([
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--target",
+        ])
         .arg(&staging)
         .arg("pydantic>=2,<3")
         .status();

@@ -59,7 +59,7 @@ fn a_secret_in_pyward_runs_environment_never_reaches_the_worker() {
     std::fs::create_dir_all(&dir).unwrap();
     let module = dir.join("sleeper.py");
     std::fs::write(&module, SLEEPER).unwrap();
-    let mut child = pyward()
+    let child = pyward()
         .args(["run", "--json"])
         .arg(&module)
         .args(["--call", "snooze"])
@@ -115,7 +115,10 @@ fn a_secret_in_pyward_serves_environment_never_reaches_the_zygote_or_a_worker() 
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut c = Client::connect(&socket);
-    let loaded = c.call("module.load", json!({ "name": "sleeper", "source": SLEEPER }));
+    let loaded = c.call(
+        "module.load",
+        json!({ "name": "sleeper", "source": SLEEPER }),
+    );
     assert!(loaded["result"].is_object(), "{loaded}");
     let socket_for_call = socket.clone();
     let caller = std::thread::spawn(move || {

@@ -149,5 +149,8 @@ fn every_worker_draws_its_own_random_sequence() {
     first.kill_and_reap();
     let mut replacement = worker(&zygote, &policy);
     let c = draw(&mut replacement);
-    assert!(c != a && c != b, "the replaced worker repeats a sequence: {c}");
+    assert!(
+        c != a && c != b,
+        "the replaced worker repeats a sequence: {c}"
+    );
 }

@@ -8,6 +8,7 @@
 
 pub mod acl;
 pub mod config;
+pub mod imports;
 pub mod scan;
 
 pub use config::{Policy, PolicyError};

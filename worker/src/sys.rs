@@ -949,7 +949,8 @@ pub fn python_initialize(home: &str, paths: &[String]) -> Result<(), String> {
             if ffi::PyStatus_Exception(status) != 0 {
                 break;
             }
-            status = ffi::PyWideStringList_Append(&raw mut (*cfg).module_search_paths, path.as_ptr());
+            status =
+                ffi::PyWideStringList_Append(&raw mut (*cfg).module_search_paths, path.as_ptr());
         }
         if ffi::PyStatus_Exception(status) == 0 {
             status = ffi::Py_InitializeFromConfig(cfg);
@@ -1018,12 +1019,13 @@ unsafe extern "C" fn audit_trampoline(
     let event = unsafe { std::ffi::CStr::from_ptr(event) }.to_string_lossy();
     // SAFETY: `args` is a borrowed reference to a tuple, valid for the duration of the call.
     let args = unsafe { pyo3::Bound::from_borrowed_ptr(py, args) };
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        match args.cast::<pyo3::types::PyTuple>() {
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match args
+            .cast::<pyo3::types::PyTuple>()
+        {
             Ok(tuple) => decide(py, &event, tuple),
             Err(_) => Ok(()),
-        }
-    }));
+        }));
     match outcome {
         Ok(Ok(())) => 0,
         Ok(Err(error)) => {
@@ -1031,8 +1033,7 @@ unsafe extern "C" fn audit_trampoline(
             -1
         }
         Err(_) => {
-            pyo3::exceptions::PyRuntimeError::new_err("pyward: the audit hook failed")
-                .restore(py);
+            pyo3::exceptions::PyRuntimeError::new_err("pyward: the audit hook failed").restore(py);
             -1
         }
     }

@@ -81,11 +81,7 @@ pub fn from_error(error: &PyError) -> Verdict {
 pub fn from_outcome(outcome: &CallOutcome) -> Verdict {
     // A refusal of the interpreter layer counts even if the module caught the exception.
     if let Some(violation) = &outcome.violation {
-        return verdict(
-            Status::SandboxViolation,
-            "interpreter",
-            violation.message(),
-        );
+        return verdict(Status::SandboxViolation, "interpreter", violation.message());
     }
     if outcome.output_limit_hit {
         return verdict(

@@ -134,8 +134,15 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
     }
     // A one-shot run warms only what this module imports (before the sandbox: C extensions
     // cannot be loaded after it), not the whole allowlist as the zygote does.
+    let preload = match skip_scan {
+        // The scan bounded the source's nesting: parsing it again here is safe.
+        false => pyward_policy::imports::imports_of(source)
+            .map(Preload::Modules)
+            .unwrap_or_else(|| Preload::ImportsOf(source.to_string())),
+        true => Preload::ImportsOf(source.to_string()),
+    };
     let config = RuntimeConfig {
-        preload: Preload::ImportsOf(source.to_string()),
+        preload,
         layer: if kernel_only {
             InterpreterLayer::DangerouslyOffForTests
         } else {

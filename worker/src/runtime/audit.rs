@@ -173,13 +173,22 @@ const ALWAYS_PREFIXES: &[(&str, &str)] = &[
 const FROM_MODULE: &[(&str, &str)] = &[
     ("sys._getframe", "reading the interpreter's frames"),
     ("sys._current_frames", "reading the interpreter's frames"),
-    ("sys._current_exceptions", "reading other frames' exceptions"),
+    (
+        "sys._current_exceptions",
+        "reading other frames' exceptions",
+    ),
     ("sys.settrace", "tracing execution"),
     ("sys.setprofile", "profiling execution"),
     ("sys._setprofileallthreads", "profiling execution"),
     ("sys._settraceallthreads", "tracing execution"),
-    ("sys.set_asyncgen_hooks_firstiter", "hooking async generators"),
-    ("sys.set_asyncgen_hooks_finalizer", "hooking async generators"),
+    (
+        "sys.set_asyncgen_hooks_firstiter",
+        "hooking async generators",
+    ),
+    (
+        "sys.set_asyncgen_hooks_finalizer",
+        "hooking async generators",
+    ),
     ("gc.get_objects", "walking every object in memory"),
     ("gc.get_referrers", "walking the object graph"),
     ("gc.get_referents", "walking the object graph"),
@@ -306,7 +315,10 @@ mod tests {
 
     #[test]
     fn files_open_for_reading_only() {
-        assert_eq!(judge("open", &open(Some("r"), Some(0)), Caller::Module), None);
+        assert_eq!(
+            judge("open", &open(Some("r"), Some(0)), Caller::Module),
+            None
+        );
         assert_eq!(judge("open", &open(Some("rb"), None), Caller::Module), None);
         assert_eq!(judge("open", &open(None, Some(0)), Caller::Trusted), None);
         for facts in [
@@ -349,13 +361,20 @@ mod tests {
             judge("object.__setattr__", &attr("counter"), Caller::Module),
             None
         );
-        assert_eq!(judge("import", &EventFacts::default(), Caller::Module), None);
+        assert_eq!(
+            judge("import", &EventFacts::default(), Caller::Module),
+            None
+        );
     }
 
     #[test]
     fn unknown_events_pass() {
         assert_eq!(
-            judge("cpython.run_command", &EventFacts::default(), Caller::Module),
+            judge(
+                "cpython.run_command",
+                &EventFacts::default(),
+                Caller::Module
+            ),
             None
         );
     }

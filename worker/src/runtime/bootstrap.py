@@ -9,9 +9,6 @@
 import sys
 import builtins
 import json as _json
-import linecache as _linecache
-import traceback as _traceback
-
 import importlib.machinery as _machinery
 
 import _pyward_native as _native
@@ -115,15 +112,15 @@ else:
 
 # --- the pyward module and captured output -------------------------------------------------------
 
-def _new_module(name, source):
+def _new_module(name, code):
     module = _ModuleType(name)
     module.__dict__["__builtins__"] = restricted
     module.__dict__["_native"] = _native
-    exec(compile(source, "<%s>" % name, "exec", dont_inherit=True), module.__dict__)
+    exec(code, module.__dict__)
     return module
 
 
-pyward = _new_module("pyward", _native.pyward_source())
+pyward = _new_module("pyward", _native.pyward_code())
 sys.modules["pyward"] = pyward
 sys.stdout = sys.stderr = pyward._stdout
 
@@ -148,7 +145,10 @@ def _imports_of(source):
 
 
 # C extensions must be loaded before seccomp forbids executable mappings, and every import done
-# here is one a forked worker does not pay for.
+# here is one a forked worker does not pay for. (The zygote also warms what error reports use.)
+if _config["freeze"]:
+    import linecache
+    import traceback
 _preload = _config["preload"]
 if isinstance(_preload, str):
     _preload = _imports_of(_preload)
@@ -331,7 +331,6 @@ def load(name, source, granted):
             del pyward.__dict__[call]
     filename = "<module %s>" % name
     code = compile(source, filename, "exec", dont_inherit=True)
-    _linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     identifiers = set()
     _identifiers(code, identifiers)
     module = _ModuleType(name)
@@ -395,7 +394,15 @@ def describe(error, traceback=None):
         while tb is not None and tb.tb_frame.f_code.co_filename == "<pyward bootstrap>":
             tb = tb.tb_next
     try:
-        text = "".join(_traceback.format_exception(type(error), error, tb, limit=50))
+        # Imported here, not at start: a one-shot run that raises nothing never pays for them.
+        import linecache
+        import traceback as tracebacks
+
+        # The module's source is kept on the Rust side (not in a global any frame can see).
+        source = _native.module_source()
+        if _filename is not None and source is not None:
+            linecache.cache[_filename] = (len(source), None, source.splitlines(True), _filename)
+        text = "".join(tracebacks.format_exception(type(error), error, tb, limit=50))
     except Exception as failure:  # a hostile __str__ or a broken traceback
         text = "(traceback unavailable: %s)" % type(failure).__name__
     try:

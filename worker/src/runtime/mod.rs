@@ -12,7 +12,6 @@ pub mod audit;
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::ffi::CString;
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
@@ -22,6 +21,30 @@ use serde::{Deserialize, Serialize};
 
 const BOOTSTRAP: &str = include_str!("bootstrap.py");
 const PYWARD_MODULE: &str = include_str!("pyward.py");
+/// The same two, compiled at build time by the interpreter pyo3 links (see build.rs).
+const BOOTSTRAP_CODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bootstrap.marshal"));
+const PYWARD_CODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pyward.marshal"));
+
+/// A code object from build-time marshalled bytes, or compiled from `source` if those do not
+/// load (a different interpreter at run time than at build time).
+fn code_object<'py>(
+    py: Python<'py>,
+    marshalled: &[u8],
+    source: &str,
+    filename: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let loaded = py
+        .import("marshal")
+        .and_then(|m| m.getattr("loads"))
+        .and_then(|loads| loads.call1((pyo3::types::PyBytes::new(py, marshalled),)));
+    match loaded {
+        Ok(code) => Ok(code),
+        Err(_) => py
+            .import("builtins")?
+            .getattr("compile")?
+            .call1((source, filename, "exec", 0, true)),
+    }
+}
 
 /// Where the interpreter pyo3 links against keeps its standard library (found at build time).
 pub const PYTHON_HOME: &str = env!("PYWARD_PYTHON_HOME");
@@ -37,8 +60,11 @@ pub const TZDATA_DIR: &str = "/usr/share/zoneinfo";
 pub enum Preload {
     /// Every module on the allowlist: the zygote, whose workers fork warm.
     Allowlist,
-    /// What this source imports (allowed names only): a one-shot run, which pays only for what
-    /// its module uses.
+    /// These modules (allowed names only): a one-shot run, which pays only for what its module
+    /// imports (found by `pyward_policy::imports::imports_of` on the scanned source).
+    Modules(Vec<String>),
+    /// What this source imports, found by the interpreter's own parser (the `ast` module):
+    /// for a source the scanner has not bounded (the scan skipped in tests).
     ImportsOf(String),
 }
 
@@ -70,9 +96,7 @@ impl RuntimeConfig {
         RuntimeConfig {
             allowed_imports: sorted(&policy.scan.allowed_imports.iter().cloned().collect()),
             blocked_builtins: sorted(&policy.scan.forbidden_names.iter().cloned().collect()),
-            blocked_attributes: sorted(
-                &policy.scan.forbidden_attributes.iter().cloned().collect(),
-            ),
+            blocked_attributes: sorted(&policy.scan.forbidden_attributes.iter().cloned().collect()),
             max_output_bytes: policy.sandbox.max_output_bytes,
             preload: Preload::Allowlist,
             packages_dir: policy.sandbox.packages_dir.clone(),
@@ -120,7 +144,7 @@ pub fn unimportable(
         blocked_builtins: Vec::new(),
         blocked_attributes: Vec::new(),
         max_output_bytes: 0,
-        preload: Preload::ImportsOf(String::new()),
+        preload: Preload::Modules(Vec::new()),
         packages_dir: packages_dir.map(std::path::Path::to_path_buf),
         layer: InterpreterLayer::On,
     };
@@ -233,11 +257,16 @@ thread_local! {
     };
     static GRANTED: RefCell<BTreeSet<HostCall>> = const { RefCell::new(BTreeSet::new()) };
     static HOST: RefCell<Option<Box<dyn HostBridge>>> = const { RefCell::new(None) };
+    /// The loaded module's source, for its tracebacks.
+    static MODULE_SOURCE: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 fn config<T>(f: impl FnOnce(&RuntimeConfig) -> T) -> T {
     CONFIG.with(|c| f(c.borrow().as_ref().expect("runtime configured before use")))
 }
+
+/// `(name, security, help)` as the bootstrap's `load` returns each command.
+type DeclaredCommand = (String, Option<String>, String);
 
 /// The interpreter, warmed: standard library imported, `pyward` built, audit hook installed.
 pub struct Runtime {
@@ -263,16 +292,21 @@ impl Runtime {
         Python::attach(|py| -> Result<Runtime, PyError> {
             let boot = || -> PyResult<Bound<'_, PyModule>> {
                 install_native_module(py)?;
-                let code = CString::new(BOOTSTRAP).expect("the bootstrap has no NUL");
-                PyModule::from_code(py, &code, c"<pyward bootstrap>", c"_pyward_boot")
+                let module = PyModule::new(py, "_pyward_boot")?;
+                let globals = module.dict();
+                globals.set_item("__builtins__", py.import("builtins")?)?;
+                let code = code_object(py, BOOTSTRAP_CODE, BOOTSTRAP, "<pyward bootstrap>")?;
+                py.import("builtins")?
+                    .getattr("exec")?
+                    .call1((code, globals))?;
+                Ok(module)
             };
             let boot = boot().map_err(|e| py_error(py, &e))?;
             if layer == InterpreterLayer::On {
                 let restricted = boot.getattr("restricted").map_err(|e| py_error(py, &e))?;
                 audit::set_restricted_builtins(restricted.as_ptr() as usize);
-                crate::sys::python_add_audit_hook(py, audit::decide).map_err(|e| {
-                    error_info("RuntimeError", format!("the audit hook: {e}"))
-                })?;
+                crate::sys::python_add_audit_hook(py, audit::decide)
+                    .map_err(|e| error_info("RuntimeError", format!("the audit hook: {e}")))?;
             }
             Ok(Runtime {
                 boot: boot.unbind(),
@@ -309,13 +343,14 @@ impl Runtime {
         reset_output();
         audit::take_violation();
         let granted: Vec<&str> = granted.iter().map(|c| c.name()).collect();
+        MODULE_SOURCE.with(|m| *m.borrow_mut() = Some(source.to_string()));
         let loaded = Python::attach(|py| {
             let boot = self.boot.bind(py);
             let run = || -> PyResult<Loaded> {
-                let (commands, identifiers): (Vec<(String, Option<String>, String)>, Vec<String>) =
-                    boot.getattr("load")?
-                        .call1((name, source, granted))?
-                        .extract()?;
+                let (commands, identifiers): (Vec<DeclaredCommand>, Vec<String>) = boot
+                    .getattr("load")?
+                    .call1((name, source, granted))?
+                    .extract()?;
                 Ok(Loaded {
                     commands: commands
                         .into_iter()
@@ -452,7 +487,8 @@ fn install_native_module(py: Python<'_>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(import_allowed_py, &module)?)?;
     module.add_function(wrap_pyfunction!(refuse, &module)?)?;
     module.add_function(wrap_pyfunction!(module_code_on_stack, &module)?)?;
-    module.add_function(wrap_pyfunction!(pyward_source, &module)?)?;
+    module.add_function(wrap_pyfunction!(pyward_code, &module)?)?;
+    module.add_function(wrap_pyfunction!(module_source, &module)?)?;
     module.add_function(wrap_pyfunction!(sandboxed, &module)?)?;
     module.add("SandboxViolation", py.get_type::<SandboxViolation>())?;
     py.import("sys")?
@@ -467,7 +503,10 @@ fn native_config(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     config(|c| -> PyResult<()> {
         dict.set_item("allowed_imports", PyList::new(py, &c.allowed_imports)?)?;
         dict.set_item("blocked_builtins", PyList::new(py, &c.blocked_builtins)?)?;
-        dict.set_item("blocked_attributes", PyList::new(py, &c.blocked_attributes)?)?;
+        dict.set_item(
+            "blocked_attributes",
+            PyList::new(py, &c.blocked_attributes)?,
+        )?;
         dict.set_item("interpreter_layer", c.layer == InterpreterLayer::On)?;
         dict.set_item(
             "packages_dir",
@@ -478,6 +517,11 @@ fn native_config(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
                 dict.set_item("preload", PyList::new(py, &c.allowed_imports)?)?;
                 dict.set_item("preload_is_allowlist", true)?;
                 dict.set_item("freeze", true)?;
+            }
+            Preload::Modules(names) => {
+                dict.set_item("preload", PyList::new(py, names)?)?;
+                dict.set_item("preload_is_allowlist", false)?;
+                dict.set_item("freeze", false)?;
             }
             Preload::ImportsOf(source) => {
                 dict.set_item("preload", PyString::new(py, source))?;
@@ -569,9 +613,16 @@ fn module_code_on_stack(py: Python<'_>) -> PyResult<bool> {
     Ok(false)
 }
 
+/// The loaded module's source (for traceback lines), if a module is loaded.
 #[pyfunction]
-fn pyward_source() -> &'static str {
-    PYWARD_MODULE
+fn module_source() -> Option<String> {
+    MODULE_SOURCE.with(|m| m.borrow().clone())
+}
+
+/// The `pyward` module's code object.
+#[pyfunction]
+fn pyward_code(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    code_object(py, PYWARD_CODE, PYWARD_MODULE, "<pyward>")
 }
 
 /// Set once the worker's sandbox is up: from then on no C extension can be loaded.

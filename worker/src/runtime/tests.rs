@@ -206,7 +206,11 @@ fn the_audit_hook_refuses_writes_even_when_the_module_catches_it() {
     let src = "import json\ndef f():\n    o = json.__builtins__['open']\n    try:\n        o('/tmp/pyward-audit-test', 'w')\n    except Exception as e:\n        return type(e).__name__\n";
     rt.load("w", src, &all_calls()).unwrap();
     let out = rt.call(&Target::Function("f".into()), "[]", "null");
-    assert_eq!(out.result.as_deref(), Some("\"SandboxViolation\""), "{out:?}");
+    assert_eq!(
+        out.result.as_deref(),
+        Some("\"SandboxViolation\""),
+        "{out:?}"
+    );
     let violation = out.violation.expect("a caught refusal is still recorded");
     assert_eq!(violation.event, "open");
     assert!(violation.detail.contains("writing"), "{violation:?}");
@@ -228,8 +232,14 @@ fn processes_and_sockets_are_refused_by_the_audit_hook() {
         ("socket", "socket.__new__"),
         ("ctypes", "import"),
     ] {
-        let out = rt.call(&Target::Function("f".into()), &format!("[\"{what}\"]"), "null");
-        let violation = out.violation.unwrap_or_else(|| panic!("{what}: {:?}", out.error));
+        let out = rt.call(
+            &Target::Function("f".into()),
+            &format!("[\"{what}\"]"),
+            "null",
+        );
+        let violation = out
+            .violation
+            .unwrap_or_else(|| panic!("{what}: {:?}", out.error));
         assert_eq!(violation.event, event, "{what}");
         assert_eq!(out.error.unwrap().kind, "SandboxViolation", "{what}");
     }
@@ -252,8 +262,12 @@ fn frames_are_refused_to_module_code_but_not_to_the_standard_library() {
 #[test]
 fn tracebacks_show_the_modules_own_lines() {
     let (mut rt, _) = runtime();
-    rt.load("t", "x = 1\n\ndef f():\n    return {}['missing']\n", &all_calls())
-        .unwrap();
+    rt.load(
+        "t",
+        "x = 1\n\ndef f():\n    return {}['missing']\n",
+        &all_calls(),
+    )
+    .unwrap();
     let err = rt
         .call(&Target::Function("f".into()), "[]", "null")
         .error
@@ -265,18 +279,30 @@ fn tracebacks_show_the_modules_own_lines() {
         "{}",
         err.traceback
     );
-    assert!(!err.traceback.contains("pyward bootstrap"), "{}", err.traceback);
+    assert!(
+        !err.traceback.contains("pyward bootstrap"),
+        "{}",
+        err.traceback
+    );
 }
 
 #[test]
 fn results_too_deep_for_json_are_errors() {
     let (mut rt, _) = runtime();
-    rt.load("d", "def f():\n    x = []\n    for _ in range(100000):\n        x = [x]\n    return x\n", &all_calls())
-        .unwrap();
+    rt.load(
+        "d",
+        "def f():\n    x = []\n    for _ in range(100000):\n        x = [x]\n    return x\n",
+        &all_calls(),
+    )
+    .unwrap();
     let out = rt.call(&Target::Function("f".into()), "[]", "null");
     assert_eq!(out.result, None);
     assert!(
-        out.error.as_ref().unwrap().message.contains("nested too deeply"),
+        out.error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("nested too deeply"),
         "{out:?}"
     );
 }
@@ -290,7 +316,11 @@ fn asyncio_handlers_run_on_a_loop_without_io() {
     assert_eq!(out.result.as_deref(), Some("3"), "{out:?}");
     let out = rt.call(&Target::Function("forever".into()), "[]", "null");
     assert!(
-        out.error.as_ref().unwrap().message.contains("can never finish"),
+        out.error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("can never finish"),
         "{out:?}"
     );
 }

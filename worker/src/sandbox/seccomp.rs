@@ -786,7 +786,7 @@ pub(crate) mod tests {
             // fail with ENOTTY.
             for request in [libc::TIOCSTI, libc::TCGETS] {
                 assert_eq!(
-                    d("ioctl", [0, request as u64, 0, 0, 0, 0]),
+                    d("ioctl", [0, request, 0, 0, 0, 0]),
                     RET_ERRNO | libc::ENOTTY as u32,
                     "ioctl {request:#x} on {arch:?}"
                 );
