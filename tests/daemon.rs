@@ -375,7 +375,11 @@ fn socket_activation_uses_the_passed_socket() {
     let (dir, config) = activation_dir("activation");
     let path = dir.join("activated.sock");
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
-    let _daemon = Kill(serve_activated(&listener, &config, &dir.join("unused.sock")));
+    let _daemon = Kill(serve_activated(
+        &listener,
+        &config,
+        &dir.join("unused.sock"),
+    ));
     let mut c = Client::connect(&path);
     assert!(c.call("module.list", json!({}))["result"].is_array());
     assert!(

@@ -18,6 +18,8 @@ pub struct Container {
     nspawn: Child,
     /// The container's PID 1 (systemd), as the host sees it.
     pub init: u32,
+    /// Its pid namespace, to tell it from a later process that reuses the pid.
+    pid_ns: Option<PathBuf>,
     log: PathBuf,
 }
 
@@ -45,7 +47,8 @@ impl Container {
     /// Boot `rootfs` with `binds` (host path, path inside) mounted read-only, and wait until
     /// systemd reports `running`. `Err` carries systemd-nspawn's output.
     pub fn boot(name: &str, rootfs: &Path, binds: &[(&Path, &str)]) -> Result<Container, String> {
-        let log = std::env::temp_dir().join(format!("pyward-nspawn-{name}-{}.log", std::process::id()));
+        let log =
+            std::env::temp_dir().join(format!("pyward-nspawn-{name}-{}.log", std::process::id()));
         let mut cmd = Command::new("systemd-nspawn");
         cmd.args([
             "--quiet",
@@ -75,6 +78,7 @@ impl Container {
             .map_err(|e| format!("cannot run systemd-nspawn: {e}"))?;
         let mut container = Container {
             init: 0,
+            pid_ns: None,
             nspawn,
             log,
         };
@@ -95,10 +99,15 @@ impl Container {
                     })
                 })
                 .unwrap_or(0);
-            if container.init == 0 {
-                if container.nspawn.try_wait().unwrap().is_some() || Instant::now() > deadline {
-                    return Err(format!("systemd-nspawn did not start a container: {}", container.log()));
-                }
+            if container.init != 0 {
+                container.pid_ns =
+                    std::fs::read_link(format!("/proc/{}/ns/pid", container.init)).ok();
+            } else if container.nspawn.try_wait().unwrap().is_some() || Instant::now() > deadline {
+                return Err(format!(
+                    "systemd-nspawn did not start a container: {}",
+                    container.log()
+                ));
+            } else {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -135,7 +144,14 @@ impl Container {
     pub fn exec(&self, script: &str) -> Output {
         Command::new("nsenter")
             .args(["-t", &self.init.to_string(), "-a", "--", "env", "-i", PATH])
-            .args(["SYSTEMD_COLORS=0", "SYSTEMD_PAGER=", "LANG=C.UTF-8", "sh", "-c", script])
+            .args([
+                "SYSTEMD_COLORS=0",
+                "SYSTEMD_PAGER=",
+                "LANG=C.UTF-8",
+                "sh",
+                "-c",
+                script,
+            ])
             .stdin(Stdio::null())
             .output()
             .expect("nsenter runs")
@@ -192,7 +208,10 @@ impl Container {
 
     /// The host pid of the process that is `inner` in the container.
     pub fn host_pid(&self, inner: u32) -> Option<u32> {
-        self.processes().into_iter().find(|p| p.1 == inner).map(|p| p.0)
+        self.processes()
+            .into_iter()
+            .find(|p| p.1 == inner)
+            .map(|p| p.0)
     }
 
     pub fn log(&self) -> String {
@@ -202,23 +221,46 @@ impl Container {
         )
     }
 
-    /// Shut the container down (SIGTERM makes systemd-nspawn ask PID 1 to power off); after
-    /// 20 s, kill it. Returns how long the shutdown took.
+    /// Shut the container down: SIGTERM makes systemd-nspawn ask PID 1 to power off. If that
+    /// has not ended it within 10 s (a container told to stop while still booting may not
+    /// listen), SIGKILL its PID 1, which ends every process in the container: killing
+    /// systemd-nspawn alone would leave the container running. Returns how long it took.
     pub fn stop(&mut self) -> Duration {
         let started = Instant::now();
-        if self.nspawn.try_wait().unwrap().is_none() {
-            let _ = pyward_worker::sys::kill(self.nspawn.id() as i32, libc::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while self.nspawn.try_wait().unwrap().is_none() {
+        let exited = |nspawn: &mut Child, limit: Duration| {
+            let deadline = Instant::now() + limit;
+            loop {
+                if nspawn.try_wait().unwrap().is_some() {
+                    return true;
+                }
                 if Instant::now() > deadline {
-                    let _ = self.nspawn.kill();
-                    break;
+                    return false;
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
+        };
+        if self.nspawn.try_wait().unwrap().is_none() {
+            let _ = pyward_worker::sys::kill(self.nspawn.id() as i32, libc::SIGTERM);
+        }
+        if !exited(&mut self.nspawn, Duration::from_secs(10)) {
+            self.kill_init();
+            if !exited(&mut self.nspawn, Duration::from_secs(5)) {
+                let _ = self.nspawn.kill();
+            }
         }
         let _ = self.nspawn.wait();
+        // systemd-nspawn may have gone without taking the container with it.
+        self.kill_init();
         started.elapsed()
+    }
+
+    /// SIGKILL the container's PID 1 (and so everything in its pid namespace), if it is
+    /// still the process we booted.
+    fn kill_init(&self) {
+        let ns = std::fs::read_link(format!("/proc/{}/ns/pid", self.init)).ok();
+        if self.init != 0 && ns.is_some() && ns == self.pid_ns {
+            let _ = pyward_worker::sys::kill(self.init as i32, libc::SIGKILL);
+        }
     }
 }
 
