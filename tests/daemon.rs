@@ -307,31 +307,22 @@ fn one_shot_runs_get_a_fresh_worker_each_time() {
     assert_eq!(reason(&rejected), "scan_rejected");
 }
 
-#[test]
-fn socket_activation_uses_the_passed_socket() {
+/// `pyward serve` started as systemd starts it on socket activation: `listener` on fd 3,
+/// LISTEN_FDS=1, LISTEN_PID its own pid (the shell execs pyward, keeping its pid).
+fn serve_activated(
+    listener: &std::os::unix::net::UnixListener,
+    config: &std::path::Path,
+    socket: &std::path::Path,
+) -> Child {
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
-    let dir = std::env::temp_dir().join(format!("pyward-activation-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("activated.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     let fd = listener.as_raw_fd();
-    let uid = pyward_worker::sys::uid();
-    let config = dir.join("policy.toml");
-    std::fs::write(
-        &config,
-        format!("[[clients]]\nuid = {uid}\nrole = \"admin\"\n"),
-    )
-    .unwrap();
-    // As systemd does it: the socket on fd 3, LISTEN_FDS=1, LISTEN_PID the daemon's own pid
-    // (the shell execs pyward, keeping its pid).
     let mut cmd = std::process::Command::new("/bin/sh");
     cmd.arg("-c")
         .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" serve --config \"$1\" --socket \"$2\"")
         .arg(env!("CARGO_BIN_EXE_pyward"))
-        .arg(&config)
-        .arg(dir.join("unused.sock"))
+        .arg(config)
+        .arg(socket)
         .stderr(Stdio::null());
     // SAFETY: between fork and exec only dup2 and fcntl, which are async-signal-safe; nothing
     // allocates. If the listener already is fd 3, dup2 would be a no-op that leaves
@@ -350,20 +341,68 @@ fn socket_activation_uses_the_passed_socket() {
             }
         });
     }
-    struct Kill(Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
+    cmd.spawn().unwrap()
+}
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
-    let _daemon = Kill(cmd.spawn().unwrap());
+}
+
+/// A directory with a policy that makes this uid admin.
+fn activation_dir(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("pyward-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let uid = pyward_worker::sys::uid();
+    let config = dir.join("policy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nstate_dir = \"{}\"\n\n[[clients]]\nuid = {uid}\nrole = \"admin\"\n",
+            dir.join("state").display()
+        ),
+    )
+    .unwrap();
+    (dir, config)
+}
+
+#[test]
+fn socket_activation_uses_the_passed_socket() {
+    let (dir, config) = activation_dir("activation");
+    let path = dir.join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let _daemon = Kill(serve_activated(
+        &listener,
+        &config,
+        &dir.join("unused.sock"),
+    ));
     let mut c = Client::connect(&path);
     assert!(c.call("module.list", json!({}))["result"].is_array());
     assert!(
         !dir.join("unused.sock").exists(),
         "the activated socket was used, no other was made"
     );
+    drop(listener);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_graceful_stop_leaves_a_passed_socket_to_systemd() {
+    // `systemctl restart pyward.service`: the socket unit keeps listening and hands the same
+    // socket to the next supervisor, so its path must still be there for clients.
+    let (dir, config) = activation_dir("activation-stop");
+    let path = dir.join("pyward.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let mut daemon = Kill(serve_activated(&listener, &config, &path));
+    let mut c = Client::connect(&path);
+    assert!(c.call("module.list", json!({}))["result"].is_array());
+    pyward_worker::sys::kill(daemon.0.id() as i32, libc::SIGTERM).unwrap();
+    assert!(daemon.0.wait().unwrap().success());
+    assert!(path.exists(), "the supervisor removed systemd's socket");
     drop(listener);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,6 +2,7 @@
 //! `PYWARD_TEST_EXPECT` switch that turns a skipped test into a failure.
 #![allow(dead_code)]
 
+pub mod container;
 pub mod daemon;
 
 use std::path::{Path, PathBuf};

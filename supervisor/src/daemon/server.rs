@@ -229,7 +229,11 @@ async fn serve(
         }
         std::fs::remove_file(&socket)?;
     }
-    let listener = match activated_listener()? {
+    // A socket systemd passed belongs to systemd (pyward.socket): its path must outlive this
+    // process, or the restarted service would listen on a socket nobody can reach.
+    let activated = activated_listener()?;
+    let owns_socket_path = activated.is_none();
+    let listener = match activated {
         Some(listener) => listener,
         None => {
             let listener = UnixListener::bind(&socket)?;
@@ -315,7 +319,7 @@ async fn serve(
             }
             _ = async { tokio::select! { _ = terminate.recv() => {}, _ = interrupt.recv() => {} } } => {
                 // Graceful stop: record health, stop every worker (which removes its cgroup),
-                // remove the socket.
+                // remove the socket unless systemd passed it.
                 let stopping = state.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     stopping.flush_health();
@@ -325,7 +329,9 @@ async fn serve(
                     }
                 })
                 .await;
-                let _ = std::fs::remove_file(&socket);
+                if owns_socket_path {
+                    let _ = std::fs::remove_file(&socket);
+                }
                 return Ok(());
             }
         }
