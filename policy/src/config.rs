@@ -1230,6 +1230,25 @@ mod tests {
     }
 
     #[test]
+    fn budgets_are_checked_by_key() {
+        let text = "[server]\nmax_line_bytes = 4194304\nmax_buffered_bytes_per_uid = 1048576\nmax_requests_in_flight = 0\n\n[budgets]\nmax_host_calls_per_call = 0\n";
+        let errors = Policy::from_toml_str(text, "p.toml").unwrap_err();
+        let keys: Vec<_> = errors.iter().filter_map(|e| e.key.as_deref()).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.max_requests_in_flight",
+                "server.max_buffered_bytes_per_uid",
+                "budgets.max_host_calls_per_call"
+            ],
+            "{errors:?}"
+        );
+        assert_eq!(errors[2].line, Some(7), "{}", errors[2]);
+        let errors = Policy::from_toml_str("[budgets]\nmax_helptext = 5\n", "p").unwrap_err();
+        assert!(errors[0].message.contains("max_helptext"), "{}", errors[0]);
+    }
+
+    #[test]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));
         assert_eq!(line_col("x", 100), (1, 2));
