@@ -19,6 +19,7 @@ with the reason "line_too_long"; other requests on the connection go on.
 """
 
 import asyncio
+import errno
 import itertools
 import json
 import sys
@@ -117,7 +118,15 @@ class Client:
         delay, limit = self.backoff
         while True:
             try:
-                self._reader, self._writer = await asyncio.open_unix_connection(self.path, limit=self.line_limit)
+                reader, writer = await asyncio.open_unix_connection(self.path, limit=self.line_limit)
+                try:
+                    writer.get_extra_info("socket").getpeername()
+                except OSError:
+                    # asyncio takes a Unix socket's EAGAIN (the supervisor's backlog is full:
+                    # it is busy, maybe refusing a peer in a loop) for a connection: try again.
+                    writer.close()
+                    raise BlockingIOError(errno.EAGAIN, "the supervisor's connection backlog is full")
+                self._reader, self._writer = reader, writer
                 break
             except OSError:
                 if not self.reconnect or delay > limit:

@@ -57,6 +57,8 @@ pub struct HostCalls {
     /// Host calls refused because the tier does not grant them.
     denied: u32,
     exceeded: Option<Exceeded>,
+    /// The call was told to stop (see [`HostCalls::must_stop`]).
+    stopped: bool,
 }
 
 impl HostCalls {
@@ -68,6 +70,7 @@ impl HostCalls {
             made: 0,
             denied: 0,
             exceeded: None,
+            stopped: false,
         }
     }
 
@@ -139,6 +142,15 @@ impl HostCalls {
         let message = format!("denied: {}", exceeded.message);
         self.exceeded = Some(exceeded);
         Err(message)
+    }
+
+    /// `true` once, right after a budget bit: the call must be stopped.
+    pub fn must_stop(&mut self) -> bool {
+        if self.exceeded.is_some() && !self.stopped {
+            self.stopped = true;
+            return true;
+        }
+        false
     }
 
     /// The budget that bit during the call, if one did.
@@ -268,6 +280,8 @@ mod tests {
             refused.contains("budgets.max_host_calls_per_call"),
             "{refused}"
         );
+        assert!(calls.must_stop(), "the call is stopped once");
+        assert!(!calls.must_stop());
         // Refused from now on, under the same budget.
         assert!(calls.admit("log", "{}").is_err());
         let exceeded = calls.exceeded().unwrap();

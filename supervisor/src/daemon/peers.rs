@@ -224,7 +224,7 @@ mod tests {
         peers.disconnect(7, 10);
         assert_eq!(peers.of(7), (1, 0));
         peers.disconnect(7, 0);
-        assert!(peers.usage.get(&7).is_none(), "nothing kept for a gone uid");
+        assert!(!peers.usage.contains_key(&7), "nothing kept for a gone uid");
     }
 
     #[test]

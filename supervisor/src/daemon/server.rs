@@ -1342,13 +1342,14 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         let deadline = Instant::now() + Duration::from_millis(wall_ms);
         let mut calls = HostCalls::new(&module2, &budgets, max_line);
         let mut origin = Origin::Module(&module2);
+        let pid = w.process.pid();
         let result = w.process.call(
             &target,
             &args.to_string(),
             &event.to_string(),
             deadline,
             &mut |name: &str, args_json: &str| {
-                relay(
+                let answer = relay(
                     &state2,
                     &conn2,
                     &mut origin,
@@ -1357,7 +1358,9 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
                     &mut calls,
                     name,
                     args_json,
-                )
+                );
+                stop_if_over_budget(&mut calls, pid);
+                answer
             },
         );
         let oom = w.cgroup.as_ref().is_some_and(WorkerCgroup::oom_killed);
@@ -1691,13 +1694,14 @@ fn one_shot(
         label: &label,
         kv: BTreeMap::new(),
     };
+    let pid = worker.process.pid();
     let outcome = worker.process.call(
         &Target::Function(function.to_string()),
         &args.to_string(),
         "null",
         deadline,
         &mut |call: &str, args_json: &str| {
-            relay(
+            let answer = relay(
                 state,
                 conn,
                 &mut origin,
@@ -1706,7 +1710,9 @@ fn one_shot(
                 &mut calls,
                 call,
                 args_json,
-            )
+            );
+            stop_if_over_budget(&mut calls, pid);
+            answer
         },
     );
     let verdict = match &outcome {
@@ -1731,6 +1737,15 @@ fn one_shot(
                 json!({ "module": label, "verdict": verdict }),
             ))
         }
+    }
+}
+
+/// A call whose budget just bit is stopped where it is: its worker is killed (the next call
+/// gets a fresh one), so a module that catches the refusal cannot go on looping. The call then
+/// fails with the budget's error.
+fn stop_if_over_budget(calls: &mut HostCalls, pid: libc::pid_t) {
+    if calls.must_stop() {
+        let _ = pyward_worker::sys::kill(pid, libc::SIGKILL);
     }
 }
 
