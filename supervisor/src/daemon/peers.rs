@@ -116,6 +116,10 @@ impl Refusals {
         }
     }
 
+    pub fn window_seconds(&self) -> u64 {
+        self.window_ms / 1000
+    }
+
     /// Note a refusal at `now_ms`; returns the audit records (`connection_refused` details) to
     /// write now: the window's first refusal, and the count of an ended window of the same key.
     pub fn note(

@@ -1069,6 +1069,17 @@ fn reload_policy(state: &Arc<State>) -> Result<Value, RpcError> {
     );
     *state.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
     let policy = state.policy();
+    // A new refusal window: what the old windows counted is written first.
+    let window = policy.server.refused_audit_window_seconds;
+    let counted = {
+        let mut refusals = lock(&state.refusals);
+        if refusals.window_seconds() == window {
+            Vec::new()
+        } else {
+            std::mem::replace(&mut *refusals, Refusals::new(window)).drain()
+        }
+    };
+    state.audit_refusals(counted);
     let mut unloaded = Vec::new();
     let mut modules = lock(&state.modules);
     let names: Vec<String> = modules.keys().cloned().collect();
