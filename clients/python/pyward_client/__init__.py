@@ -104,7 +104,9 @@ class Client:
     def host(self, name):
         """Register `async def handler(module, args, event)` for the host call `name`
         (reply, send_message, edit_message, kv_get, kv_set, kv_delete, log). Its return value
-        (JSON) is what the module's function returns; an exception is reported to the module."""
+        (JSON) is what the module's function returns; an exception is reported to the module.
+        `module` is the loaded module's name, or `run:NAME` for a one-shot run (whose key-value
+        calls never reach the bot)."""
 
         def register(function):
             self._handlers[name] = function
