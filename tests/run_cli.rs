@@ -174,3 +174,32 @@ fn a_crash_is_reported_as_a_crash_not_as_a_violation() {
         "{detail}"
     );
 }
+
+/// A result the JSON boundary cannot carry (nested deeper than serde_json's 128 levels, or
+/// NaN) is an error that says why, never `ok` with a silent `null`.
+#[test]
+fn results_that_cannot_be_passed_on_are_errors() {
+    let dir = std::env::temp_dir().join(format!("pyward-run-deep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("deep.py");
+    std::fs::write(
+        &module,
+        "def deep():\n    value = []\n    for _ in range(150):\n        value = [value]\n    return value\n\ndef nan():\n    return float('nan')\n",
+    )
+    .unwrap();
+    let (code, json) = run_json(&[module.to_str().unwrap(), "--call", "deep"]);
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(json["status"], "error", "{json}");
+    assert_eq!(json["layer"], "module", "{json}");
+    assert!(
+        json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nested more than 128 levels"),
+        "{json}"
+    );
+    let (code, json) = run_json(&[module.to_str().unwrap(), "--call", "nan"]);
+    assert_eq!(code, 1, "{json}");
+    assert!(json["detail"].as_str().unwrap().contains("NaN"), "{json}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -162,6 +162,7 @@ pub struct RawPolicy {
     pub sandbox: RawSandbox,
     pub rate_limit: RawRateLimit,
     pub quarantine: RawQuarantine,
+    pub budgets: RawBudgets,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,6 +172,12 @@ pub struct RawServer {
     pub state_dir: PathBuf,
     pub max_line_bytes: usize,
     pub socket_mode: String,
+    pub max_connections_per_uid: usize,
+    pub max_buffered_bytes_per_uid: usize,
+    pub max_queued_bytes_per_connection: usize,
+    pub max_requests_in_flight: usize,
+    pub write_timeout_seconds: u64,
+    pub refused_audit_window_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -235,6 +242,20 @@ pub struct RawSandbox {
 pub struct RawRateLimit {
     pub calls_per_window: u32,
     pub window_seconds: u64,
+}
+
+/// What one module call (or one peer's one-shot runs) may make the supervisor hold or do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawBudgets {
+    pub max_host_calls_per_call: u32,
+    pub max_host_call_args_bytes: usize,
+    pub max_result_bytes: usize,
+    pub max_commands: usize,
+    pub max_command_name_bytes: usize,
+    pub max_help_bytes: usize,
+    pub max_one_shot_per_connection: usize,
+    pub max_one_shot_workers: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -444,6 +465,7 @@ impl Default for RawPolicy {
             sandbox: RawSandbox::default(),
             rate_limit: RawRateLimit::default(),
             quarantine: RawQuarantine::default(),
+            budgets: RawBudgets::default(),
         }
     }
 }
@@ -455,6 +477,12 @@ impl Default for RawServer {
             state_dir: PathBuf::from("/var/lib/pyward"),
             max_line_bytes: 1 << 20,
             socket_mode: "0660".to_string(),
+            max_connections_per_uid: 256,
+            max_buffered_bytes_per_uid: 16 << 20,
+            max_queued_bytes_per_connection: 1 << 20,
+            max_requests_in_flight: 64,
+            write_timeout_seconds: 30,
+            refused_audit_window_seconds: 60,
         }
     }
 }
@@ -521,6 +549,21 @@ impl Default for RawRateLimit {
     }
 }
 
+impl Default for RawBudgets {
+    fn default() -> Self {
+        RawBudgets {
+            max_host_calls_per_call: 100,
+            max_host_call_args_bytes: 64 * 1024,
+            max_result_bytes: 256 * 1024,
+            max_commands: 32,
+            max_command_name_bytes: 64,
+            max_help_bytes: 1024,
+            max_one_shot_per_connection: 2,
+            max_one_shot_workers: 8,
+        }
+    }
+}
+
 impl Default for RawQuarantine {
     fn default() -> Self {
         RawQuarantine {
@@ -548,8 +591,34 @@ pub struct ClientRule {
 pub struct ServerConfig {
     pub socket: PathBuf,
     pub state_dir: PathBuf,
+    /// Longest line either side sends (the supervisor answers with an error instead).
     pub max_line_bytes: usize,
     pub socket_mode: u32,
+    /// Connections one peer uid may hold open at once.
+    pub max_connections_per_uid: usize,
+    /// Bytes of unfinished lines (no newline yet) one peer uid's connections may hold in all.
+    pub max_buffered_bytes_per_uid: usize,
+    /// Bytes of answers queued for one connection that its client has not read yet.
+    pub max_queued_bytes_per_connection: usize,
+    /// Requests of one connection being worked on at once.
+    pub max_requests_in_flight: usize,
+    /// A client that takes longer than this to take one line is closed.
+    pub write_timeout_seconds: u64,
+    /// Refused connections are audited once per peer uid and window, with a count.
+    pub refused_audit_window_seconds: u64,
+}
+
+/// Budgets of one module call, one module's declarations and one-shot runs (`[budgets]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    pub max_host_calls_per_call: u32,
+    pub max_host_call_args_bytes: usize,
+    pub max_result_bytes: usize,
+    pub max_commands: usize,
+    pub max_command_name_bytes: usize,
+    pub max_help_bytes: usize,
+    pub max_one_shot_per_connection: usize,
+    pub max_one_shot_workers: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -608,6 +677,7 @@ pub struct Policy {
     pub sandbox: SandboxLimits,
     pub rate_limit: RateLimit,
     pub quarantine: QuarantineConfig,
+    pub budgets: Budgets,
 }
 
 impl Default for Policy {
@@ -656,6 +726,7 @@ impl RawPolicy {
             sandbox,
             rate_limit,
             quarantine,
+            budgets,
         } = self;
 
         let socket_mode = match u32::from_str_radix(server.socket_mode.trim_start_matches("0o"), 8)
@@ -683,6 +754,52 @@ impl RawPolicy {
             errors.push(invalid(
                 "server.max_line_bytes",
                 "must be between 1024 and 67108864",
+            ));
+        }
+        let ranges: [(&str, usize, usize, usize); 4] = [
+            (
+                "server.max_connections_per_uid",
+                server.max_connections_per_uid,
+                1,
+                65_536,
+            ),
+            (
+                "server.max_buffered_bytes_per_uid",
+                server.max_buffered_bytes_per_uid,
+                1024,
+                1 << 32,
+            ),
+            (
+                "server.max_queued_bytes_per_connection",
+                server.max_queued_bytes_per_connection,
+                4096,
+                1 << 30,
+            ),
+            (
+                "server.max_requests_in_flight",
+                server.max_requests_in_flight,
+                1,
+                65_536,
+            ),
+        ];
+        check_ranges(errors, &ranges);
+        if server.max_buffered_bytes_per_uid < server.max_line_bytes {
+            errors.push(invalid(
+                "server.max_buffered_bytes_per_uid",
+                "must be at least server.max_line_bytes, or no peer could send a line of the longest length",
+            ));
+        }
+        if server.write_timeout_seconds == 0 || server.write_timeout_seconds > 3600 {
+            errors.push(invalid(
+                "server.write_timeout_seconds",
+                "must be between 1 and 3600",
+            ));
+        }
+        if server.refused_audit_window_seconds == 0 || server.refused_audit_window_seconds > 86_400
+        {
+            errors.push(invalid(
+                "server.refused_audit_window_seconds",
+                "must be between 1 and 86400",
             ));
         }
         if !server.socket.is_absolute() {
@@ -812,6 +929,48 @@ impl RawPolicy {
             ));
         }
 
+        let ranges: [(&str, usize, usize, usize); 8] = [
+            (
+                "budgets.max_host_calls_per_call",
+                budgets.max_host_calls_per_call as usize,
+                1,
+                1_000_000,
+            ),
+            (
+                "budgets.max_host_call_args_bytes",
+                budgets.max_host_call_args_bytes,
+                64,
+                64 << 20,
+            ),
+            (
+                "budgets.max_result_bytes",
+                budgets.max_result_bytes,
+                16,
+                32 << 20,
+            ),
+            ("budgets.max_commands", budgets.max_commands, 1, 10_000),
+            (
+                "budgets.max_command_name_bytes",
+                budgets.max_command_name_bytes,
+                1,
+                1024,
+            ),
+            ("budgets.max_help_bytes", budgets.max_help_bytes, 0, 1 << 20),
+            (
+                "budgets.max_one_shot_per_connection",
+                budgets.max_one_shot_per_connection,
+                1,
+                4096,
+            ),
+            (
+                "budgets.max_one_shot_workers",
+                budgets.max_one_shot_workers,
+                1,
+                4096,
+            ),
+        ];
+        check_ranges(errors, &ranges);
+
         if quarantine.consecutive_failures == 0 {
             errors.push(invalid(
                 "quarantine.consecutive_failures",
@@ -843,6 +1002,12 @@ impl RawPolicy {
                 state_dir: server.state_dir,
                 max_line_bytes: server.max_line_bytes,
                 socket_mode,
+                max_connections_per_uid: server.max_connections_per_uid,
+                max_buffered_bytes_per_uid: server.max_buffered_bytes_per_uid,
+                max_queued_bytes_per_connection: server.max_queued_bytes_per_connection,
+                max_requests_in_flight: server.max_requests_in_flight,
+                write_timeout_seconds: server.write_timeout_seconds,
+                refused_audit_window_seconds: server.refused_audit_window_seconds,
             },
             clients: client_rules,
             acl: AclConfig {
@@ -880,6 +1045,25 @@ impl RawPolicy {
                 failure_factor: quarantine.failure_factor,
                 initial_score: quarantine.initial_score,
             },
+            budgets: Budgets {
+                max_host_calls_per_call: budgets.max_host_calls_per_call,
+                max_host_call_args_bytes: budgets.max_host_call_args_bytes,
+                max_result_bytes: budgets.max_result_bytes,
+                max_commands: budgets.max_commands,
+                max_command_name_bytes: budgets.max_command_name_bytes,
+                max_help_bytes: budgets.max_help_bytes,
+                max_one_shot_per_connection: budgets.max_one_shot_per_connection,
+                max_one_shot_workers: budgets.max_one_shot_workers,
+            },
+        }
+    }
+}
+
+/// `(key, value, min, max)`: each value outside its inclusive range is reported under its key.
+fn check_ranges(errors: &mut Vec<Invalid>, ranges: &[(&str, usize, usize, usize)]) {
+    for &(key, value, min, max) in ranges {
+        if value < min || value > max {
+            errors.push(invalid(key, format!("must be between {min} and {max}")));
         }
     }
 }
@@ -1090,6 +1274,25 @@ mod tests {
     fn workers_never_run_as_root() {
         let errors = Policy::from_toml_str("[sandbox]\nworker_uid = 0\n", "p").unwrap_err();
         assert_eq!(errors[0].key.as_deref(), Some("sandbox.worker_uid"));
+    }
+
+    #[test]
+    fn budgets_are_checked_by_key() {
+        let text = "[server]\nmax_line_bytes = 4194304\nmax_buffered_bytes_per_uid = 1048576\nmax_requests_in_flight = 0\n\n[budgets]\nmax_host_calls_per_call = 0\n";
+        let errors = Policy::from_toml_str(text, "p.toml").unwrap_err();
+        let keys: Vec<_> = errors.iter().filter_map(|e| e.key.as_deref()).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.max_requests_in_flight",
+                "server.max_buffered_bytes_per_uid",
+                "budgets.max_host_calls_per_call"
+            ],
+            "{errors:?}"
+        );
+        assert_eq!(errors[2].line, Some(7), "{}", errors[2]);
+        let errors = Policy::from_toml_str("[budgets]\nmax_helptext = 5\n", "p").unwrap_err();
+        assert!(errors[0].message.contains("max_helptext"), "{}", errors[0]);
     }
 
     #[test]

@@ -99,3 +99,68 @@ def test_pipelines_run_one_shot(daemon):
                                       [[{"region": "eu", "date": "2024-02-01", "amount": "3"}]])
             assert result["result"]["grand_total"] == 3.0
     run(go())
+
+
+LONG_LINES = '''import pyward
+
+def big():
+    return "x" * 50000
+
+def echo(value):
+    return value
+
+def chatty():
+    pyward.log("y" * 30000)
+    return "logged"
+'''
+
+
+def test_a_line_longer_than_the_client_limit_fails_only_its_request(daemon):
+    async def go():
+        client = Client(daemon.socket, line_limit=16384)
+        logged = []
+
+        @client.host("log")
+        async def log(module, args, event):
+            logged.append(args["message"])
+
+        async with client:
+            await client.load("long", LONG_LINES)
+            # The long answer and a short one in flight at once on one connection.
+            big = asyncio.ensure_future(client.call_function("long", "big", user="@owner"))
+            short = asyncio.ensure_future(client.call_function("long", "echo", ["still here"], user="@owner"))
+            with pytest.raises(PywardError) as dropped:
+                await big
+            assert dropped.value.reason == "line_too_long"
+            assert "line_limit" in dropped.value.message
+            assert (await short)["result"] == "still here"
+            # A host call too long to read is refused to the module, not left waiting.
+            with pytest.raises(PywardError) as failed:
+                await client.call_function("long", "chatty", user="@owner")
+            assert failed.value.reason == "module_error"
+            assert "line_limit" in failed.value.data["detail"]
+            assert logged == []
+            # And the connection goes on.
+            assert (await client.call_function("long", "echo", [1], user="@owner"))["result"] == 1
+    run(go())
+
+
+def test_the_supervisor_never_sends_a_line_over_its_limit():
+    from conftest import Daemon
+
+    # A result within its own budget, but longer than a line may be (server.max_line_bytes,
+    # 1 MiB by default, which is also the client's default line_limit).
+    daemon = Daemon('[budgets]\nmax_result_bytes = 4194304\n')
+    try:
+        async def go():
+            async with Client(daemon.socket) as client:
+                await client.load("long", LONG_LINES.replace("50000", "1500000"))
+                with pytest.raises(PywardError) as refused:
+                    await client.call_function("long", "big", user="@owner")
+                assert refused.value.reason == "budget_exceeded"
+                assert refused.value.data["budget"] == "server.max_line_bytes"
+                assert "server.max_line_bytes" in refused.value.message
+                assert (await client.call_function("long", "echo", [2], user="@owner"))["result"] == 2
+        run(go())
+    finally:
+        daemon.cleanup()

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::{EXIT_ERROR, load_policy};
 use crate::cli::RunArgs;
+use crate::daemon::budget::parse_result;
 
 /// What `pyward run --json` prints.
 #[derive(Debug, Serialize)]
@@ -215,9 +216,17 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
                 report.detail = format!("{}\n{}", report.detail, error.traceback.trim_end());
             }
             report.stdout.push_str(&outcome.stdout);
-            report.result = outcome
-                .result
-                .and_then(|json| serde_json::from_str(&json).ok());
+            // A result that cannot be passed on as JSON is an error that says why, never a
+            // silent `null`.
+            match outcome.result.as_deref().map(parse_result) {
+                Some(Ok(value)) => report.result = Some(value),
+                Some(Err(detail)) if report.status == Status::Ok => {
+                    report.status = Status::Error;
+                    report.layer = Some("module".into());
+                    report.detail = detail;
+                }
+                Some(Err(_)) | None => {}
+            }
         }
         Err(failure) => {
             let v = verdict::from_failure(&failure, limits);

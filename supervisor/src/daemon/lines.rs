@@ -1,9 +1,9 @@
 //! One JSON-RPC object per line, with a length limit that never ends the connection: a line over
 //! the limit is skipped up to its newline and reported as an item, so the server can answer
-//! with an error and go on reading.
+//! with an error and go on reading. (The server writes through `outbox`, one line at a time.)
 
 use tokio_util::bytes::{Buf, BytesMut};
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::Decoder;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line {
@@ -68,17 +68,6 @@ impl Decoder for LineCodec {
                 Ok(None)
             }
         }
-    }
-}
-
-impl Encoder<String> for LineCodec {
-    type Error = std::io::Error;
-
-    fn encode(&mut self, line: String, out: &mut BytesMut) -> Result<(), std::io::Error> {
-        out.reserve(line.len() + 1);
-        out.extend_from_slice(line.as_bytes());
-        out.extend_from_slice(b"\n");
-        Ok(())
     }
 }
 

@@ -1,7 +1,10 @@
 //! The supervisor daemon (`pyward serve`): socket server, JSON-RPC, module registry, ACL, rate
 //! limits, health and quarantine, host-call relay, and its state in SQLite.
 
+pub mod budget;
 pub mod lines;
+pub mod outbox;
+pub mod peers;
 pub mod quarantine;
 pub mod rate_limit;
 pub mod rpc;

@@ -42,6 +42,8 @@ pub enum Reason {
     OutputLimit,
     ModuleError,
     WorkerCrashed,
+    /// A budget of the policy bit (`data.budget` names its key, `data.limit` its value).
+    BudgetExceeded,
     Internal,
 }
 
@@ -64,6 +66,7 @@ impl Reason {
             Reason::OutputLimit => 1009,
             Reason::ModuleError => 1010,
             Reason::WorkerCrashed => 1011,
+            Reason::BudgetExceeded => 1012,
         }
     }
 
@@ -82,6 +85,7 @@ impl Reason {
             Reason::OutputLimit => "output_limit",
             Reason::ModuleError => "module_error",
             Reason::WorkerCrashed => "worker_crashed",
+            Reason::BudgetExceeded => "budget_exceeded",
             Reason::Internal => "internal",
         }
     }

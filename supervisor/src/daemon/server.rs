@@ -4,29 +4,37 @@
 //! supervisor may send the calling connection `host.call` requests, which it answers.
 //! State that must survive a restart is in `store`; workers run in per-worker cgroups when the
 //! machine delegates them (`cgroup`).
+//!
+//! Budgets (docs/policy.md): what one peer can make the server hold is bounded per uid
+//! (connections, unfinished lines: `peers`) and per connection (answers it has not read:
+//! `outbox`; requests in flight); what one call can make it do is bounded per call (`budget`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures_util::{SinkExt, StreamExt};
 use pyward_policy::Policy;
 use pyward_policy::acl::{self, Grant, GrantTarget};
 use pyward_policy::config::{HostCall, Role, Security};
 use pyward_policy::scan;
 use pyward_worker::cgroup::{CgroupRoot, WorkerCgroup};
 use pyward_worker::process::{WorkerFailure, WorkerProcess};
-use pyward_worker::runtime::{CommandInfo, Target};
+use pyward_worker::runtime::{CallOutcome, CommandInfo, Target};
 use pyward_worker::verdict;
 use pyward_worker::zygote::{self, SharedZygote, ZygoteClient};
 use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::OwnedReadHalf;
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::mpsc;
-use tokio_util::codec::Framed;
+use tokio_util::bytes::BytesMut;
+use tokio_util::codec::Decoder;
 
+use super::budget::{self, Exceeded, HostCalls};
 use super::lines::{Line, LineCodec};
+use super::outbox::{self, Outbox};
+use super::peers::{Peers, Refusal, Refusals};
 use super::quarantine::Health;
 use super::rate_limit::RateLimiter;
 use super::rpc::{self, Reason, RpcError};
@@ -35,6 +43,12 @@ use super::verdicts;
 
 /// How long the supervisor waits for the host to answer one host call.
 const HOST_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bytes read from a client at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Longest module (and one-shot) name, in characters.
+const MAX_NAME: usize = 64;
 
 /// One loaded module.
 struct Module {
@@ -72,6 +86,12 @@ struct State {
     store: Mutex<Store>,
     /// Modules whose health changed by successes only, not yet written (see `store`).
     dirty_health: Mutex<BTreeSet<String>>,
+    /// Connections and unfinished-line bytes per peer uid.
+    peers: Mutex<Peers>,
+    /// Refused connections, audited once per uid and window with a count.
+    refusals: Mutex<Refusals>,
+    /// One-shot workers running now, for every connection (`budgets.max_one_shot_workers`).
+    one_shots: AtomicUsize,
 }
 
 fn now_secs() -> u64 {
@@ -158,6 +178,13 @@ impl State {
             })?;
         eprintln!("{record}");
         Ok(out)
+    }
+
+    /// `connection_refused` records (see [`Refusals`]).
+    fn audit_refusals(&self, records: Vec<Value>) {
+        for record in records {
+            self.audit("connection_refused", record);
+        }
     }
 
     /// Write the health of modules that only had successes since the last flush.
@@ -252,6 +279,7 @@ async fn serve(
     let store = Store::open(&policy.server.state_dir)?;
     let grants = store.grants()?;
     let stored = store.modules()?;
+    let refusals = Refusals::new(policy.server.refused_audit_window_seconds);
     let state = Arc::new(State {
         policy: std::sync::RwLock::new(Arc::new(policy)),
         config,
@@ -263,6 +291,9 @@ async fn serve(
         limiter: Mutex::new(limiter),
         store: Mutex::new(store),
         dirty_health: Mutex::new(BTreeSet::new()),
+        peers: Mutex::new(Peers::default()),
+        refusals: Mutex::new(refusals),
+        one_shots: AtomicUsize::new(0),
     });
     // Reload what was loaded before the restart: scanned again (the policy may have changed),
     // each in a fresh worker; health and quarantine as they were.
@@ -289,6 +320,18 @@ async fn serve(
             let _ = tokio::task::spawn_blocking(move || state.flush_health()).await;
         }
     });
+    // Refusal windows that ended are written as one record each, with their count.
+    let counting = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let ended = lock(&counting.refusals).expire(now_ms());
+            if !ended.is_empty() {
+                let state = counting.clone();
+                let _ = tokio::task::spawn_blocking(move || state.audit_refusals(ended)).await;
+            }
+        }
+    });
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -298,8 +341,11 @@ async fn serve(
             accepted = listener.accept() => {
                 match accepted {
                     Ok((stream, _)) => {
-                        let state = state.clone();
-                        tokio::spawn(async move { connection(state, stream).await });
+                        if !admit(&state, stream) {
+                            // A refused peer costs the loop a few syscalls and no disk write;
+                            // let the known peers' tasks run before the next one.
+                            tokio::task::yield_now().await;
+                        }
                     }
                     // Out of file descriptors (or memory): the connection waits in the backlog
                     // and is taken once a descriptor is free. Serving everyone else goes on.
@@ -323,6 +369,8 @@ async fn serve(
                 let stopping = state.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     stopping.flush_health();
+                    let counted = lock(&stopping.refusals).drain();
+                    stopping.audit_refusals(counted);
                     let workers: Vec<_> = lock(&stopping.modules).values().map(|m| m.worker.clone()).collect();
                     for worker in workers {
                         drop(lock(&worker).take());
@@ -368,79 +416,307 @@ fn role_of(policy: &Policy, uid: u32, gid: u32) -> Option<Role> {
         .map(|c| c.role)
 }
 
-/// Per-connection: the writer's queue and the host calls waiting for an answer.
+/// Per-connection: the writer's queue, the host calls waiting for an answer, and what the
+/// connection has in flight.
 struct Conn {
-    out: mpsc::UnboundedSender<String>,
+    uid: u32,
+    out: Outbox,
     pending: Mutex<HashMap<String, std::sync::mpsc::Sender<Result<String, String>>>>,
     next_id: AtomicU64,
+    /// The client has gone (or was closed): host calls fail at once.
+    closed: AtomicBool,
+    max_line: usize,
+    /// Requests being worked on (`server.max_requests_in_flight`).
+    in_flight: AtomicUsize,
+    /// One-shot workers running for this connection (`budgets.max_one_shot_per_connection`).
+    one_shots: AtomicUsize,
 }
 
-async fn connection(state: Arc<State>, stream: UnixStream) {
+impl Conn {
+    /// The answer line for a request; one that would be longer than `server.max_line_bytes`
+    /// becomes an error that says so (the supervisor never sends a longer line).
+    fn answer_line(&self, id: &Value, result: Result<Value, RpcError>) -> String {
+        let line = rpc::response(id, result);
+        if line.len() <= self.max_line {
+            return line;
+        }
+        let error = budget::line_too_long(line.len(), self.max_line);
+        let line = rpc::response(id, Err(error.clone()));
+        if line.len() <= self.max_line {
+            line
+        } else {
+            // Only an id of nearly a line's length gets here.
+            rpc::response(&Value::Null, Err(error))
+        }
+    }
+
+    /// The client is gone: nobody will answer its host calls.
+    fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        // Dropping the senders wakes every waiting host call.
+        lock(&self.pending).clear();
+    }
+}
+
+/// A connection's claim on its peer uid's budgets; given back when the connection ends.
+struct PeerSlot {
+    state: Arc<State>,
+    uid: u32,
+    /// Bytes of an unfinished line this connection holds.
+    held: usize,
+}
+
+impl PeerSlot {
+    fn take(state: &Arc<State>, uid: u32, max_connections: usize) -> Option<PeerSlot> {
+        lock(&state.peers)
+            .connect(uid, max_connections)
+            .then(|| PeerSlot {
+                state: state.clone(),
+                uid,
+                held: 0,
+            })
+    }
+
+    /// This connection now holds `now` bytes of an unfinished line; `Err(total)` if that
+    /// takes its uid over `server.max_buffered_bytes_per_uid`.
+    fn hold(&mut self, now: usize, max: usize) -> Result<(), usize> {
+        if now == self.held {
+            return Ok(());
+        }
+        lock(&self.state.peers).hold(self.uid, self.held, now, max)?;
+        self.held = now;
+        Ok(())
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        lock(&self.state.peers).disconnect(self.uid, self.held);
+    }
+}
+
+/// A request counted against `server.max_requests_in_flight` until it is answered.
+struct InFlight(Arc<Conn>);
+
+impl InFlight {
+    fn take(conn: &Arc<Conn>, max: usize) -> Option<InFlight> {
+        conn.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| InFlight(conn.clone()))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Take a new connection: a known peer within its connection budget is served (its own task);
+/// any other gets one error line and is closed, without waiting on anything. Refusals are
+/// audited once per uid and window, with a count. `false` if it was refused.
+fn admit(state: &Arc<State>, stream: UnixStream) -> bool {
+    let policy = state.policy();
     let (uid, gid) = match stream.peer_cred() {
         Ok(cred) => (cred.uid(), cred.gid()),
         Err(e) => {
-            state.audit(
-                "connection_refused",
-                json!({ "why": format!("no peer credentials: {e}") }),
+            let e = rpc::error(
+                Reason::AclDenied,
+                format!("no peer credentials: {e}"),
+                json!({}),
             );
-            return;
+            refuse(state, &stream, None, None, Refusal::NoCredentials, e);
+            return false;
         }
     };
-    let policy = state.policy();
-    let max = policy.server.max_line_bytes;
-    let mut framed = Framed::new(stream, LineCodec::new(max));
     let Some(role) = role_of(&policy, uid, gid) else {
-        state.audit(
-            "connection_refused",
-            json!({ "uid": uid, "gid": gid, "why": "no [[clients]] rule matches this peer" }),
-        );
         let e = rpc::error(
             Reason::AclDenied,
             format!("uid {uid} gid {gid} may not use this socket"),
             json!({}),
         );
-        let _ = framed.send(rpc::response(&Value::Null, Err(e))).await;
-        return;
+        refuse(
+            state,
+            &stream,
+            Some(uid),
+            Some(gid),
+            Refusal::NoClientRule,
+            e,
+        );
+        return false;
     };
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
+    let max = policy.server.max_connections_per_uid;
+    let Some(slot) = PeerSlot::take(state, uid, max) else {
+        let e = rpc::error(
+            Reason::BudgetExceeded,
+            format!(
+                "uid {uid} already holds {max} connections (server.max_connections_per_uid); \
+                 close some, or raise the budget in the policy"
+            ),
+            json!({ "budget": "server.max_connections_per_uid", "limit": max }),
+        );
+        refuse(
+            state,
+            &stream,
+            Some(uid),
+            Some(gid),
+            Refusal::TooManyConnections,
+            e,
+        );
+        return false;
+    };
+    let state = state.clone();
+    tokio::spawn(connection(state, stream, role, slot));
+    true
+}
+
+/// One error line, written only if the socket takes it at once, then the connection is
+/// dropped. The audit records (if this refusal opens a window) are written off the accept loop.
+fn refuse(
+    state: &Arc<State>,
+    stream: &UnixStream,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    why: Refusal,
+    error: RpcError,
+) {
+    let mut line = rpc::response(&Value::Null, Err(error));
+    line.push('\n');
+    let _ = stream.try_write(line.as_bytes());
+    let records = lock(&state.refusals).note(uid, gid, why, now_ms());
+    if !records.is_empty() {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || state.audit_refusals(records));
+    }
+}
+
+async fn connection(state: Arc<State>, stream: UnixStream, role: Role, mut slot: PeerSlot) {
+    let policy = state.policy();
+    let server = &policy.server;
+    let (reader, writer) = stream.into_split();
+    let (out, writing) = outbox::new(server.max_queued_bytes_per_connection);
+    let timeout = Duration::from_secs(server.write_timeout_seconds);
+    let mut writing = tokio::spawn(writing.run(writer, timeout));
     let conn = Arc::new(Conn {
-        out: out_tx,
+        uid: slot.uid,
+        out,
         pending: Mutex::new(HashMap::new()),
         next_id: AtomicU64::new(1),
+        closed: AtomicBool::new(false),
+        max_line: server.max_line_bytes,
+        in_flight: AtomicUsize::new(0),
+        one_shots: AtomicUsize::new(0),
     });
+    let reading = read_requests(&state, &conn, role, reader, &mut slot, server);
+    let ended = tokio::select! {
+        read = reading => match read {
+            Ok(()) => None,
+            Err(closing) => {
+                // Over a budget that only closing frees: say why, to the client and the log.
+                closed_log(conn.uid, &closing.message, &closing.data["budget"]);
+                let _ = conn.out.try_send(rpc::response(&Value::Null, Err(closing)));
+                conn.out.close();
+                None
+            }
+        },
+        // The writer gave up (the client stopped reading, or went away): stop reading too.
+        ended = &mut writing => ended.ok(),
+    };
+    if ended == Some(outbox::Ended::Stalled) {
+        let why = format!(
+            "the client took more than {} s to read one line (server.write_timeout_seconds)",
+            server.write_timeout_seconds
+        );
+        closed_log(conn.uid, &why, &json!("server.write_timeout_seconds"));
+    }
+    // The client stopped sending (or was closed): answers still in flight are written if it
+    // reads them; host calls it can no longer answer fail now.
+    conn.close();
+}
+
+/// A connection the supervisor closed, as one log line.
+fn closed_log(uid: u32, why: &str, budget: &Value) {
+    eprintln!(
+        "{}",
+        json!({ "event": "connection_closed", "uid": uid, "why": why, "budget": budget })
+    );
+}
+
+/// Read lines and act on them until the client closes. `Err`: the connection must be closed
+/// for going over a budget (the error says which).
+async fn read_requests(
+    state: &Arc<State>,
+    conn: &Arc<Conn>,
+    role: Role,
+    mut reader: OwnedReadHalf,
+    slot: &mut PeerSlot,
+    server: &pyward_policy::config::ServerConfig,
+) -> Result<(), RpcError> {
+    let max = server.max_line_bytes;
+    let mut codec = LineCodec::new(max);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
-        tokio::select! {
-            Some(line) = out_rx.recv() => {
-                if framed.send(line).await.is_err() {
-                    return;
+        while let Some(line) = codec.decode(&mut buf).unwrap_or(None) {
+            let line = match line {
+                Line::Text(line) => line,
+                Line::TooLong => {
+                    let e = rpc::error(
+                        Reason::BadRequest,
+                        format!("line longer than {max} bytes (server.max_line_bytes)"),
+                        json!({ "budget": "server.max_line_bytes", "limit": max }),
+                    );
+                    conn.out.send(rpc::response(&Value::Null, Err(e))).await;
+                    continue;
                 }
-            }
-            incoming = framed.next() => {
-                let line = match incoming {
-                    None | Some(Err(_)) => return,
-                    Some(Ok(Line::Text(line))) => line,
-                    Some(Ok(Line::TooLong)) => {
-                        let e = rpc::error(Reason::BadRequest, format!("line longer than {max} bytes (server.max_line_bytes)"), json!({}));
-                        let _ = conn.out.send(rpc::response(&Value::Null, Err(e)));
-                        continue;
-                    }
-                    Some(Ok(Line::NotUtf8)) => {
-                        let e = rpc::error(Reason::ParseError, "the line is not UTF-8", json!({}));
-                        let _ = conn.out.send(rpc::response(&Value::Null, Err(e)));
-                        continue;
-                    }
-                };
-                handle_line(&state, &conn, role, line);
-            }
+                Line::NotUtf8 => {
+                    let e = rpc::error(Reason::ParseError, "the line is not UTF-8", json!({}));
+                    conn.out.send(rpc::response(&Value::Null, Err(e))).await;
+                    continue;
+                }
+            };
+            handle_line(state, conn, role, line, server.max_requests_in_flight).await;
+        }
+        // What is left is an unfinished line: it counts against the peer's budget.
+        let budget = server.max_buffered_bytes_per_uid;
+        if let Err(total) = slot.hold(buf.len(), budget) {
+            return Err(rpc::error(
+                Reason::BudgetExceeded,
+                format!(
+                    "closing this connection: uid {} would hold {total} bytes of unfinished lines \
+                     (no newline yet) over its connections, over \
+                     server.max_buffered_bytes_per_uid ({budget}); end each request with a \
+                     newline",
+                    conn.uid
+                ),
+                json!({ "budget": "server.max_buffered_bytes_per_uid", "limit": budget }),
+            ));
+        }
+        if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
+            // After a long line: give the memory back.
+            buf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        buf.reserve(READ_CHUNK);
+        match reader.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return Ok(()),
+            Ok(_) => {}
         }
     }
 }
 
-fn handle_line(state: &Arc<State>, conn: &Arc<Conn>, role: Role, line: String) {
+async fn handle_line(
+    state: &Arc<State>,
+    conn: &Arc<Conn>,
+    role: Role,
+    line: String,
+    max_in_flight: usize,
+) {
     match rpc::parse(&line) {
         rpc::Parsed::Blank => {}
         rpc::Parsed::Invalid(reply) => {
-            let _ = conn.out.send(reply);
+            conn.out.send(reply).await;
         }
         rpc::Parsed::Answer { key, answer } => {
             if let Some(waiter) = lock(&conn.pending).remove(&key) {
@@ -448,13 +724,38 @@ fn handle_line(state: &Arc<State>, conn: &Arc<Conn>, role: Role, line: String) {
             }
         }
         rpc::Parsed::Call { id, method, params } => {
+            // A client that does not read its answers gets no new work done: with its queue
+            // full, this waits, and so does the reading of its next requests (backpressure).
+            if !conn.out.wait_for_room().await {
+                return;
+            }
+            let Some(in_flight) = InFlight::take(conn, max_in_flight) else {
+                // Refused rather than queued: this reader must go on reading the answers to
+                // the host calls of the requests in flight.
+                if let Some(id) = id {
+                    let e = rpc::error(
+                        Reason::BudgetExceeded,
+                        format!(
+                            "this connection already has {max_in_flight} requests in flight \
+                             (server.max_requests_in_flight); wait for their answers, or raise \
+                             the budget in the policy"
+                        ),
+                        json!({ "budget": "server.max_requests_in_flight", "limit": max_in_flight }),
+                    );
+                    conn.out.send(conn.answer_line(&id, Err(e))).await;
+                }
+                return;
+            };
+            drop(line);
             let state = state.clone();
             let conn = conn.clone();
             tokio::spawn(async move {
                 let result = dispatch(&state, &conn, role, &method, params).await;
                 if let Some(id) = id {
-                    let _ = conn.out.send(rpc::response(&id, result));
+                    let line = conn.answer_line(&id, result);
+                    conn.out.send(line).await;
                 }
+                drop(in_flight);
             });
         }
     }
@@ -527,13 +828,7 @@ async fn dispatch(
                 .map_err(rpc::internal)?
         }
         "module.call" => call(state, conn, &params).await,
-        "run" => {
-            let state = state.clone();
-            let conn = conn.clone();
-            tokio::task::spawn_blocking(move || one_shot(&state, &conn, &params))
-                .await
-                .map_err(rpc::internal)?
-        }
+        "run" => run_one_shot(state, conn, params).await,
         "acl.grant" => {
             require_admin(role, method)?;
             let grant = grant_from(&params)?;
@@ -687,22 +982,32 @@ fn scan_or_reject(
     Ok(report)
 }
 
+/// Module names (and one-shot names, which share the rule): what host calls, audit records and
+/// the host's key-value scopes carry, so nothing that could be read as a path, a line or a
+/// separator.
+fn check_name(name: &str) -> Result<(), RpcError> {
+    let valid = !name.is_empty()
+        && name.chars().count() <= MAX_NAME
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(rpc::error(
+            Reason::InvalidParams,
+            format!("a module name is 1 to {MAX_NAME} letters, digits, _ and -"),
+            json!({ "param": "name", "name": name }),
+        ))
+    }
+}
+
 /// Scan, start a persistent worker, load the module. Blocking (runs off the async threads).
 fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
     let policy = state.policy();
     let name = param(params, "name")?.to_string();
     let source = param(params, "source")?.to_string();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(rpc::error(
-            Reason::InvalidParams,
-            "a module name is letters, digits, _ and -",
-            json!({ "name": name }),
-        ));
-    }
+    check_name(&name)?;
     let tier = tier_of(&policy, params)?;
     let report = scan_or_reject(state, &policy, &name, &source)?;
     let (worker, commands) = start_worker(state, &name, &source, &tier)?;
@@ -770,6 +1075,17 @@ fn reload_policy(state: &Arc<State>) -> Result<Value, RpcError> {
     );
     *state.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
     let policy = state.policy();
+    // A new refusal window: what the old windows counted is written first.
+    let window = policy.server.refused_audit_window_seconds;
+    let counted = {
+        let mut refusals = lock(&state.refusals);
+        if refusals.window_seconds() == window {
+            Vec::new()
+        } else {
+            std::mem::replace(&mut *refusals, Refusals::new(window)).drain()
+        }
+    };
+    state.audit_refusals(counted);
     let mut unloaded = Vec::new();
     let mut modules = lock(&state.modules);
     let names: Vec<String> = modules.keys().cloned().collect();
@@ -898,7 +1214,12 @@ fn start_worker(
         .process
         .load(name, source, &policy.host_calls(tier), deadline)
     {
-        Ok(Ok(loaded)) => Ok((worker, loaded.commands)),
+        Ok(Ok(loaded)) => {
+            // What it declares is part of every `module.list` and `health` answer.
+            budget::check_commands(name, &loaded.commands, &policy.budgets)
+                .map_err(|e| e.error())?;
+            Ok((worker, loaded.commands))
+        }
         Ok(Err(error)) => Err(verdicts::from_verdict(&verdict::from_error(&error))),
         Err(failure) => Err(verdicts::from_verdict(&verdict::from_failure(
             &failure, limits,
@@ -1017,6 +1338,8 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
     let module2 = module_name.clone();
     let wall_ms = policy.sandbox.wall_ms;
     let cpu_seconds = policy.sandbox.cpu_seconds;
+    let budgets = policy.budgets;
+    let max_line = policy.server.max_line_bytes;
     let outcome = tokio::task::spawn_blocking(move || {
         let mut slot = lock(&worker);
         // A worker that ended while idle (killed from outside, or its zygote died) did nothing
@@ -1034,15 +1357,28 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         }
         let w = slot.as_mut().expect("a worker was just started");
         let deadline = Instant::now() + Duration::from_millis(wall_ms);
-        let mut host = |name: &str, args_json: &str| {
-            relay(&state2, &conn2, &module2, &granted, &event, name, args_json)
-        };
+        let mut calls = HostCalls::new(&module2, &budgets, max_line);
+        let mut origin = Origin::Module(&module2);
+        let pid = w.process.pid();
         let result = w.process.call(
             &target,
             &args.to_string(),
             &event.to_string(),
             deadline,
-            &mut host,
+            &mut |name: &str, args_json: &str| {
+                let answer = relay(
+                    &state2,
+                    &conn2,
+                    &mut origin,
+                    &granted,
+                    &event,
+                    &mut calls,
+                    name,
+                    args_json,
+                );
+                stop_if_over_budget(&mut calls, pid);
+                answer
+            },
         );
         let oom = w.cgroup.as_ref().is_some_and(WorkerCgroup::oom_killed);
         // RLIMIT_CPU counts a worker's whole life: a persistent worker that has used half its
@@ -1061,50 +1397,100 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         } else if worn {
             *slot = None;
         }
-        Ok::<_, RpcError>((result, oom))
+        Ok::<_, RpcError>((result, oom, calls.exceeded()))
     })
     .await
     .map_err(rpc::internal)??;
-    let (outcome, oom) = outcome;
+    let (outcome, oom, exceeded) = outcome;
     let limits = &policy.sandbox;
-    let (verdict, value) = match &outcome {
-        Ok(out) => (verdict::from_outcome(out), Some(out)),
+    let verdict = match &outcome {
+        Ok(out) => verdict::from_outcome(out),
         // The kernel's OOM killer in the worker's cgroup (memory.max) ends it with SIGKILL.
-        Err(_) if oom => (
-            verdict::Verdict {
-                status: verdict::Status::MemoryLimit,
-                layer: Some("cgroup".into()),
-                detail: format!(
-                    "the worker reached the policy's memory limit of {} MiB (memory.max) and the kernel killed it",
-                    limits.memory_bytes >> 20
-                ),
-            },
-            None,
-        ),
-        Err(failure) => (verdict::from_failure(failure, limits), None),
+        Err(_) if oom => verdict::Verdict {
+            status: verdict::Status::MemoryLimit,
+            layer: Some("cgroup".into()),
+            detail: format!(
+                "the worker reached the policy's memory limit of {} MiB (memory.max) and the kernel killed it",
+                limits.memory_bytes >> 20
+            ),
+        },
+        Err(failure) => verdict::from_failure(failure, limits),
     };
+    let answer = settle(&module_name, &policy, outcome, verdict, exceeded);
     {
         let mut modules = lock(&state.modules);
         let module = modules
             .get_mut(&module_name)
             .ok_or_else(|| not_found(&module_name))?;
         module.calls += 1;
-        if verdict.status == verdict::Status::Ok {
+        if answer.is_ok() {
             module.health.record_success(&policy.quarantine);
             lock(&state.dirty_health).insert(module_name.clone());
-            let out = value.expect("ok has an outcome");
-            return Ok(json!({
-                "result": out.result.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()),
-                "stdout": out.stdout,
-            }));
         }
     }
+    let failure = match answer {
+        Ok(value) => return Ok(value),
+        Err(failure) => failure,
+    };
     // A failure is written to disk at once (health, audit), off the async threads: the calls of
     // other modules never wait on it.
     let state = state.clone();
-    tokio::task::spawn_blocking(move || record_failure(&state, &module_name, &user, &verdict))
+    tokio::task::spawn_blocking(move || record_failure(&state, &module_name, &user, &failure))
         .await
         .map_err(rpc::internal)?
+}
+
+/// Why a call failed: what its worker said, or a budget that bit.
+#[derive(Debug)]
+enum Failure {
+    Verdict(verdict::Verdict),
+    Budget(Exceeded),
+}
+
+impl Failure {
+    /// What the module's health records as its last violation.
+    fn what(&self) -> String {
+        match self {
+            Failure::Verdict(verdict) => format!(
+                "{:?} ({}): {}",
+                verdict.status,
+                verdict.layer.as_deref().unwrap_or("?"),
+                verdict.detail.lines().next().unwrap_or("")
+            ),
+            Failure::Budget(exceeded) => {
+                format!("BudgetExceeded ({}): {}", exceeded.budget, exceeded.message)
+            }
+        }
+    }
+}
+
+/// The answer to a call from how its worker ended: a budget that bit during the call comes
+/// first (the module may have caught the refusal and gone on); then the verdict; then the
+/// result itself, which must fit `budgets.max_result_bytes` and be JSON pyward can pass on.
+fn settle(
+    module: &str,
+    policy: &Policy,
+    outcome: Result<CallOutcome, WorkerFailure>,
+    verdict: verdict::Verdict,
+    exceeded: Option<Exceeded>,
+) -> Result<Value, Failure> {
+    if let Some(exceeded) = exceeded {
+        return Err(Failure::Budget(exceeded));
+    }
+    match outcome {
+        Ok(out) if verdict.status == verdict::Status::Ok => {
+            match budget::result_value(module, out.result.as_deref(), &policy.budgets) {
+                Ok(result) => Ok(json!({ "result": result, "stdout": out.stdout })),
+                Err(Ok(exceeded)) => Err(Failure::Budget(exceeded)),
+                Err(Err(detail)) => Err(Failure::Verdict(verdict::Verdict {
+                    status: verdict::Status::Error,
+                    layer: Some("module".into()),
+                    detail,
+                })),
+            }
+        }
+        _ => Err(Failure::Verdict(verdict)),
+    }
 }
 
 /// A failed call: the module's health (consecutive failures, maybe quarantine) and its audit
@@ -1113,15 +1499,10 @@ fn record_failure(
     state: &State,
     module_name: &str,
     user: &str,
-    verdict: &verdict::Verdict,
+    failure: &Failure,
 ) -> Result<Value, RpcError> {
     let policy = state.policy();
-    let what = format!(
-        "{:?} ({}): {}",
-        verdict.status,
-        verdict.layer.as_deref().unwrap_or("?"),
-        verdict.detail.lines().next().unwrap_or("")
-    );
+    let what = failure.what();
     let mut modules = lock(&state.modules);
     let module = modules
         .get_mut(module_name)
@@ -1133,7 +1514,10 @@ fn record_failure(
     drop(modules);
     let saved = store.save_health(module_name, &health);
     drop(store);
-    let mut error = verdicts::from_verdict(verdict);
+    let mut error = match failure {
+        Failure::Verdict(verdict) => verdicts::from_verdict(verdict),
+        Failure::Budget(exceeded) => exceeded.error(),
+    };
     // The caller is told why the call failed even if the disk refuses the new health; the error
     // then says that too.
     if let (Err(failed), Value::Object(data)) = (saved, &mut error.data) {
@@ -1142,12 +1526,24 @@ fn record_failure(
             json!(format!("cannot record health: {failed}")),
         );
     }
-    if verdict.status != verdict::Status::Error || verdict.layer.as_deref() != Some("module") {
-        error = state.refuse(
-            error,
-            "sandbox_event",
-            json!({ "module": module_name, "user": user, "verdict": verdict }),
-        );
+    match failure {
+        Failure::Verdict(verdict)
+            if verdict.status != verdict::Status::Error
+                || verdict.layer.as_deref() != Some("module") =>
+        {
+            error = state.refuse(
+                error,
+                "sandbox_event",
+                json!({ "module": module_name, "user": user, "verdict": verdict }),
+            );
+        }
+        Failure::Verdict(_) => {}
+        Failure::Budget(exceeded) => {
+            let mut details = exceeded.details();
+            details["module"] = json!(module_name);
+            details["user"] = json!(user);
+            error = state.refuse(error, "budget_exceeded", details);
+        }
     }
     if quarantined {
         error = state.refuse(
@@ -1179,40 +1575,175 @@ fn forget_expired_grants(state: &State, user: &str, module: &str, command: &str)
     }
 }
 
+/// The rate limiter's key for one-shot runs: one window per peer uid, under a name no module
+/// can have (module names have no `:`).
+const ONE_SHOT_RATE_KEY: &str = "run:";
+
+/// A one-shot worker counted against `budgets.max_one_shot_per_connection` and
+/// `budgets.max_one_shot_workers` while it runs.
+struct OneShotSlot {
+    state: Arc<State>,
+    conn: Arc<Conn>,
+}
+
+impl OneShotSlot {
+    fn take(
+        state: &Arc<State>,
+        conn: &Arc<Conn>,
+        budgets: &pyward_policy::config::Budgets,
+    ) -> Result<OneShotSlot, RpcError> {
+        let take = |count: &AtomicUsize, max: usize| {
+            count
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < max).then_some(n + 1)
+                })
+                .is_ok()
+        };
+        let refused = |budget: &str, limit: usize, whose: &str| {
+            rpc::error(
+                Reason::BudgetExceeded,
+                format!(
+                    "{limit} one-shot runs are already running {whose} ({budget}); wait for \
+                     one to finish, or raise the budget in the policy"
+                ),
+                json!({ "budget": budget, "limit": limit }),
+            )
+        };
+        let per_connection = budgets.max_one_shot_per_connection;
+        if !take(&conn.one_shots, per_connection) {
+            return Err(refused(
+                "budgets.max_one_shot_per_connection",
+                per_connection,
+                "for this connection",
+            ));
+        }
+        if !take(&state.one_shots, budgets.max_one_shot_workers) {
+            conn.one_shots.fetch_sub(1, Ordering::AcqRel);
+            return Err(refused(
+                "budgets.max_one_shot_workers",
+                budgets.max_one_shot_workers,
+                "in all",
+            ));
+        }
+        Ok(OneShotSlot {
+            state: state.clone(),
+            conn: conn.clone(),
+        })
+    }
+}
+
+impl Drop for OneShotSlot {
+    fn drop(&mut self) {
+        self.conn.one_shots.fetch_sub(1, Ordering::AcqRel);
+        self.state.one_shots.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// `run`, before any work: the name, the concurrency budgets, then the rate limit (one window
+/// per peer uid for all its one-shot runs).
+async fn run_one_shot(
+    state: &Arc<State>,
+    conn: &Arc<Conn>,
+    params: Value,
+) -> Result<Value, RpcError> {
+    let policy = state.policy();
+    let name = match &params["name"] {
+        Value::Null => "pipeline".to_string(),
+        Value::String(name) => name.clone(),
+        _ => {
+            return Err(rpc::error(
+                Reason::InvalidParams,
+                "`name` must be a string",
+                json!({ "param": "name" }),
+            ));
+        }
+    };
+    check_name(&name)?;
+    let slot = OneShotSlot::take(state, conn, &policy.budgets)?;
+    let peer = format!("peer uid {}", conn.uid);
+    if !lock(&state.limiter).try_acquire(&peer, ONE_SHOT_RATE_KEY, now_ms()) {
+        return Err(rpc::error(
+            Reason::RateLimited,
+            format!(
+                "uid {} is over the rate limit for one-shot runs \
+                 (rate_limit.calls_per_window per rate_limit.window_seconds)",
+                conn.uid
+            ),
+            json!({ "calls_per_window": policy.rate_limit.calls_per_window, "window_seconds": policy.rate_limit.window_seconds }),
+        ));
+    }
+    let state = state.clone();
+    let conn = conn.clone();
+    tokio::task::spawn_blocking(move || {
+        let answer = one_shot(&state, &conn, &name, &params);
+        drop(slot);
+        answer
+    })
+    .await
+    .map_err(rpc::internal)?
+}
+
 /// `run`: a pipeline step in a fresh worker that is thrown away afterwards; nothing survives
-/// between calls. Admins and bots may run; the source is scanned every time.
-fn one_shot(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Value, RpcError> {
+/// between calls. Admins and bots may run; the source is scanned every time. Its host calls
+/// carry `run:NAME` as their module and `origin: "run"`, so it can never act under a loaded
+/// module's name, and its key-value calls are answered from a store that lives for this run
+/// only: a one-shot has no persistent state.
+fn one_shot(
+    state: &Arc<State>,
+    conn: &Arc<Conn>,
+    name: &str,
+    params: &Value,
+) -> Result<Value, RpcError> {
     let policy = state.policy();
     let source = param(params, "source")?;
     let function = param(params, "function")?;
-    let name = params["name"].as_str().unwrap_or("pipeline");
     let tier = tier_of(&policy, params)?;
-    scan_or_reject(state, &policy, name, source)?;
+    let label = format!("run:{name}");
+    scan_or_reject(state, &policy, &label, source)?;
     let (mut worker, _) = start_worker(state, name, source, &tier)?;
     let limits = &policy.sandbox;
     let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
     let args = params.get("args").cloned().unwrap_or(json!([]));
     let granted = policy.host_calls(&tier);
     let event = params.get("event").cloned().unwrap_or(Value::Null);
-    let mut host =
-        |call: &str, args_json: &str| relay(state, conn, name, &granted, &event, call, args_json);
+    let mut calls = HostCalls::new(&label, &policy.budgets, policy.server.max_line_bytes);
+    let mut origin = Origin::OneShot {
+        label: &label,
+        kv: BTreeMap::new(),
+    };
+    let pid = worker.process.pid();
     let outcome = worker.process.call(
         &Target::Function(function.to_string()),
         &args.to_string(),
         "null",
         deadline,
-        &mut host,
+        &mut |call: &str, args_json: &str| {
+            let answer = relay(
+                state,
+                conn,
+                &mut origin,
+                &granted,
+                &event,
+                &mut calls,
+                call,
+                args_json,
+            );
+            stop_if_over_budget(&mut calls, pid);
+            answer
+        },
     );
     let verdict = match &outcome {
         Ok(out) => verdict::from_outcome(out),
         Err(failure) => verdict::from_failure(failure, limits),
     };
-    match outcome {
-        Ok(out) if verdict.status == verdict::Status::Ok => Ok(json!({
-            "result": out.result.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()),
-            "stdout": out.stdout,
-        })),
-        _ => {
+    match settle(&label, &policy, outcome, verdict, calls.exceeded()) {
+        Ok(answer) => Ok(answer),
+        Err(Failure::Budget(exceeded)) => {
+            let mut details = exceeded.details();
+            details["module"] = json!(label);
+            Err(state.refuse(exceeded.error(), "budget_exceeded", details))
+        }
+        Err(Failure::Verdict(verdict)) => {
             let error = verdicts::from_verdict(&verdict);
             if verdict.layer.as_deref() == Some("module") {
                 return Err(error);
@@ -1220,47 +1751,134 @@ fn one_shot(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Valu
             Err(state.refuse(
                 error,
                 "sandbox_event",
-                json!({ "module": name, "verdict": verdict }),
+                json!({ "module": label, "verdict": verdict }),
             ))
         }
     }
 }
 
-/// A host call from the worker: checked against the tier again, then sent to the calling
-/// connection as a `host.call` request; the worker waits for the answer.
+/// A call whose budget just bit is stopped where it is: its worker is killed (the next call
+/// gets a fresh one), so a module that catches the refusal cannot go on looping. The call then
+/// fails with the budget's error.
+fn stop_if_over_budget(calls: &mut HostCalls, pid: libc::pid_t) {
+    if calls.must_stop() {
+        let _ = pyward_worker::sys::kill(pid, libc::SIGKILL);
+    }
+}
+
+/// Who makes a host call.
+enum Origin<'a> {
+    /// A loaded module: its calls go to the host, which scopes its key-value store by name.
+    Module(&'a str),
+    /// A one-shot run (`run:NAME`): its key-value calls never reach the host.
+    OneShot {
+        label: &'a str,
+        kv: BTreeMap<String, Value>,
+    },
+}
+
+impl Origin<'_> {
+    /// The `module` a `host.call` carries.
+    fn label(&self) -> &str {
+        match self {
+            Origin::Module(name) => name,
+            Origin::OneShot { label, .. } => label,
+        }
+    }
+
+    /// The `origin` a `host.call` carries.
+    fn kind(&self) -> &'static str {
+        match self {
+            Origin::Module(_) => "module",
+            Origin::OneShot { .. } => "run",
+        }
+    }
+}
+
+/// A one-shot run's key-value call, answered from its own store.
+fn one_shot_kv(kv: &mut BTreeMap<String, Value>, call: HostCall, args: &Value) -> String {
+    let key = args["key"].as_str().unwrap_or_default().to_string();
+    let answer = match call {
+        HostCall::KvGet => kv.get(&key).cloned().unwrap_or(Value::Null),
+        HostCall::KvSet => {
+            kv.insert(key, args["value"].clone());
+            Value::Null
+        }
+        _ => {
+            kv.remove(&key);
+            Value::Null
+        }
+    };
+    answer.to_string()
+}
+
+/// A host call from the worker: counted against the call's budgets, checked against the tier
+/// again, then sent to the calling connection as a `host.call` request; the worker waits for
+/// the answer.
+#[allow(clippy::too_many_arguments)]
 fn relay(
     state: &State,
     conn: &Conn,
-    module: &str,
+    origin: &mut Origin<'_>,
     granted: &BTreeSet<HostCall>,
     event: &Value,
+    calls: &mut HostCalls,
     name: &str,
     args_json: &str,
 ) -> Result<String, String> {
+    calls.admit(name, args_json)?;
     let Some(call) = HostCall::from_name(name).filter(|c| granted.contains(c)) else {
-        state.audit(
-            "host_call_denied",
-            json!({ "module": module, "call": name }),
-        );
+        // Audited once per call: a module refused in a loop writes one record, not thousands.
+        if calls.first_denial() {
+            state.audit(
+                "host_call_denied",
+                json!({ "module": origin.label(), "call": name }),
+            );
+        }
         return Err(format!(
             "denied: host call `{name}` is not granted to this module's tier"
         ));
     };
     let args: Value = serde_json::from_str(args_json).map_err(|e| format!("bad arguments: {e}"))?;
+    if let Origin::OneShot { kv, .. } = origin
+        && matches!(call, HostCall::KvGet | HostCall::KvSet | HostCall::KvDelete)
+    {
+        return Ok(one_shot_kv(kv, call, &args));
+    }
     let id = format!("h{}", conn.next_id.fetch_add(1, Ordering::Relaxed));
-    let (tx, rx) = std::sync::mpsc::channel();
-    lock(&conn.pending).insert(id.clone(), tx);
     let request = rpc::request(
         &id,
         "host.call",
-        json!({ "module": module, "call": call.name(), "args": args, "event": event }),
+        json!({ "module": origin.label(), "origin": origin.kind(), "call": call.name(), "args": args, "event": event }),
     );
-    if conn.out.send(request).is_err() {
-        return Err("the host disconnected".into());
+    if request.len() > conn.max_line {
+        return Err(calls.line_too_long(name, request.len()));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    lock(&conn.pending).insert(id.clone(), tx);
+    let gone = || {
+        lock(&conn.pending).remove(&id);
+        "the host disconnected".to_string()
+    };
+    if conn.closed.load(Ordering::Relaxed) {
+        return Err(gone());
+    }
+    match conn.out.try_send(request) {
+        Ok(()) => {}
+        Err(false) => return Err(gone()),
+        Err(true) => {
+            lock(&conn.pending).remove(&id);
+            return Err(format!(
+                "the host is not reading its connection: {} bytes of answers wait for it \
+                 (server.max_queued_bytes_per_connection)",
+                conn.out.queued()
+            ));
+        }
     }
     match rx.recv_timeout(HOST_CALL_TIMEOUT) {
         Ok(answer) => answer,
-        Err(_) => {
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(gone()),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
             lock(&conn.pending).remove(&id);
             Err(format!(
                 "the host did not answer host call `{name}` within {} s",
