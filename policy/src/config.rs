@@ -212,6 +212,8 @@ pub struct RawScan {
     pub allowed_imports: Vec<String>,
     pub forbidden_names: Vec<String>,
     pub forbidden_attributes: Vec<String>,
+    pub client_attributes: Vec<String>,
+    pub forbidden_hook_methods: Vec<String>,
     pub forbidden_patterns: Vec<String>,
     pub prelude_marker: Option<String>,
     pub trusted_preludes: Vec<String>,
@@ -269,7 +271,8 @@ pub struct RawQuarantine {
 
 /// Imports a module may make unless the policy says otherwise: both seeds' allowlist, the host
 /// API module, and the side-effect-free standard library a bot module needs (docs/policy.md
-/// says why each commonly wanted module that stays out is out).
+/// says why each commonly wanted module that stays out is out). `scripts/gen-module-api` writes
+/// the scanner's table of these modules' public APIs.
 pub const DEFAULT_ALLOWED_IMPORTS: &[&str] = &[
     "json",
     "time",
@@ -342,14 +345,36 @@ pub const DEFAULT_FORBIDDEN_NAMES: &[&str] = &[
     "__build_class__",
 ];
 
-/// Attribute names a module may not touch: the Sekai seed's session-control and sensitive-data
-/// names, and the object-model escapes of both seeds and of the classic sandbox breakouts.
+/// Attribute names that matter only on the host's client object: the Sekai seed's session
+/// control. A module never gets the client, and `.start()`/`.stop()` are ordinary methods on
+/// regex matches, ranges and slices, so the scanner flags these only where the receiver could be
+/// a client handed to the module (a parameter, or a name the module never binds).
+pub const DEFAULT_CLIENT_ATTRIBUTES: &[&str] = &["login", "logout", "stop", "start"];
+
+/// Methods a module may not define: hooks the interpreter calls behind the code's back (class
+/// creation, finalisation, pickling, attribute lookup, isinstance). A module-level `__getattr__`
+/// or `__dir__` (PEP 562) is refused as well, whatever this list says; a class-level
+/// `__getattr__` is ordinary code and is allowed.
+pub const DEFAULT_FORBIDDEN_HOOK_METHODS: &[&str] = &[
+    "__init_subclass__",
+    "__class_getitem__",
+    "__set_name__",
+    "__mro_entries__",
+    "__prepare__",
+    "__del__",
+    "__reduce__",
+    "__reduce_ex__",
+    "__getattribute__",
+    "__instancecheck__",
+    "__subclasscheck__",
+    "__subclasshook__",
+    "__class__",
+];
+
+/// Attribute names a module may not touch: the Sekai seed's sensitive client data, and the
+/// object-model escapes of both seeds and of the classic sandbox breakouts.
 pub const DEFAULT_FORBIDDEN_ATTRIBUTES: &[&str] = &[
-    // session control and sensitive client data (Sekai seed)
-    "login",
-    "logout",
-    "stop",
-    "start",
+    // sensitive client data (Sekai seed)
     "crypto",
     "api",
     "device_id",
@@ -506,6 +531,8 @@ impl Default for RawScan {
             allowed_imports: strings(DEFAULT_ALLOWED_IMPORTS),
             forbidden_names: strings(DEFAULT_FORBIDDEN_NAMES),
             forbidden_attributes: strings(DEFAULT_FORBIDDEN_ATTRIBUTES),
+            client_attributes: strings(DEFAULT_CLIENT_ATTRIBUTES),
+            forbidden_hook_methods: strings(DEFAULT_FORBIDDEN_HOOK_METHODS),
             forbidden_patterns: strings(DEFAULT_FORBIDDEN_PATTERNS),
             prelude_marker: None,
             trusted_preludes: Vec::new(),

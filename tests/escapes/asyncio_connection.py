@@ -1,5 +1,5 @@
 # escape: open a connection with asyncio
-# scanned: sandbox_violation @ interpreter ~ refused `socket.__new__`
+# scanned: scan_rejected
 # unscanned: sandbox_violation @ interpreter ~ refused `socket.__new__`
 # kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: no_connection

@@ -1,5 +1,5 @@
 # escape: write through the io module
-# scanned: sandbox_violation @ interpreter ~ refused `open`
+# scanned: scan_rejected
 # unscanned: sandbox_violation @ interpreter ~ refused `open`
 # kernel: error @ module ~ [Errno 1] Operation not permitted
 # evidence: no_file /tmp/pyward-escape/written_io

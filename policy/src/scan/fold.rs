@@ -8,10 +8,18 @@
 //! too complex to check (`too-complex`): giving up quietly would let a name spelled in pieces
 //! through. So a module cannot make the scanner allocate or loop without end, and nesting
 //! comprehensions (`[[... for x in s] for y in s]`) cannot multiply the work.
+//!
+//! Folding is sound, not merely bounded: a name is folded only when it holds the same value
+//! wherever it is read ([`Env`]), and a builtin (`chr`, `bytes.fromhex`, ...) only when the file
+//! never rebinds its name. A value the folder computes is therefore the value the code has at
+//! run time (or the code fails there), so a name-taking call judged on a folded name cannot be
+//! handed a different one.
 
 use std::cell::{Cell, RefCell};
 
 use ruff_python_ast::{self as ast, Expr, Number, Operator, UnaryOp};
+
+use super::names::{Binding, Names};
 
 /// Largest folded value, in bytes, characters or (nested) items.
 pub(super) const MAX_LEN: usize = 4096;
@@ -26,7 +34,11 @@ pub(super) enum Value {
     Str(String),
     Bytes(Vec<u8>),
     Int(i64),
+    /// A list or tuple.
     Seq(Vec<Value>),
+    /// An iterator (`reversed(...)`, `map(...)`, a generator expression) and what it yields.
+    /// Reading it uses it up, so a name bound to one never counts as constant.
+    Iter(Vec<Value>),
 }
 
 /// A folded value, whether any operation built it (a plain literal was not built), and whether
@@ -38,25 +50,38 @@ pub(super) struct Folded {
     pub decoded: bool,
 }
 
-/// Names bound to constants anywhere in the module. A name bound more than once, or bound by
-/// anything but a plain assignment, is unknown: folding is flow-insensitive and never guesses.
+/// The names of a file that hold constants. A name counts as a constant only when it holds one
+/// value wherever it is read:
+/// * it is bound exactly once in the whole file, by `name = value` (see [`Names`]: a second
+///   binding of any kind, `+=`, a loop, `with`, `except`, walrus, import, `del`, `global` or
+///   `nonlocal` makes it unknown);
+/// * its value is not an iterator (reading one uses it up);
+/// * if its value holds a list (which `.append`, item assignment or any callee can change), the
+///   name is read exactly once in the file, where it is folded: nothing else can reach the list.
+///   A tuple written out of literals is immutable and may be read any number of times.
+///
 /// Definitions are folded lazily and memoised, so order does not matter and chains of names
 /// cost linear time; a cycle folds to unknown.
-#[derive(Debug, Default)]
-pub(super) struct Env<'a> {
-    defs: rustc_hash::FxHashMap<&'a str, Option<&'a Expr>>,
+#[derive(Debug)]
+pub(super) struct Env<'n, 'a> {
+    names: &'n Names<'a>,
     cache: RefCell<rustc_hash::FxHashMap<&'a str, Option<Value>>>,
     /// Folding steps used so far in this file.
     spent: Cell<usize>,
 }
 
-impl<'a> Env<'a> {
-    /// Record a binding of `name`: `Some(expr)` for `name = expr`, `None` for any other binding.
-    pub fn define(&mut self, name: &'a str, expr: Option<&'a Expr>) {
-        self.defs
-            .entry(name)
-            .and_modify(|existing| *existing = None)
-            .or_insert(expr);
+impl<'n, 'a> Env<'n, 'a> {
+    pub fn new(names: &'n Names<'a>) -> Env<'n, 'a> {
+        Env {
+            names,
+            cache: RefCell::default(),
+            spent: Cell::new(0),
+        }
+    }
+
+    /// Does `name` still mean the builtin of that name (the file never binds it)?
+    fn builtin(&self, name: &str) -> bool {
+        self.names.is_unbound(name)
     }
 
     /// Have the file's folding steps run out? Every fold is unknown from then on.
@@ -71,11 +96,13 @@ impl<'a> Env<'a> {
     }
 
     fn resolve(&self, name: &str) -> Option<Value> {
-        let (&key, def) = self.defs.get_key_value(name)?;
+        let (key, info) = self.names.get_key_value(name)?;
         if let Some(cached) = self.cache.borrow().get(key) {
             return cached.clone();
         }
-        let expr = (*def)?;
+        let [Binding::Assign(expr)] = info.bindings.as_slice() else {
+            return None;
+        };
         // Cycle guard: while this name is being folded it resolves to unknown.
         self.cache.borrow_mut().insert(key, None);
         let decoded = Cell::new(false);
@@ -85,14 +112,40 @@ impl<'a> Env<'a> {
             decoded: &decoded,
         }
         .fold(expr)
-        .map(|f| f.value);
+        .map(|f| f.value)
+        .filter(|v| !holds_iterator(v) && (!holds_sequence(v) || info.loads <= 1 || literal_tuple(expr)));
         self.cache.borrow_mut().insert(key, value.clone());
         value
     }
 }
 
+fn holds_iterator(value: &Value) -> bool {
+    match value {
+        Value::Iter(_) => true,
+        Value::Seq(items) => items.iter().any(holds_iterator),
+        _ => false,
+    }
+}
+
+fn holds_sequence(value: &Value) -> bool {
+    matches!(value, Value::Seq(_) | Value::Iter(_))
+}
+
+/// A tuple display of literals (nested tuples of literals included): immutable.
+fn literal_tuple(expr: &Expr) -> bool {
+    match expr {
+        Expr::Tuple(t) => t.elts.iter().all(|e| {
+            matches!(
+                e,
+                Expr::StringLiteral(_) | Expr::BytesLiteral(_) | Expr::NumberLiteral(_)
+            ) || literal_tuple(e)
+        }),
+        _ => false,
+    }
+}
+
 /// Fold `expr` to a constant, if the folder can.
-pub(super) fn fold(expr: &Expr, env: &Env<'_>) -> Option<Folded> {
+pub(super) fn fold(expr: &Expr, env: &Env<'_, '_>) -> Option<Folded> {
     let decoded = Cell::new(false);
     let folded = Folder {
         env,
@@ -106,8 +159,8 @@ pub(super) fn fold(expr: &Expr, env: &Env<'_>) -> Option<Folded> {
     })
 }
 
-struct Folder<'e, 'a> {
-    env: &'e Env<'a>,
+struct Folder<'e, 'n, 'a> {
+    env: &'e Env<'n, 'a>,
     /// The loop variable of a comprehension being folded, and its current value.
     locals: Option<(String, Value)>,
     /// Set when any step decodes text from codes, hex or escapes.
@@ -138,13 +191,13 @@ fn size(value: &Value) -> usize {
         Value::Str(s) => s.len(),
         Value::Bytes(b) => b.len(),
         Value::Int(_) => 1,
-        Value::Seq(items) => items
+        Value::Seq(items) | Value::Iter(items) => items
             .iter()
             .fold(1, |total, item| total.saturating_add(size(item))),
     }
 }
 
-impl Folder<'_, '_> {
+impl Folder<'_, '_, '_> {
     /// Fold one expression within the file's budget: a step to look at it, and as many as the
     /// value it makes is large.
     fn fold(&self, expr: &Expr) -> Option<Folded> {
@@ -206,7 +259,13 @@ impl Folder<'_, '_> {
             Expr::Subscript(s) => self.subscript(s),
             Expr::Call(call) => self.call(call),
             Expr::ListComp(c) => self.comprehension(&c.elt, &c.generators),
-            Expr::Generator(c) => self.comprehension(&c.elt, &c.generators),
+            Expr::Generator(c) => {
+                let folded = self.comprehension(&c.elt, &c.generators)?;
+                let Value::Seq(items) = folded.value else {
+                    return None;
+                };
+                Some(built(Value::Iter(items)))
+            }
             _ => None,
         }
     }
@@ -308,6 +367,7 @@ impl Folder<'_, '_> {
                 if let Expr::Name(owner) = attr.value.as_ref()
                     && owner.id.as_str() == "bytes"
                     && method == "fromhex"
+                    && self.env.builtin("bytes")
                 {
                     let Value::Str(hex) = self.fold(args.first()?)?.value else {
                         return None;
@@ -332,6 +392,9 @@ impl Folder<'_, '_> {
     }
 
     fn builtin_call(&self, name: &str, args: &[Expr]) -> Option<Folded> {
+        if !self.env.builtin(name) {
+            return None;
+        }
         let first = || self.fold(args.first()?).map(|f| f.value);
         if matches!(name, "chr" | "bytes" | "map") {
             self.decoded.set(true);
@@ -347,7 +410,7 @@ impl Folder<'_, '_> {
                 _ => return None,
             },
             ("bytes", 1) => match first()? {
-                Value::Seq(items) => Value::Bytes(
+                Value::Seq(items) | Value::Iter(items) => Value::Bytes(
                     items
                         .iter()
                         .map(|v| match v {
@@ -363,15 +426,23 @@ impl Folder<'_, '_> {
                 _ => return None,
             },
             ("reversed", 1) => {
-                let mut items = iterate(first()?)?;
+                // reversed() takes sequences, not iterators.
+                let value = first()?;
+                if matches!(value, Value::Iter(_)) {
+                    return None;
+                }
+                let mut items = iterate(value)?;
                 items.reverse();
-                Value::Seq(items)
+                Value::Iter(items)
             }
             ("list" | "tuple", 1) => Value::Seq(iterate(first()?)?),
             ("map", 2) => {
                 let Expr::Name(f) = &args[0] else {
                     return None;
                 };
+                if !self.env.builtin(f.id.as_str()) {
+                    return None;
+                }
                 let items = iterate(self.fold(&args[1])?.value)?;
                 let mapped: Option<Vec<Value>> = items
                     .into_iter()
@@ -383,7 +454,7 @@ impl Folder<'_, '_> {
                         _ => None,
                     })
                     .collect();
-                Value::Seq(mapped?)
+                Value::Iter(mapped?)
             }
             _ => return None,
         };
@@ -444,7 +515,7 @@ fn to_str(value: &Value) -> Option<String> {
 
 fn iterate(value: Value) -> Option<Vec<Value>> {
     match value {
-        Value::Seq(items) => Some(items),
+        Value::Seq(items) | Value::Iter(items) => Some(items),
         Value::Str(s) => Some(s.chars().map(|c| Value::Str(c.to_string())).collect()),
         Value::Bytes(b) => Some(b.into_iter().map(|b| Value::Int(b.into())).collect()),
         Value::Int(_) => None,
@@ -452,6 +523,9 @@ fn iterate(value: Value) -> Option<Vec<Value>> {
 }
 
 fn index(value: &Value, i: i64) -> Option<Value> {
+    if matches!(value, Value::Iter(_)) {
+        return None;
+    }
     let items = iterate(value.clone())?;
     let len = i64::try_from(items.len()).ok()?;
     let i = if i < 0 { i + len } else { i };
@@ -460,7 +534,7 @@ fn index(value: &Value, i: i64) -> Option<Value> {
 
 /// Python slice semantics on strings, bytes and sequences.
 fn apply_slice(value: &Value, lower: Option<i64>, upper: Option<i64>, step: i64) -> Option<Value> {
-    if step == 0 {
+    if step == 0 || matches!(value, Value::Iter(_)) {
         return None;
     }
     let items = iterate(value.clone())?;
@@ -695,11 +769,23 @@ mod tests {
 
     fn folded(src: &str) -> Option<String> {
         let parsed = ruff_python_parser::parse_expression(src).unwrap();
-        match fold(&parsed.into_syntax().body, &Env::default())?.value {
+        let names = Names::default();
+        match fold(&parsed.into_syntax().body, &Env::new(&names))?.value {
             Value::Str(s) => Some(s),
             Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
             other => Some(format!("{other:?}")),
         }
+    }
+
+    /// The value of `name` in module `src`, as the folder sees it.
+    fn resolved(src: &str, name: &str) -> Option<Value> {
+        let module = ruff_python_parser::parse_module(src).unwrap();
+        let names = Names::of_body(&module.syntax().body);
+        Env::new(&names).resolve(name)
+    }
+
+    fn text(s: &str) -> Option<Value> {
+        Some(Value::Str(s.into()))
     }
 
     #[test]
@@ -732,7 +818,8 @@ mod tests {
     fn decoding_is_noticed() {
         let decoded = |src: &str| {
             let parsed = ruff_python_parser::parse_expression(src).unwrap();
-            fold(&parsed.syntax().body, &Env::default())
+            let names = Names::default();
+            fold(&parsed.syntax().body, &Env::new(&names))
                 .unwrap()
                 .decoded
         };
@@ -743,19 +830,9 @@ mod tests {
 
     #[test]
     fn order_and_chains_of_names() {
-        let module =
-            ruff_python_parser::parse_module("b = a + 'al'\na = 'ev'\nc = b\nd = d + 'x'\n")
-                .unwrap();
-        let mut env = Env::default();
-        for stmt in &module.syntax().body {
-            if let ast::Stmt::Assign(a) = stmt
-                && let Expr::Name(n) = &a.targets[0]
-            {
-                env.define(n.id.as_str(), Some(&a.value));
-            }
-        }
-        assert_eq!(env.resolve("c"), Some(Value::Str("eval".into())));
-        assert_eq!(env.resolve("d"), None, "a cycle folds to unknown");
+        let src = "b = a + 'al'\na = 'ev'\nc = b\nd = d + 'x'\n";
+        assert_eq!(resolved(src, "c"), text("eval"));
+        assert_eq!(resolved(src, "d"), None, "a cycle folds to unknown");
     }
 
     #[test]
@@ -768,17 +845,87 @@ mod tests {
     #[test]
     fn names_bound_twice_are_unknown() {
         let module = ruff_python_parser::parse_module("a = 'ev'\na = 'x'\nb = 'al'\n").unwrap();
-        let mut env = Env::default();
-        for stmt in &module.syntax().body {
-            if let ast::Stmt::Assign(a) = stmt
-                && let Expr::Name(n) = &a.targets[0]
-            {
-                env.define(n.id.as_str(), Some(&a.value));
-            }
-        }
+        let names = Names::of_body(&module.syntax().body);
+        let env = Env::new(&names);
         let expr = ruff_python_parser::parse_expression("a + b").unwrap();
         assert_eq!(fold(&expr.syntax().body, &env), None);
         let expr = ruff_python_parser::parse_expression("b + b").unwrap();
         assert!(fold(&expr.syntax().body, &env).is_some());
+    }
+
+    /// Each of these binds `x` a second time, in a way the old folder did not see, so that the
+    /// value read at run time is not the one assigned.
+    #[test]
+    fn any_second_binding_makes_a_name_unknown() {
+        for rebinding in [
+            "[getattr(o, x) for x in ['__class__']]",
+            "f = lambda x: getattr(o, x)",
+            "def f(x):\n    pass",
+            "for x in ['a']: pass",
+            "x += '_'",
+            "try:\n    pass\nexcept E as x:\n    pass",
+            "match y:\n    case [x]: pass",
+            "(x := '__class__')",
+            "with y as x: pass",
+            "import x",
+            "from m import x",
+            "del x",
+            "def f():\n    global x",
+            "class x: pass",
+        ] {
+            let src = format!("x = 'name'\n{rebinding}\n");
+            assert_eq!(resolved(&src, "x"), None, "{src}");
+        }
+        assert_eq!(resolved("x = 'name'\nprint(x, x)\n", "x"), text("name"));
+    }
+
+    #[test]
+    fn lists_fold_only_when_nothing_else_can_change_them() {
+        // Read once, where it is folded: nothing can have changed it.
+        let once = "parts = ['e', 'v']\nname = ''.join(parts)\n";
+        assert_eq!(resolved(once, "name"), text("ev"));
+        for change in [
+            "parts[1] = 'x'",
+            "parts.append('x')",
+            "parts.reverse()",
+            "alias = parts",
+            "mutate(parts)",
+        ] {
+            let src = format!("parts = ['e', 'v']\n{change}\nname = ''.join(parts)\n");
+            assert_eq!(resolved(&src, "name"), None, "{src}");
+        }
+        // A tuple of literals cannot change, however often it is read.
+        let tuple = "parts = ('e', 'v')\nprint(parts)\nname = ''.join(parts)\n";
+        assert_eq!(resolved(tuple, "name"), text("ev"));
+        // ... but a tuple holding a list can.
+        let inner = "t = (['e', 'v'],)\nt[0].append('x')\nname = ''.join(t[0])\n";
+        assert_eq!(resolved(inner, "name"), None);
+    }
+
+    #[test]
+    fn iterators_bound_to_names_are_unknown() {
+        // Reading an iterator uses it up: `next(it)` leaves "val", not "lave"[::-1].
+        for src in [
+            "it = reversed('lave')\nnext(it)\nname = ''.join(it)\n",
+            "it = reversed('lave')\nname = ''.join(it)\n",
+            "it = map(str, 'eval')\nname = ''.join(it)\n",
+            "it = (c for c in 'eval')\nname = ''.join(it)\n",
+            "t = (reversed('lave'),)\nname = ''.join([''.join(t[0]) for _ in 'ab'])\n",
+        ] {
+            assert_eq!(resolved(src, "name"), None, "{src}");
+        }
+    }
+
+    #[test]
+    fn rebound_builtins_are_not_folded() {
+        assert_eq!(resolved("name = chr(97)\n", "name"), text("a"));
+        assert_eq!(resolved("chr = f\nname = chr(97)\n", "name"), None);
+        assert_eq!(resolved("def chr(i): pass\nname = chr(97)\n", "name"), None);
+        assert_eq!(
+            resolved("bytes = B\nname = bytes.fromhex('61').decode()\n", "name"),
+            None
+        );
+        assert_eq!(resolved("str = f\nname = ''.join(map(str, 'ab'))\n", "name"), None);
+        assert_eq!(resolved("reversed = f\nname = ''.join(reversed('ab'))\n", "name"), None);
     }
 }

@@ -4,10 +4,14 @@
 //! what is judged is exactly what would run. It fails closed: source that cannot be parsed or
 //! judged is rejected with a finding that says why.
 //!
-//! Stages: byte checks and a token-level nesting bound ([`precheck`]), parse, then one walk over
-//! the tree ([`walk`]) that applies the rules with constant folding ([`fold`]).
+//! Stages: byte checks and a token-level nesting bound ([`precheck`]), parse, a pass that records
+//! every binding of every name ([`names`]), then one walk over the tree ([`walk`]) that applies
+//! the rules with constant folding ([`fold`]) and the table of allowed modules' public APIs
+//! ([`module_api`]).
 
 mod fold;
+mod module_api;
+mod names;
 mod precheck;
 mod report;
 mod walk;
@@ -51,10 +55,13 @@ pub enum Rule {
     ObfuscatedString,
     Obfuscation,
     SuspiciousString,
+    ModuleAttribute,
+    HookMethod,
+    FormatString,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 19] = [
+    pub const ALL: [Rule; 22] = [
         Rule::ParseError,
         Rule::NotUtf8,
         Rule::CodingDeclaration,
@@ -74,6 +81,9 @@ impl Rule {
         Rule::ObfuscatedString,
         Rule::Obfuscation,
         Rule::SuspiciousString,
+        Rule::ModuleAttribute,
+        Rule::HookMethod,
+        Rule::FormatString,
     ];
 
     pub fn id(self) -> &'static str {
@@ -97,6 +107,9 @@ impl Rule {
             Rule::ObfuscatedString => "obfuscated-string",
             Rule::Obfuscation => "obfuscation",
             Rule::SuspiciousString => "suspicious-string",
+            Rule::ModuleAttribute => "module-attribute",
+            Rule::HookMethod => "hook-method",
+            Rule::FormatString => "format-string",
         }
     }
 
@@ -136,7 +149,7 @@ impl Rule {
                 "Access to an attribute used for session control, secrets or sandbox escapes."
             }
             Rule::DynamicAttribute => {
-                "getattr/setattr/delattr/hasattr with a name that is forbidden or not a constant."
+                "getattr/setattr/delattr/hasattr (or another function that takes attribute names) with a name that is forbidden or not known."
             }
             Rule::ForbiddenImport => "Import of a module outside the policy's allowlist.",
             Rule::StarImport => "`from x import *` hides which names a module takes.",
@@ -147,6 +160,15 @@ impl Rule {
             }
             Rule::Obfuscation => "Text written in a way that only serves to hide what it says.",
             Rule::SuspiciousString => "A plain string equal to a forbidden name.",
+            Rule::ModuleAttribute => {
+                "An attribute of a module that is not its public API (often another module), or a module object used as a value."
+            }
+            Rule::HookMethod => {
+                "A method the interpreter calls behind the code's back: an object-model hook."
+            }
+            Rule::FormatString => {
+                "str.format with a format string that is not a constant, or whose fields read attributes or items."
+            }
         }
     }
 }
@@ -214,11 +236,19 @@ pub struct ScanRules {
     pub allowed_imports: NameSet,
     pub forbidden_names: NameSet,
     pub forbidden_attributes: NameSet,
+    /// Attributes that matter only on the host's client object (session control): flagged where
+    /// the receiver could be a client handed to the module, not on values the module made.
+    pub client_attributes: NameSet,
+    /// Methods a module may not define: the interpreter calls them behind the code's back.
+    pub forbidden_hook_methods: NameSet,
     pub forbidden_patterns: PatternSet,
     pub prelude_marker: Option<String>,
     /// Hex SHA-256 digests of preludes that may be skipped.
     pub trusted_preludes: BTreeSet<String>,
     pub dangerously_skip_scan: bool,
+    /// Every identifier on any of the lists above (names, attributes, client attributes, hook
+    /// methods): what [`forbidden_identifiers`] and `FileReport::seen_forbidden` report.
+    any_forbidden: NameSet,
 }
 
 /// The forbidden text patterns, matched case-insensitively in one pass (Aho-Corasick). A pattern
@@ -330,6 +360,20 @@ impl ScanRules {
             &raw.forbidden_attributes,
             &mut error,
         );
+        let client_attributes =
+            identifiers("client_attributes", &raw.client_attributes, &mut error);
+        let forbidden_hook_methods = identifiers(
+            "forbidden_hook_methods",
+            &raw.forbidden_hook_methods,
+            &mut error,
+        );
+        let any_forbidden: NameSet = forbidden_names
+            .iter()
+            .chain(&forbidden_attributes)
+            .chain(&client_attributes)
+            .chain(&forbidden_hook_methods)
+            .cloned()
+            .collect();
         for (i, p) in raw.forbidden_patterns.iter().enumerate() {
             if p.trim().is_empty() {
                 error(
@@ -358,6 +402,8 @@ impl ScanRules {
             allowed_imports,
             forbidden_names,
             forbidden_attributes,
+            client_attributes,
+            forbidden_hook_methods,
             forbidden_patterns: PatternSet::new(&raw.forbidden_patterns),
             prelude_marker: raw.prelude_marker.clone(),
             trusted_preludes: raw
@@ -366,8 +412,37 @@ impl ScanRules {
                 .map(|d| d.to_ascii_lowercase())
                 .collect(),
             dangerously_skip_scan: raw.dangerously_skip_scan,
+            any_forbidden,
         }
     }
+
+    /// Is `identifier` (NFKC-normalised) on any forbidden list?
+    pub fn is_forbidden_identifier(&self, identifier: &str) -> bool {
+        self.any_forbidden.contains(identifier)
+    }
+}
+
+/// The identifiers among `words` that any forbidden list of `rules` contains (forbidden names,
+/// forbidden attributes, client attributes, hook methods), compared after NFKC normalisation as
+/// Python compares identifiers. For the parser cross-check: the words CPython compiled that the
+/// scanner must have seen (`FileReport::seen_forbidden`).
+pub fn forbidden_identifiers<'w>(
+    rules: &ScanRules,
+    words: impl IntoIterator<Item = &'w str>,
+) -> BTreeSet<String> {
+    words
+        .into_iter()
+        .filter_map(|w| {
+            let normal: std::borrow::Cow<'_, str> = if w.is_ascii() {
+                w.into()
+            } else {
+                w.nfkc().collect::<String>().into()
+            };
+            rules
+                .is_forbidden_identifier(&normal)
+                .then(|| normal.into_owned())
+        })
+        .collect()
 }
 
 impl Default for ScanRules {
@@ -379,11 +454,14 @@ impl Default for ScanRules {
 /// Scan one file's bytes. `path` only names the file in the report. Never panics on any input,
 /// and recursion is bounded by `rules.max_nesting` before the parser runs.
 pub fn scan_source(path: &str, bytes: &[u8], rules: &ScanRules) -> FileReport {
-    let findings = scan_findings(bytes, rules);
-    FileReport::new(path, findings)
+    let mut seen = BTreeSet::new();
+    let findings = scan_findings(bytes, rules, &mut seen);
+    let mut report = FileReport::new(path, findings);
+    report.seen_forbidden = seen;
+    report
 }
 
-fn scan_findings(bytes: &[u8], rules: &ScanRules) -> Vec<Finding> {
+fn scan_findings(bytes: &[u8], rules: &ScanRules, seen: &mut BTreeSet<String>) -> Vec<Finding> {
     let (text, mut findings) =
         match precheck::precheck(bytes, rules.max_file_bytes, rules.max_nesting) {
             precheck::Precheck::Reject(findings) => return findings,
@@ -409,8 +487,11 @@ fn scan_findings(bytes: &[u8], rules: &ScanRules) -> Vec<Finding> {
         }
     };
     let skip_until = trusted_prelude_end(text, rules);
+    let walked = walk::walk_module(text, parsed.syntax(), rules);
+    *seen = walked.seen_forbidden;
     findings.extend(
-        walk::walk_module(text, parsed.syntax(), rules)
+        walked
+            .findings
             .into_iter()
             .filter(|f| f.line > skip_until),
     );

@@ -1,5 +1,7 @@
 //! What a scan says, in the three forms people and tools read: text, JSON and SARIF 2.1.0.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -18,6 +20,14 @@ pub struct FileReport {
     pub path: String,
     pub verdict: Verdict,
     pub findings: Vec<Finding>,
+    /// Every identifier on a forbidden list (NFKC-normalised) that the scanner saw in the file,
+    /// whether or not it led to an error: names, attribute names, parameter, function, class and
+    /// import names, keyword-argument names, and string constants (each literal, and each
+    /// folded value) whose whole value is such an identifier. Empty when the file was rejected
+    /// before parsing. The parser cross-check compares it with what CPython compiled (see
+    /// `scan::forbidden_identifiers`). Not part of the JSON report.
+    #[serde(skip)]
+    pub seen_forbidden: BTreeSet<String>,
 }
 
 impl FileReport {
@@ -31,6 +41,7 @@ impl FileReport {
                 Verdict::Clean
             },
             findings,
+            seen_forbidden: BTreeSet::new(),
         }
     }
 

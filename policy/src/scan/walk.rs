@@ -3,8 +3,16 @@
 //! Recursion is bounded twice: [`super::precheck`] rejects deep code before parsing, and the
 //! walker itself stops descending past a hard cap (reported as `nesting-too-deep`), so a bug in
 //! the bound can cost a finding, never the supervisor's stack.
+//!
+//! Module objects are tracked: a name bound anywhere by `import x`, `import x as y`,
+//! `from pkg import submodule`, `y = <module>` or a parameter default `def f(y=<module>)` may be
+//! that module, and every attribute read on it must be in the module's public API
+//! ([`module_api`]). A module may only be read from, aliased that way or given as a default,
+//! so that it cannot reach a place where attribute reads go unchecked.
 
 use std::borrow::Cow;
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeSet;
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, ModModule, Stmt};
@@ -12,6 +20,8 @@ use ruff_text_size::{Ranged, TextRange};
 use unicode_normalization::UnicodeNormalization;
 
 use super::fold::{self, Env, Folded, Value};
+use super::module_api;
+use super::names::{Binding, Names};
 use super::{Finding, Rule, ScanRules};
 
 /// Functions that turn a string into an attribute access.
@@ -68,109 +78,71 @@ const SYSTEM_MODULES: &[&str] = &[
     "weakref",
 ];
 
+/// Functions of allowed modules that share a name with a forbidden builtin but do something
+/// ordinary. `re.compile` compiles a regular expression, not code; `io.open` is `open`.
+const HARMLESS_MODULE_FUNCTIONS: &[(&str, &str)] = &[("re", "compile")];
+
+/// Module-level functions Python calls behind the code's back (PEP 562): refused whatever the
+/// policy's hook list says. In a class, `__getattr__` is ordinary code.
+const MODULE_HOOKS: &[&str] = &["__getattr__", "__dir__"];
+
+/// Methods that read the attributes and items a format string names (`str.format`,
+/// `str.format_map`, `string.Formatter.vformat`).
+const FORMAT_METHODS: &[&str] = &["format", "format_map", "vformat"];
+
+/// Functions of allowed modules that take attribute names as strings and read them without
+/// passing through the worker's guarded `getattr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameTaking {
+    AttrGetter,
+    MethodCaller,
+    UpdateWrapper,
+    Wraps,
+}
+
+const NAME_TAKING: &[(&str, &str, NameTaking)] = &[
+    ("operator", "attrgetter", NameTaking::AttrGetter),
+    ("operator", "methodcaller", NameTaking::MethodCaller),
+    ("functools", "update_wrapper", NameTaking::UpdateWrapper),
+    ("functools", "wraps", NameTaking::Wraps),
+];
+
 /// Longest name any rule compares whole strings against (longer strings cannot be one).
 const MAX_WORD_LEN: usize = 64;
 
 /// Deepest expression/statement nesting the walker follows, whatever the policy says.
-const HARD_DEPTH_CAP: usize = 4 * super::MAX_NESTING_LIMIT;
+pub(super) const HARD_DEPTH_CAP: usize = 4 * super::MAX_NESTING_LIMIT;
 
-pub(super) fn walk_module(text: &str, module: &ModModule, rules: &ScanRules) -> Vec<Finding> {
-    let mut bindings = Bindings::default();
-    bindings.visit_body(&module.body);
+/// What the walk found.
+pub(super) struct Walked {
+    pub findings: Vec<Finding>,
+    pub seen_forbidden: BTreeSet<String>,
+}
+
+pub(super) fn walk_module(text: &str, module: &ModModule, rules: &ScanRules) -> Walked {
+    let names = Names::of_body(&module.body);
     let mut walker = Walker {
-        lines: LineIndex::new(text),
+        lines: OnceCell::new(),
         text,
         rules,
-        env: bindings.env,
+        names: &names,
+        env: Env::new(&names),
         findings: Vec::new(),
         depth: 0,
         too_deep: false,
         too_complex: false,
         folded: 0,
-        module_aliases: rustc_hash::FxHashSet::default(),
+        cpython_folded: 0,
+        usage: Use::Value,
+        scope_depth: 0,
+        class_body: false,
+        modules: RefCell::default(),
+        seen: BTreeSet::new(),
     };
     walker.visit_body(&module.body);
-    walker.findings
-}
-
-/// First pass: every name binding, so that folding can look names up.
-#[derive(Default)]
-struct Bindings<'a> {
-    env: Env<'a>,
-    depth: usize,
-}
-
-impl<'a> Visitor<'a> for Bindings<'a> {
-    fn visit_stmt(&mut self, stmt: &'a Stmt) {
-        if self.depth > HARD_DEPTH_CAP {
-            return;
-        }
-        match stmt {
-            Stmt::Assign(a) => {
-                let single = a.targets.len() == 1;
-                for target in &a.targets {
-                    self.bind_target(target, single.then_some(a.value.as_ref()));
-                }
-            }
-            Stmt::AnnAssign(a) => self.bind_target(&a.target, a.value.as_deref()),
-            Stmt::AugAssign(a) => self.bind_target(&a.target, None),
-            Stmt::For(f) => self.bind_target(&f.target, None),
-            Stmt::With(w) => {
-                for item in &w.items {
-                    if let Some(var) = &item.optional_vars {
-                        self.bind_target(var, None);
-                    }
-                }
-            }
-            Stmt::FunctionDef(f) => {
-                for p in f.parameters.iter() {
-                    self.env.define(p.name().as_str(), None);
-                }
-                self.env.define(f.name.as_str(), None);
-            }
-            Stmt::ClassDef(c) => self.env.define(c.name.as_str(), None),
-            Stmt::Import(i) => {
-                for alias in &i.names {
-                    let bound = alias.asname.as_ref().unwrap_or(&alias.name);
-                    self.env
-                        .define(bound.as_str().split('.').next().unwrap_or(""), None);
-                }
-            }
-            Stmt::ImportFrom(i) => {
-                for alias in &i.names {
-                    let bound = alias.asname.as_ref().unwrap_or(&alias.name);
-                    self.env.define(bound.as_str(), None);
-                }
-            }
-            _ => {}
-        }
-        self.depth += 1;
-        visitor::walk_stmt(self, stmt);
-        self.depth -= 1;
-    }
-
-    fn visit_expr(&mut self, expr: &'a Expr) {
-        if self.depth > HARD_DEPTH_CAP {
-            return;
-        }
-        if let Expr::Named(n) = expr {
-            self.bind_target(&n.target, None);
-        }
-        self.depth += 1;
-        visitor::walk_expr(self, expr);
-        self.depth -= 1;
-    }
-}
-
-impl<'a> Bindings<'a> {
-    fn bind_target(&mut self, target: &'a Expr, value: Option<&'a Expr>) {
-        match target {
-            Expr::Name(n) => self.env.define(n.id.as_str(), value),
-            Expr::Tuple(t) => t.elts.iter().for_each(|e| self.bind_target(e, None)),
-            Expr::List(l) => l.elts.iter().for_each(|e| self.bind_target(e, None)),
-            Expr::Starred(s) => self.bind_target(&s.value, None),
-            _ => {}
-        }
+    Walked {
+        findings: walker.findings,
+        seen_forbidden: walker.seen,
     }
 }
 
@@ -194,11 +166,37 @@ impl LineIndex {
     }
 }
 
-struct Walker<'a> {
+/// How the expression being visited is used by its parent. Set by the parent just before it
+/// visits the child; read (and reset) as the child is entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Anything not listed below: the value goes somewhere the scanner does not follow.
+    Value,
+    /// `x` in `x.attr`, or the object of `getattr(x, name)` (judged with the name).
+    Receiver,
+    /// `f` in `f(...)`.
+    Callee,
+    /// `value` in `name = value`: the name becomes another name for it.
+    Alias,
+}
+
+/// Whether a name may hold a module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ModState<'a> {
+    NotModule,
+    /// Some binding makes it this module (others may bind other values: every read is judged
+    /// as a read of the module, which can only be stricter).
+    Module(&'a str),
+    /// Bound to two different modules: the scanner cannot tell which one a read reaches.
+    Ambiguous,
+}
+
+struct Walker<'a, 'n> {
     text: &'a str,
-    lines: LineIndex,
+    lines: OnceCell<LineIndex>,
     rules: &'a ScanRules,
-    env: Env<'a>,
+    names: &'n Names<'a>,
+    env: Env<'n, 'a>,
     findings: Vec<Finding>,
     depth: usize,
     too_deep: bool,
@@ -206,8 +204,19 @@ struct Walker<'a> {
     too_complex: bool,
     /// Above 0 while walking inside an expression whose folded value was already judged.
     folded: usize,
-    /// Names bound by `import x` / `import x as y`.
-    module_aliases: rustc_hash::FxHashSet<String>,
+    /// Above 0 inside an operation CPython folds itself (`+`, `%`, subscripts) whose value was
+    /// recorded in `seen`.
+    cpython_folded: usize,
+    /// How the parent uses the expression about to be visited.
+    usage: Use,
+    /// Functions and classes around the statement being visited (0: module level).
+    scope_depth: usize,
+    /// Visiting the statements of a class body, whose names become class attributes.
+    class_body: bool,
+    /// Module state of names, memoised (`import` aliases can chain).
+    modules: RefCell<rustc_hash::FxHashMap<&'a str, ModState<'a>>>,
+    /// Identifiers on a forbidden list met anywhere in the file.
+    seen: BTreeSet<String>,
 }
 
 /// NFKC normal form; ASCII (nearly every identifier and string) is already normal.
@@ -228,9 +237,10 @@ fn words(s: &str) -> impl Iterator<Item = &str> {
         .filter(|w| !w.is_empty())
 }
 
-impl<'a> Walker<'a> {
+impl<'a> Walker<'a, '_> {
     fn report(&mut self, rule: Rule, range: TextRange, message: String) {
-        let (line, column) = self.lines.locate(self.text, range.start().into());
+        let lines = self.lines.get_or_init(|| LineIndex::new(self.text));
+        let (line, column) = lines.locate(self.text, range.start().into());
         let snippet = self
             .text
             .get(usize::from(range.start())..usize::from(range.end()))
@@ -240,39 +250,52 @@ impl<'a> Walker<'a> {
             .push(Finding::new(rule, line, column, snippet, message));
     }
 
+    /// Record `identifier` (NFKC-normalised) if a forbidden list holds it.
+    fn saw(&mut self, identifier: &str) {
+        if self.rules.is_forbidden_identifier(identifier) && !self.seen.contains(identifier) {
+            self.seen.insert(identifier.to_string());
+        }
+    }
+
     fn attribute_forbidden(&self, attr: &str) -> bool {
         self.rules.forbidden_attributes.contains(&*nfkc(attr))
     }
 
-    fn import_allowed(&self, dotted: &str) -> bool {
-        let dotted: &str = &nfkc(dotted);
-        let mut prefix = String::new();
-        for part in dotted.split('.') {
-            if part.starts_with('_') {
-                return false;
-            }
-            if !prefix.is_empty() {
-                prefix.push('.');
-            }
-            prefix.push_str(part);
-            if self.rules.allowed_imports.contains(&prefix) {
-                return true;
-            }
-        }
-        false
+    fn is_hook(&self, name: &str) -> bool {
+        self.rules.forbidden_hook_methods.contains(name)
     }
 
-    /// Words that no string needs to contain: forbidden names and attributes with an underscore
-    /// in them (`__class__`, `f_back`, `_getframe`, `device_id`).
+    /// An attribute named like a forbidden builtin (`x.exec`, `x.getattr`).
+    fn is_builtin_named(&self, attr: &str) -> bool {
+        self.rules.forbidden_names.contains(attr) || ATTRIBUTE_BY_NAME.contains(&attr)
+    }
+
+    /// May `dotted` be imported? Some prefix must be on the allowlist, and below it no part may
+    /// be private (`random._os`) or name a system module (`asyncio.subprocess`) unless that
+    /// exact prefix is listed (`__future__`).
+    fn import_allowed(&self, dotted: &str) -> bool {
+        let dotted: &str = &nfkc(dotted);
+        let mut allowed = false;
+        let mut end = 0;
+        for part in dotted.split('.') {
+            end += if end == 0 { part.len() } else { part.len() + 1 };
+            let listed = self.rules.allowed_imports.contains(&dotted[..end]);
+            if !listed && (part.starts_with('_') || (allowed && SYSTEM_MODULES.contains(&part))) {
+                return false;
+            }
+            allowed |= listed;
+        }
+        allowed
+    }
+
+    /// Words that no string needs to contain: forbidden names, attributes and hook methods with
+    /// an underscore in them (`__class__`, `f_back`, `_getframe`, `device_id`, `__del__`).
     fn is_dangerous_word(&self, word: &str) -> bool {
-        word.contains('_')
-            && (self.rules.forbidden_names.contains(word)
-                || self.rules.forbidden_attributes.contains(word))
+        word.contains('_') && self.rules.is_forbidden_identifier(word)
     }
 
     fn is_forbidden_word(&self, word: &str) -> bool {
-        self.rules.forbidden_names.contains(word)
-            || self.rules.forbidden_attributes.contains(word)
+        self.rules.is_forbidden_identifier(word)
             || ATTRIBUTE_BY_NAME.contains(&word)
             || (SYSTEM_MODULES.contains(&word) && !self.import_allowed(word))
     }
@@ -280,6 +303,9 @@ impl<'a> Walker<'a> {
     /// Judge one string value. `built` says it was assembled (so spelling a name is deliberate).
     fn check_string(&mut self, value: &str, built: bool, range: TextRange) {
         let normal: &str = &nfkc(value);
+        if normal.len() <= MAX_WORD_LEN {
+            self.saw(normal);
+        }
         if let Some(pattern) = self.rules.forbidden_patterns.find_in(normal) {
             let how = if built { "builds" } else { "contains" };
             let message = format!(
@@ -288,7 +314,9 @@ impl<'a> Walker<'a> {
             self.report(Rule::ForbiddenString, range, message);
             return;
         }
-        if let Some(word) = words(normal).find(|w| self.is_dangerous_word(w)) {
+        if normal.contains('_')
+            && let Some(word) = words(normal).find(|w| self.is_dangerous_word(w))
+        {
             let word = word.to_string();
             self.report(
                 Rule::ForbiddenString,
@@ -339,6 +367,9 @@ impl<'a> Walker<'a> {
         else {
             return;
         };
+        if !source.contains('\\') {
+            return;
+        }
         let prefix: String = source
             .chars()
             .take_while(|c| c.is_ascii_alphabetic())
@@ -374,6 +405,19 @@ impl<'a> Walker<'a> {
     /// Fold `expr` and judge the result, unless an enclosing expression was already judged.
     fn check_folded(&mut self, expr: &Expr) -> bool {
         if self.folded > 0 {
+            // CPython folds `+`, `%` and subscripts of constants itself: the value of the
+            // outermost such operation inside a call or f-string is a constant of the compiled
+            // code, so it is recorded as seen (it was judged as part of the enclosing value).
+            if self.cpython_folded == 0
+                && matches!(expr, Expr::BinOp(_) | Expr::Subscript(_))
+                && let Some(Folded {
+                    value: Value::Str(s),
+                    ..
+                }) = self.fold(expr)
+                && s.len() <= MAX_WORD_LEN
+            {
+                self.saw(&nfkc(&s));
+            }
             return false;
         }
         let Some(Folded {
@@ -387,7 +431,7 @@ impl<'a> Walker<'a> {
         let text = match &value {
             Value::Str(s) => s.clone(),
             Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-            Value::Seq(items) => items
+            Value::Seq(items) | Value::Iter(items) => items
                 .iter()
                 .filter_map(|v| match v {
                     Value::Str(s) => Some(s.as_str()),
@@ -408,43 +452,439 @@ impl<'a> Walker<'a> {
         true
     }
 
+    // ---- modules ---------------------------------------------------------------------------
+
+    /// May `name` hold a module where it is read? Only the bindings below can give a name a
+    /// module: every other way to move one (an argument, a container, `return`, walrus...) is a
+    /// module used as a value, which is reported where it happens.
+    fn module_state(&self, name: &str) -> ModState<'a> {
+        let Some((key, info)) = self.names.get_key_value(name) else {
+            return ModState::NotModule;
+        };
+        let may_be_module = |b: &Binding<'_>| {
+            matches!(
+                b,
+                Binding::Import(_)
+                    | Binding::ImportFrom { .. }
+                    | Binding::Assign(Expr::Name(_) | Expr::Attribute(_))
+                    | Binding::Param(Some(Expr::Name(_) | Expr::Attribute(_)))
+            )
+        };
+        if !info.bindings.iter().any(may_be_module) {
+            return ModState::NotModule;
+        }
+        if let Some(state) = self.modules.borrow().get(key) {
+            return *state;
+        }
+        // Cycle guard (`a = b`, `b = a`): while `key` is being resolved it is no module.
+        self.modules.borrow_mut().insert(key, ModState::NotModule);
+        let mut state = ModState::NotModule;
+        for binding in &info.bindings {
+            let this = match binding {
+                Binding::Import(dotted) => ModState::Module(dotted),
+                Binding::ImportFrom { module, attr } => module_api::lookup(module)
+                    .and_then(|m| m.submodule(attr))
+                    .map_or(ModState::NotModule, ModState::Module),
+                Binding::Assign(Expr::Name(n)) | Binding::Param(Some(Expr::Name(n))) => {
+                    self.module_state(n.id.as_str())
+                }
+                Binding::Assign(e @ Expr::Attribute(_))
+                | Binding::Param(Some(e @ Expr::Attribute(_))) => self
+                    .module_of_expr(e)
+                    .map_or(ModState::NotModule, ModState::Module),
+                _ => ModState::NotModule,
+            };
+            state = match (state, this) {
+                (s, ModState::NotModule) => s,
+                (ModState::NotModule, t) => t,
+                (s, t) if s == t => s,
+                _ => ModState::Ambiguous,
+            };
+        }
+        self.modules.borrow_mut().insert(key, state);
+        state
+    }
+
+    /// The module `expr` evaluates to, if it is a known one: a module name, or an attribute of
+    /// a known module that the table says is a module.
+    fn module_of_expr(&self, expr: &Expr) -> Option<&'a str> {
+        match expr {
+            Expr::Name(n) => match self.module_state(n.id.as_str()) {
+                ModState::Module(m) => Some(m),
+                _ => None,
+            },
+            Expr::Attribute(a) => {
+                let module = self.module_of_expr(&a.value)?;
+                module_api::lookup(module)?.submodule(&nfkc(a.attr.as_str()))
+            }
+            _ => None,
+        }
+    }
+
+    /// A function that takes attribute names, referred to by `expr` (`operator.attrgetter`, or
+    /// a name imported from there).
+    fn name_taking(&self, expr: &Expr) -> Option<(NameTaking, &'static str)> {
+        match expr {
+            Expr::Attribute(a) => {
+                name_taking_in(self.module_of_expr(&a.value)?, &nfkc(a.attr.as_str()))
+            }
+            Expr::Name(n) => self.name_taking_name(n.id.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The name-taking function a name is bound to by `from operator import attrgetter`.
+    fn name_taking_name(&self, id: &str) -> Option<(NameTaking, &'static str)> {
+        self.names
+            .get(id)?
+            .bindings
+            .iter()
+            .find_map(|b| match b {
+                Binding::ImportFrom { module, attr } => name_taking_in(module, attr),
+                _ => None,
+            })
+    }
+
+    /// Could `expr` be the host's client object? Only a parameter (the seeds handed the client
+    /// to handlers) or a name the module never binds (a client injected as a global) can be,
+    /// and attribute or item chains starting there. A method's `self`, a value the module made
+    /// (`m = re.match(...)`, a loop variable) or a call's result cannot.
+    fn may_be_client(&self, expr: &Expr) -> bool {
+        let mut root = expr;
+        loop {
+            match root {
+                Expr::Attribute(a) => root = &a.value,
+                Expr::Subscript(s) => root = &s.value,
+                _ => break,
+            }
+        }
+        match root {
+            Expr::Name(n) => {
+                let id = n.id.as_str();
+                self.names.is_unbound(id) || self.names.is_param(id)
+            }
+            _ => false,
+        }
+    }
+
+    // ---- attribute names given as strings --------------------------------------------------
+
+    /// The attribute names `expr` can be: its folded value, or, for a loop variable over
+    /// constant strings (`for name in ("a", "b")`), each of them. `None` when not known.
+    fn constant_names(&mut self, expr: &Expr) -> Option<Vec<String>> {
+        if let Some(Folded {
+            value: Value::Str(s),
+            ..
+        }) = self.fold(expr)
+        {
+            return Some(vec![nfkc(&s).into_owned()]);
+        }
+        let Expr::Name(n) = expr else {
+            return None;
+        };
+        let info = self.names.get(n.id.as_str())?;
+        if info.bindings.is_empty() {
+            return None;
+        }
+        let mut out = Vec::new();
+        for binding in &info.bindings {
+            let Binding::Loop(iter) = binding else {
+                return None;
+            };
+            let items = match self.fold(iter)?.value {
+                Value::Seq(items) | Value::Iter(items) => items,
+                _ => return None,
+            };
+            for item in items {
+                let Value::Str(s) = item else {
+                    return None;
+                };
+                out.push(nfkc(&s).into_owned());
+            }
+        }
+        Some(out)
+    }
+
+    /// `f.name` where `f` only ever iterates `dataclasses.fields(...)`: the name of a field
+    /// the module declared in a dataclass, which the scanner has read.
+    fn is_dataclass_field_name(&self, expr: &Expr) -> bool {
+        let Expr::Attribute(a) = expr else {
+            return false;
+        };
+        let Expr::Name(field) = a.value.as_ref() else {
+            return false;
+        };
+        if a.attr.as_str() != "name" {
+            return false;
+        }
+        let Some(info) = self.names.get(field.id.as_str()) else {
+            return false;
+        };
+        !info.bindings.is_empty()
+            && info.bindings.iter().all(|b| match b {
+                Binding::Loop(Expr::Call(call)) => self.is_dataclass_fields(&call.func),
+                _ => false,
+            })
+    }
+
+    fn is_dataclass_fields(&self, func: &Expr) -> bool {
+        match func {
+            Expr::Attribute(a) => {
+                a.attr.as_str() == "fields" && self.module_of_expr(&a.value) == Some("dataclasses")
+            }
+            Expr::Name(n) => self.names.get(n.id.as_str()).is_some_and(|info| {
+                !info.bindings.is_empty()
+                    && info.bindings.iter().all(|b| {
+                        matches!(
+                            b,
+                            Binding::ImportFrom {
+                                module: "dataclasses",
+                                attr: "fields"
+                            }
+                        )
+                    })
+            }),
+            _ => false,
+        }
+    }
+
+    /// Why a module may not name `name` as an attribute of an object it does not know, if so.
+    fn attribute_name_problem(&self, name: &str) -> Option<&'static str> {
+        if name.starts_with('_') || self.attribute_forbidden(name) || self.is_hook(name) {
+            Some("the forbidden attribute")
+        } else if self.is_builtin_named(name) {
+            Some("the attribute named like the forbidden builtin")
+        } else if FORMAT_METHODS.contains(&name) {
+            Some("the format method (its format string cannot be checked that way)")
+        } else if NAME_TAKING.iter().any(|(_, f, _)| *f == name) {
+            Some("the name-taking function (its names cannot be checked that way)")
+        } else {
+            None
+        }
+    }
+
     fn check_attribute_by_name(&mut self, func: &str, call: &'a ast::ExprCall) {
         let args = &call.arguments.args;
-        let name_arg = args.get(1);
-        let folded = name_arg
-            .filter(|a| !a.is_starred_expr())
-            .and_then(|a| self.fold(a));
-        match folded.map(|f| f.value) {
-            Some(Value::Str(name)) => {
-                let name: &str = &nfkc(&name);
-                if name.starts_with('_') || self.attribute_forbidden(name) {
+        let object = args.first().filter(|a| !a.is_starred_expr());
+        let name_arg = args.get(1).filter(|a| !a.is_starred_expr() && object.is_some());
+        let object_module = object.and_then(|o| self.module_of_expr(o));
+        let writes = matches!(func, "setattr" | "delattr");
+        if let Some(module) = object_module
+            && writes
+        {
+            self.report(
+                Rule::ModuleAttribute,
+                call.range(),
+                format!("{func}() changes the module `{module}`, which every caller shares; keep state in your own objects"),
+            );
+            return;
+        }
+        let Some(candidates) = name_arg.and_then(|a| self.constant_names(a)) else {
+            // Reads of a dataclass's own field names are ordinary; the worker's guarded
+            // getattr refuses private names at run time in any case.
+            let declared = !writes
+                && object_module.is_none()
+                && name_arg.is_some_and(|a| self.is_dataclass_field_name(a));
+            if !declared {
+                self.report(
+                    Rule::DynamicAttribute,
+                    call.range(),
+                    format!("{func}() needs a constant attribute name so that it can be checked; write `obj.name` instead"),
+                );
+            }
+            return;
+        };
+        for name in candidates {
+            if let Some(module) = object_module {
+                self.check_module_attribute_by_name(func, module, &name, call.range());
+                continue;
+            }
+            let problem = self.attribute_name_problem(&name).or_else(|| {
+                (self.rules.client_attributes.contains(name.as_str())
+                    && object.is_some_and(|o| self.may_be_client(o)))
+                .then_some("the session-control attribute")
+            });
+            if let Some(what) = problem {
+                self.report(
+                    Rule::DynamicAttribute,
+                    call.range(),
+                    format!("{func}() reaches {what} `{name}`"),
+                );
+            }
+        }
+    }
+
+    /// `getattr(json, "name")`: the same check as `json.name`, plus: what getattr returns is a
+    /// value, so a submodule or a name-taking function must not come out of it.
+    fn check_module_attribute_by_name(
+        &mut self,
+        func: &str,
+        module: &str,
+        name: &str,
+        range: TextRange,
+    ) {
+        if name.starts_with('_') || (SYSTEM_MODULES.contains(&name) && !self.import_allowed(name))
+        {
+            self.report(
+                Rule::DynamicAttribute,
+                range,
+                format!("{func}() reaches the forbidden attribute `{name}` of module `{module}`"),
+            );
+            return;
+        }
+        let Some(api) = module_api::lookup(module) else {
+            if let Some(what) = self.attribute_name_problem(name) {
+                self.report(
+                    Rule::DynamicAttribute,
+                    range,
+                    format!("{func}() reaches {what} `{name}`"),
+                );
+            }
+            return;
+        };
+        if api.has(name) {
+            let builtin = self.is_builtin_named(name)
+                && !HARMLESS_MODULE_FUNCTIONS.contains(&(module, name));
+            let name_taking = NAME_TAKING
+                .iter()
+                .any(|(m, f, _)| *m == module && *f == name);
+            if builtin || name_taking {
+                self.report(
+                    Rule::DynamicAttribute,
+                    range,
+                    format!("{func}() reaches `{module}.{name}`, which may only be used by name, in a direct call"),
+                );
+            }
+        } else if let Some(sub) = api.submodule(name) {
+            self.report(
+                Rule::ModuleAttribute,
+                range,
+                format!("{func}() hands out the module `{sub}` (`{module}.{name}`) as a value; read its attributes directly"),
+            );
+        } else {
+            self.report(
+                Rule::ModuleAttribute,
+                range,
+                format!("`{name}` is not part of the public API of module `{module}`"),
+            );
+        }
+    }
+
+    /// `operator.attrgetter(...)`, `operator.methodcaller(...)`, `functools.wraps(...,
+    /// assigned=...)`: every attribute name they are given must be a checked constant.
+    fn check_name_taking_call(&mut self, kind: NameTaking, func: &str, call: &'a ast::ExprCall) {
+        let args = &call.arguments.args;
+        let keywords = &call.arguments.keywords;
+        let unknown_shape = args.iter().any(|a| a.is_starred_expr())
+            || keywords.iter().any(|k| k.arg.is_none())
+            || (kind == NameTaking::AttrGetter && !keywords.is_empty());
+        let mut name_args: Vec<&Expr> = Vec::new();
+        let mut sequence_args: Vec<&Expr> = Vec::new();
+        match kind {
+            NameTaking::AttrGetter => name_args.extend(args.iter()),
+            NameTaking::MethodCaller => name_args.extend(args.first()),
+            NameTaking::UpdateWrapper | NameTaking::Wraps => {
+                let first = if kind == NameTaking::UpdateWrapper { 2 } else { 1 };
+                sequence_args.extend(args.iter().skip(first));
+                sequence_args.extend(
+                    keywords
+                        .iter()
+                        .filter(|k| {
+                            k.arg
+                                .as_ref()
+                                .is_some_and(|a| matches!(a.as_str(), "assigned" | "updated"))
+                        })
+                        .map(|k| &k.value),
+                );
+            }
+        }
+        let mut names = Vec::new();
+        let mut known = !unknown_shape;
+        for arg in name_args {
+            match self.constant_names(arg) {
+                Some(found) => names.extend(found),
+                None => known = false,
+            }
+        }
+        for arg in sequence_args {
+            match self.fold(arg).map(|f| f.value) {
+                Some(Value::Seq(items) | Value::Iter(items)) => {
+                    for item in items {
+                        match item {
+                            Value::Str(s) => names.push(nfkc(&s).into_owned()),
+                            _ => known = false,
+                        }
+                    }
+                }
+                _ => known = false,
+            }
+        }
+        if !known {
+            self.report(
+                Rule::DynamicAttribute,
+                call.range(),
+                format!("{func}() reads the attributes it is given by name; give it constant names so that they can be checked"),
+            );
+        }
+        for name in names {
+            // attrgetter("a.b") reads a, then b.
+            for part in name.split('.') {
+                if let Some(what) = self.attribute_name_problem(part) {
                     self.report(
                         Rule::DynamicAttribute,
                         call.range(),
-                        format!("{func}() reaches the forbidden attribute `{name}`"),
+                        format!("{func}() reaches {what} `{part}`"),
                     );
                 }
             }
-            _ => self.report(
-                Rule::DynamicAttribute,
-                call.range(),
-                format!("{func}() needs a constant attribute name so that it can be checked; write `obj.name` instead"),
-            ),
         }
     }
+
+    // ---- format strings --------------------------------------------------------------------
+
+    /// A format string given to `str.format` and friends must be a constant whose fields name
+    /// plain arguments: `{0.__globals__}` or `{x[0]}` read attributes and items at run time,
+    /// past every attribute check.
+    fn check_format_string(&mut self, format: Option<&Expr>, range: TextRange) {
+        let value = format.and_then(|f| self.fold(f)).map(|f| f.value);
+        let Some(Value::Str(s)) = value else {
+            self.report(
+                Rule::FormatString,
+                range,
+                "the format string is not a constant, so what its fields read cannot be checked; use a constant format string or an f-string".into(),
+            );
+            return;
+        };
+        let s = nfkc(&s);
+        if let Some(field) = format_fields(&s).into_iter().find(|f| f.contains(['.', '['])) {
+            // A forbidden or private attribute in a field is already reported with the string.
+            let reported = format_field_attributes(&s)
+                .iter()
+                .any(|a| a.starts_with('_') || self.attribute_forbidden(a));
+            if !reported {
+                self.report(
+                    Rule::FormatString,
+                    range,
+                    format!("format field `{{{field}}}` reads an attribute or item of an argument at run time; pass the value itself, or use an f-string (which the scanner checks)"),
+                );
+            }
+        }
+    }
+
+    // ---- imports, names, attributes --------------------------------------------------------
 
     fn check_import(&mut self, stmt: &Stmt) {
         match stmt {
             Stmt::Import(import) => {
                 for alias in &import.names {
                     let name = alias.name.as_str();
-                    if self.import_allowed(name) {
-                        let bound = alias
-                            .asname
-                            .as_ref()
-                            .map_or_else(|| name.split('.').next().unwrap_or(name), |a| a.as_str());
-                        self.module_aliases.insert(bound.to_string());
-                    } else {
+                    for part in name.split('.') {
+                        self.saw(&nfkc(part));
+                    }
+                    if let Some(asname) = &alias.asname {
+                        self.saw(&nfkc(asname.as_str()));
+                    }
+                    if !self.import_allowed(name) {
                         self.report(
                             Rule::ForbiddenImport,
                             alias.range(),
@@ -454,6 +894,16 @@ impl<'a> Walker<'a> {
                 }
             }
             Stmt::ImportFrom(import) => {
+                let module = import.module.as_ref().map_or("", |m| m.as_str());
+                for part in module.split('.') {
+                    self.saw(&nfkc(part));
+                }
+                for alias in &import.names {
+                    self.saw(&nfkc(alias.name.as_str()));
+                    if let Some(asname) = &alias.asname {
+                        self.saw(&nfkc(asname.as_str()));
+                    }
+                }
                 if import.level > 0 {
                     self.report(
                         Rule::RelativeImport,
@@ -462,7 +912,6 @@ impl<'a> Walker<'a> {
                     );
                     return;
                 }
-                let module = import.module.as_ref().map_or("", |m| m.as_str());
                 if !self.import_allowed(module) {
                     self.report(
                         Rule::ForbiddenImport,
@@ -471,6 +920,7 @@ impl<'a> Walker<'a> {
                     );
                     return;
                 }
+                let api = module_api::lookup(&nfkc(module));
                 for alias in &import.names {
                     let name: &str = &nfkc(alias.name.as_str());
                     if name == "*" {
@@ -489,6 +939,22 @@ impl<'a> Walker<'a> {
                             alias.range(),
                             format!("`from {module} import {name}` takes an internal or forbidden name out of an allowed module"),
                         );
+                    } else if let Some(api) = api
+                        && !api.has(name)
+                    {
+                        match api.submodule(name) {
+                            Some(sub) if self.import_allowed(sub) => {}
+                            Some(sub) => self.report(
+                                Rule::ForbiddenImport,
+                                alias.range(),
+                                format!("`from {module} import {name}` takes the module `{sub}`, which is not in the policy's import allowlist"),
+                            ),
+                            None => self.report(
+                                Rule::ForbiddenImport,
+                                alias.range(),
+                                format!("`from {module} import {name}`: `{name}` is not part of the public API of `{module}`"),
+                            ),
+                        }
                     }
                 }
             }
@@ -507,8 +973,9 @@ impl<'a> Walker<'a> {
         names.join(", ")
     }
 
-    fn check_name(&mut self, name: &ast::ExprName) {
+    fn check_name(&mut self, name: &ast::ExprName, usage: Use) {
         let id: &str = &nfkc(name.id.as_str());
+        self.saw(id);
         if self.rules.forbidden_names.contains(id) {
             self.report(
                 Rule::ForbiddenName,
@@ -532,31 +999,235 @@ impl<'a> Walker<'a> {
                 format!("`{id}` is interpreter machinery, not available to modules"),
             );
         }
+        if !name.ctx.is_load() {
+            return;
+        }
+        match self.module_state(id) {
+            ModState::Module(module) if !matches!(usage, Use::Receiver | Use::Alias) => {
+                self.report(
+                    Rule::ModuleAttribute,
+                    name.range,
+                    format!("`{id}` (the module `{module}`, or bound to it somewhere in this file) is used as a value; a module may only be used by reading its attributes (`{id}.name`), so that every read can be checked"),
+                );
+            }
+            ModState::Ambiguous => self.report(
+                Rule::ModuleAttribute,
+                name.range,
+                format!("`{id}` is bound to two different modules in this file, so the scanner cannot tell which one this is; give them different names"),
+            ),
+            _ => {}
+        }
+        if usage != Use::Callee
+            && let Some((_, func)) = self.name_taking_name(id)
+        {
+            self.report(
+                Rule::DynamicAttribute,
+                name.range,
+                format!("`{func}` reads the attributes it is given by name; call it directly with constant names"),
+            );
+        }
     }
 
-    fn check_attribute(&mut self, attribute: &ast::ExprAttribute) {
+    fn visit_attribute(&mut self, attribute: &'a ast::ExprAttribute, usage: Use) {
         let attr: &str = &nfkc(attribute.attr.as_str());
+        self.saw(attr);
+        // `x.__class__.__name__`: the name of a class is only a string.
+        if matches!(attr, "__name__" | "__qualname__")
+            && attribute.ctx.is_load()
+            && let Expr::Attribute(inner) = attribute.value.as_ref()
+            && inner.ctx.is_load()
+            && nfkc(inner.attr.as_str()) == "__class__"
+        {
+            self.saw("__class__");
+            if self.enter(inner.range) {
+                self.usage = Use::Receiver;
+                self.visit_expr(&inner.value);
+                self.depth -= 1;
+            }
+            return;
+        }
+        self.check_attribute(attribute, attr, usage);
+        self.usage = Use::Receiver;
+        self.visit_expr(&attribute.value);
+    }
+
+    fn check_attribute(&mut self, attribute: &'a ast::ExprAttribute, attr: &str, usage: Use) {
+        let range = attribute.range;
         if self.attribute_forbidden(attr) {
             self.report(
                 Rule::ForbiddenAttribute,
-                attribute.range,
+                range,
                 format!(
                     "attribute `{attr}` is forbidden: {} (scan.forbidden_attributes)",
                     attribute_kind(attr)
                 ),
             );
-        } else if let Expr::Name(owner) = attribute.value.as_ref()
-            && self.module_aliases.contains(owner.id.as_str())
-            && (attr.starts_with('_')
-                || (SYSTEM_MODULES.contains(&attr) && !self.import_allowed(attr)))
-        {
+            return;
+        }
+        if self.is_hook(attr) {
             self.report(
                 Rule::ForbiddenAttribute,
-                attribute.range,
+                range,
+                format!("attribute `{attr}` is an object-model hook (scan.forbidden_hook_methods), machinery a module has no use for"),
+            );
+            return;
+        }
+        if let Some(module) = self.module_of_expr(&attribute.value) {
+            if !attribute.ctx.is_load() {
+                self.report(
+                    Rule::ModuleAttribute,
+                    range,
+                    format!("`{module}.{attr}` changes an attribute of the module `{module}`, which every caller shares; keep state in your own objects"),
+                );
+                return;
+            }
+            if attr.starts_with('_') || (SYSTEM_MODULES.contains(&attr) && !self.import_allowed(attr))
+            {
+                self.report(
+                    Rule::ForbiddenAttribute,
+                    range,
+                    format!("`{module}.{attr}` reaches the internals of module `{module}`; use its public API"),
+                );
+                return;
+            }
+            if self.is_builtin_named(attr) && !HARMLESS_MODULE_FUNCTIONS.contains(&(module, attr))
+            {
+                self.report(
+                    Rule::ForbiddenAttribute,
+                    range,
+                    format!("`{module}.{attr}` is named like the forbidden builtin `{attr}` (scan.forbidden_names); only `re.compile` is allowed"),
+                );
+                return;
+            }
+            if let Some(api) = module_api::lookup(module) {
+                if api.has(attr) {
+                    if usage != Use::Callee
+                        && let Some((_, func)) = name_taking_in(module, attr)
+                    {
+                        self.report(
+                            Rule::DynamicAttribute,
+                            range,
+                            format!("`{module}.{func}` reads the attributes it is given by name; call it directly with constant names"),
+                        );
+                    }
+                    return;
+                }
+                if let Some(sub) = api.submodule(attr) {
+                    if !self.import_allowed(sub) {
+                        self.report(
+                            Rule::ModuleAttribute,
+                            range,
+                            format!("`{module}.{attr}` is the module `{sub}`, which is not in the policy's import allowlist"),
+                        );
+                    } else if !matches!(usage, Use::Receiver | Use::Alias) {
+                        self.report(
+                            Rule::ModuleAttribute,
+                            range,
+                            format!("the module `{sub}` is used as a value; a module may only be used by reading its attributes, so that every read can be checked"),
+                        );
+                    }
+                    return;
+                }
+                self.report(
+                    Rule::ModuleAttribute,
+                    range,
+                    format!("`{attr}` is not part of the public API of module `{module}` (what Python 3.11's `dir({module})` lists, modules aside)"),
+                );
+                return;
+            }
+            // A module the table does not describe: judged like any other object below.
+        }
+        if self.is_builtin_named(attr) {
+            self.report(
+                Rule::ForbiddenAttribute,
+                range,
+                format!("attribute `{attr}` is named like a forbidden builtin, so on whatever object it is found it may do what `{attr}` does (scan.forbidden_names)"),
+            );
+            return;
+        }
+        if self.rules.client_attributes.contains(attr) && self.may_be_client(&attribute.value) {
+            self.report(
+                Rule::ForbiddenAttribute,
+                range,
                 format!(
-                    "`{}.{attr}` reaches the internals of module `{}`; use its public API",
-                    owner.id, owner.id
+                    "attribute `{attr}` is forbidden on what may be the host's client object: {} (scan.client_attributes)",
+                    attribute_kind(attr)
                 ),
+            );
+            return;
+        }
+        if usage != Use::Callee && attribute.ctx.is_load() && FORMAT_METHODS.contains(&attr) {
+            // A format method taken as a value (calls are judged with their arguments).
+            let format = (attr != "vformat").then_some(attribute.value.as_ref());
+            self.check_format_string(format, range);
+        }
+    }
+
+    /// Is `expr` the builtin `name` (a name the file never binds)?
+    fn is_builtin(&self, expr: &Expr, name: &str) -> bool {
+        matches!(expr, Expr::Name(n) if n.id.as_str() == name && self.names.is_unbound(name))
+    }
+
+    fn visit_call(&mut self, expr: &'a Expr, call: &'a ast::ExprCall) {
+        if let Expr::Name(func) = call.func.as_ref()
+            && ATTRIBUTE_BY_NAME.contains(&&*nfkc(func.id.as_str()))
+        {
+            let func: &str = &nfkc(func.id.as_str());
+            self.check_attribute_by_name(func, call);
+            // The function name itself is fine here; walk only the arguments. The object was
+            // judged together with the name (a module there is checked against its API).
+            let judged = self.check_folded(expr);
+            self.folded += usize::from(judged);
+            if call.arguments.args.first().is_some_and(|a| !a.is_starred_expr()) {
+                self.usage = Use::Receiver;
+            }
+            self.visit_arguments(&call.arguments);
+            self.folded -= usize::from(judged);
+            return;
+        }
+        if let Some((kind, func)) = self.name_taking(&call.func) {
+            self.check_name_taking_call(kind, func, call);
+        }
+        if let Expr::Attribute(method) = call.func.as_ref()
+            && method.ctx.is_load()
+        {
+            let args = &call.arguments.args;
+            let first_arg = args.first().filter(|a| !a.is_starred_expr());
+            match &*nfkc(method.attr.as_str()) {
+                // str.format(fmt, ...) names the format string first.
+                "format" | "format_map" if self.is_builtin(&method.value, "str") => {
+                    self.check_format_string(first_arg, call.range);
+                }
+                "format" | "format_map" => {
+                    self.check_format_string(Some(&method.value), call.range);
+                }
+                "vformat" => self.check_format_string(first_arg, call.range),
+                _ => {}
+            }
+        }
+        let judged = self.check_folded(expr);
+        self.folded += usize::from(judged);
+        self.usage = Use::Callee;
+        self.visit_expr(&call.func);
+        self.visit_arguments(&call.arguments);
+        self.folded -= usize::from(judged);
+    }
+
+    /// Defining a hook method, or a module-level `__getattr__`.
+    fn check_def(&mut self, def: &ast::StmtFunctionDef) {
+        let name: &str = &nfkc(def.name.as_str());
+        self.saw(name);
+        if self.is_hook(name) {
+            self.report(
+                Rule::HookMethod,
+                def.name.range(),
+                format!("defining `{name}` installs a hook the interpreter calls behind the code's back (scan.forbidden_hook_methods); modules have no use for it"),
+            );
+        } else if self.scope_depth == 0 && MODULE_HOOKS.contains(&name) {
+            self.report(
+                Rule::HookMethod,
+                def.name.range(),
+                format!("a module-level `{name}` (PEP 562) runs whenever code reads a missing attribute of this module or lists it; define it in a class if you need it"),
             );
         }
     }
@@ -578,7 +1249,7 @@ impl<'a> Walker<'a> {
     }
 }
 
-impl<'a> Visitor<'a> for Walker<'a> {
+impl<'a> Visitor<'a> for Walker<'a, '_> {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
         if !self.enter(stmt.range()) {
             return;
@@ -588,7 +1259,9 @@ impl<'a> Visitor<'a> for Walker<'a> {
             Stmt::Global(ast::StmtGlobal { names, .. })
             | Stmt::Nonlocal(ast::StmtNonlocal { names, .. }) => {
                 for n in names {
-                    if self.rules.forbidden_names.contains(&*nfkc(n.as_str())) {
+                    let id: &str = &nfkc(n.as_str());
+                    self.saw(id);
+                    if self.rules.forbidden_names.contains(id) {
                         self.report(
                             Rule::ForbiddenName,
                             n.range(),
@@ -597,6 +1270,40 @@ impl<'a> Visitor<'a> for Walker<'a> {
                     }
                 }
             }
+            Stmt::FunctionDef(def) => {
+                self.check_def(def);
+                self.scope_depth += 1;
+                let in_class = std::mem::replace(&mut self.class_body, false);
+                visitor::walk_stmt(self, stmt);
+                self.class_body = in_class;
+                self.scope_depth -= 1;
+                self.depth -= 1;
+                return;
+            }
+            Stmt::ClassDef(class) => {
+                self.saw(&nfkc(class.name.as_str()));
+                self.scope_depth += 1;
+                let in_class = std::mem::replace(&mut self.class_body, true);
+                visitor::walk_stmt(self, stmt);
+                self.class_body = in_class;
+                self.scope_depth -= 1;
+                self.depth -= 1;
+                return;
+            }
+            // `j = json`: `j` becomes another name for the module (tracked through `Names`).
+            // Not in a class body, where the name would be a class attribute (`C.j.codecs`).
+            Stmt::Assign(assign)
+                if !self.class_body
+                    && assign.targets.len() == 1
+                    && assign.targets[0].is_name_expr()
+                    && matches!(assign.value.as_ref(), Expr::Name(_) | Expr::Attribute(_)) =>
+            {
+                self.usage = Use::Alias;
+                self.visit_expr(&assign.value);
+                self.visit_expr(&assign.targets[0]);
+                self.depth -= 1;
+                return;
+            }
             _ => {}
         }
         visitor::walk_stmt(self, stmt);
@@ -604,13 +1311,24 @@ impl<'a> Visitor<'a> for Walker<'a> {
     }
 
     fn visit_expr(&mut self, expr: &'a Expr) {
+        let usage = std::mem::replace(&mut self.usage, Use::Value);
         if !self.enter(expr.range()) {
             return;
         }
         let mut judged = false;
+        let mut cpython_folds = false;
         match expr {
-            Expr::Name(name) => self.check_name(name),
-            Expr::Attribute(attribute) => self.check_attribute(attribute),
+            Expr::Name(name) => self.check_name(name, usage),
+            Expr::Attribute(attribute) => {
+                self.visit_attribute(attribute, usage);
+                self.depth -= 1;
+                return;
+            }
+            Expr::Call(call) => {
+                self.visit_call(expr, call);
+                self.depth -= 1;
+                return;
+            }
             Expr::StringLiteral(s) => {
                 for part in s.value.iter() {
                     self.check_escapes(part.range);
@@ -644,35 +1362,80 @@ impl<'a> Visitor<'a> for Walker<'a> {
                 }
                 judged = self.check_folded(expr);
             }
-            Expr::BinOp(_) | Expr::Subscript(_) | Expr::ListComp(_) | Expr::Generator(_) => {
+            Expr::BinOp(_) | Expr::Subscript(_) => {
                 judged = self.check_folded(expr);
+                cpython_folds = judged || self.folded > 0;
             }
-            Expr::Call(call) => {
-                if let Expr::Name(func) = call.func.as_ref()
-                    && ATTRIBUTE_BY_NAME.contains(&&*nfkc(func.id.as_str()))
-                {
-                    let func: &str = &nfkc(func.id.as_str());
-                    self.check_attribute_by_name(func, call);
-                    // The function name itself is fine here; walk only the arguments.
-                    let judged = self.check_folded(expr);
-                    self.folded += usize::from(judged);
-                    self.visit_arguments(&call.arguments);
-                    self.folded -= usize::from(judged);
-                    self.depth -= 1;
-                    return;
-                }
+            Expr::ListComp(_) | Expr::Generator(_) => {
                 judged = self.check_folded(expr);
             }
             _ => {}
         }
         self.folded += usize::from(judged);
+        self.cpython_folded += usize::from(cpython_folds);
         visitor::walk_expr(self, expr);
+        self.cpython_folded -= usize::from(cpython_folds);
         self.folded -= usize::from(judged);
         self.depth -= 1;
     }
 
+    fn visit_parameters(&mut self, parameters: &'a ast::Parameters) {
+        // `def roll(spec, rng=random)`: the parameter becomes another name for the module.
+        for default in parameters
+            .iter_non_variadic_params()
+            .filter_map(|p| p.default.as_deref())
+        {
+            if matches!(default, Expr::Name(_) | Expr::Attribute(_)) {
+                self.usage = Use::Alias;
+            }
+            self.visit_expr(default);
+        }
+        for parameter in parameters.iter().map(ast::AnyParameterRef::as_parameter) {
+            self.visit_parameter(parameter);
+        }
+    }
+
+    fn visit_parameter(&mut self, parameter: &'a ast::Parameter) {
+        self.saw(&nfkc(parameter.name.as_str()));
+        visitor::walk_parameter(self, parameter);
+    }
+
+    fn visit_except_handler(&mut self, handler: &'a ast::ExceptHandler) {
+        let ast::ExceptHandler::ExceptHandler(h) = handler;
+        if let Some(name) = &h.name {
+            self.saw(&nfkc(name.as_str()));
+        }
+        visitor::walk_except_handler(self, handler);
+    }
+
+    fn visit_pattern(&mut self, pattern: &'a ast::Pattern) {
+        if !self.enter(pattern.range()) {
+            return;
+        }
+        match pattern {
+            ast::Pattern::MatchAs(ast::PatternMatchAs {
+                name: Some(name), ..
+            })
+            | ast::Pattern::MatchStar(ast::PatternMatchStar {
+                name: Some(name), ..
+            })
+            | ast::Pattern::MatchMapping(ast::PatternMatchMapping {
+                rest: Some(name), ..
+            }) => self.saw(&nfkc(name.as_str())),
+            _ => {}
+        }
+        visitor::walk_pattern(self, pattern);
+        self.depth -= 1;
+    }
+
+    fn visit_type_param(&mut self, type_param: &'a ast::TypeParam) {
+        self.saw(&nfkc(type_param.name().as_str()));
+        visitor::walk_type_param(self, type_param);
+    }
+
     fn visit_pattern_keyword(&mut self, keyword: &'a ast::PatternKeyword) {
         let attr: &str = &nfkc(keyword.attr.as_str());
+        self.saw(attr);
         if attr.starts_with('_') || self.attribute_forbidden(attr) {
             self.report(
                 Rule::ForbiddenAttribute,
@@ -686,7 +1449,8 @@ impl<'a> Visitor<'a> for Walker<'a> {
     fn visit_keyword(&mut self, keyword: &'a ast::Keyword) {
         if let Some(arg) = &keyword.arg {
             let arg: &str = &nfkc(arg.as_str());
-            if arg.starts_with("__") && self.attribute_forbidden(arg) {
+            self.saw(arg);
+            if arg.starts_with("__") && (self.attribute_forbidden(arg) || self.is_hook(arg)) {
                 self.report(
                     Rule::ForbiddenAttribute,
                     keyword.range,
@@ -698,18 +1462,78 @@ impl<'a> Visitor<'a> for Walker<'a> {
     }
 }
 
+fn name_taking_in(module: &str, attr: &str) -> Option<(NameTaking, &'static str)> {
+    NAME_TAKING
+        .iter()
+        .find(|(m, a, _)| *m == module && *a == attr)
+        .map(|(_, a, kind)| (*kind, *a))
+}
+
+/// The field names of a `str.format` string, nested ones in format specs included:
+/// `"{0} {x.a[1]!r:>{w}}"` gives `0`, `x.a[1]`, `w`. Follows CPython's parser: a field ends at
+/// its matching brace; its name ends at the first `!` or `:` outside `[...]`.
+fn format_fields(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    if s.contains('{') {
+        collect_fields(s, 0, &mut out);
+    }
+    out
+}
+
+fn collect_fields<'s>(s: &'s str, level: usize, out: &mut Vec<&'s str>) {
+    // Python allows format specs to nest one level; deeper is a ValueError at run time.
+    if level > 2 {
+        return;
+    }
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'{' if b.get(i + 1) == Some(&b'{') => i += 2,
+            b'}' if b.get(i + 1) == Some(&b'}') => i += 2,
+            b'{' => {
+                let start = i + 1;
+                let mut open = 1;
+                let mut end = start;
+                while end < b.len() {
+                    match b[end] {
+                        b'{' => open += 1,
+                        b'}' => {
+                            open -= 1;
+                            if open == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    end += 1;
+                }
+                let field = &s[start..end];
+                let fb = field.as_bytes();
+                let mut name_end = 0;
+                let mut in_index = false;
+                while name_end < fb.len() {
+                    match fb[name_end] {
+                        b'[' => in_index = true,
+                        b']' => in_index = false,
+                        b'!' | b':' if !in_index => break,
+                        _ => {}
+                    }
+                    name_end += 1;
+                }
+                out.push(&field[..name_end]);
+                collect_fields(&field[name_end..], level + 1, out);
+                i = end + 1;
+            }
+            _ => i += 1,
+        }
+    }
+}
+
 /// Attribute names read by `str.format` fields: `"{0.__class__}"`, `"{x.crypto.key}"`.
 fn format_field_attributes(s: &str) -> Vec<String> {
     let mut attrs = Vec::new();
-    let mut rest = s;
-    while let Some(open) = rest.find('{') {
-        rest = &rest[open + 1..];
-        if rest.starts_with('{') {
-            rest = &rest[1..];
-            continue;
-        }
-        let field_end = rest.find(['}', '!', ':']).unwrap_or(rest.len());
-        let field = &rest[..field_end];
+    for field in format_fields(s) {
         for part in field.split('.').skip(1) {
             let name: String = part
                 .chars()
@@ -819,6 +1643,15 @@ mod tests {
         assert_eq!(format_field_attributes("{0.__class__}"), ["__class__"]);
         assert_eq!(format_field_attributes("{x.a.b!r:>10}"), ["a", "b"]);
         assert!(format_field_attributes("{{0.__class__}} {0:.2f}").is_empty());
+        assert_eq!(
+            super::format_fields("{} {0} {name:>{width}} {x[a:b]!r} {{no}}"),
+            ["", "0", "name", "width", "x[a:b]"]
+        );
+        assert_eq!(
+            format_field_attributes("{0:{1.__class__}}"),
+            ["__class__"],
+            "nested fields in a format spec are fields too"
+        );
     }
 
     #[test]
