@@ -113,7 +113,9 @@ impl<'n, 'a> Env<'n, 'a> {
         }
         .fold(expr)
         .map(|f| f.value)
-        .filter(|v| !holds_iterator(v) && (!holds_sequence(v) || info.loads <= 1 || literal_tuple(expr)));
+        .filter(|v| {
+            !holds_iterator(v) && (!holds_sequence(v) || info.loads <= 1 || literal_tuple(expr))
+        });
         self.cache.borrow_mut().insert(key, value.clone());
         value
     }
@@ -925,7 +927,13 @@ mod tests {
             resolved("bytes = B\nname = bytes.fromhex('61').decode()\n", "name"),
             None
         );
-        assert_eq!(resolved("str = f\nname = ''.join(map(str, 'ab'))\n", "name"), None);
-        assert_eq!(resolved("reversed = f\nname = ''.join(reversed('ab'))\n", "name"), None);
+        assert_eq!(
+            resolved("str = f\nname = ''.join(map(str, 'ab'))\n", "name"),
+            None
+        );
+        assert_eq!(
+            resolved("reversed = f\nname = ''.join(reversed('ab'))\n", "name"),
+            None
+        );
     }
 }

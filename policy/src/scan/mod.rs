@@ -58,10 +58,11 @@ pub enum Rule {
     ModuleAttribute,
     HookMethod,
     FormatString,
+    ParserDifferential,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 22] = [
+    pub const ALL: [Rule; 23] = [
         Rule::ParseError,
         Rule::NotUtf8,
         Rule::CodingDeclaration,
@@ -84,6 +85,7 @@ impl Rule {
         Rule::ModuleAttribute,
         Rule::HookMethod,
         Rule::FormatString,
+        Rule::ParserDifferential,
     ];
 
     pub fn id(self) -> &'static str {
@@ -110,11 +112,18 @@ impl Rule {
             Rule::ModuleAttribute => "module-attribute",
             Rule::HookMethod => "hook-method",
             Rule::FormatString => "format-string",
+            Rule::ParserDifferential => "parser-differential",
         }
     }
 
     pub fn from_id(id: &str) -> Option<Rule> {
         Rule::ALL.into_iter().find(|r| r.id() == id)
+    }
+
+    /// Found in a source file by the scanner alone. The parser cross-check is not: it needs what
+    /// CPython compiled (a worker reports it at load), so `pyward scan` never reports it.
+    pub fn is_source_rule(self) -> bool {
+        !matches!(self, Rule::ParserDifferential)
     }
 
     pub fn severity(self) -> Severity {
@@ -168,6 +177,9 @@ impl Rule {
             }
             Rule::FormatString => {
                 "str.format with a format string that is not a constant, or whose fields read attributes or items."
+            }
+            Rule::ParserDifferential => {
+                "CPython compiled a forbidden name the scanner never saw in the source: the two parsers read it differently."
             }
         }
     }
@@ -445,6 +457,42 @@ pub fn forbidden_identifiers<'w>(
         .collect()
 }
 
+/// The parser cross-check. `compiled` is every name, attribute name and short string constant
+/// of the code objects CPython compiled from a source; `seen` is what the scanner saw in that
+/// source (`FileReport::seen_forbidden`). A forbidden identifier in the first that is not in the
+/// second means the scanner's parser and CPython's read the source differently: a finding
+/// (`parser-differential`) that refuses the module. `None` when they agree.
+pub fn parser_differential<'w>(
+    rules: &ScanRules,
+    seen: &BTreeSet<String>,
+    compiled: impl IntoIterator<Item = &'w str>,
+) -> Option<Finding> {
+    let unseen: Vec<String> = forbidden_identifiers(rules, compiled)
+        .into_iter()
+        .filter(|word| !seen.contains(word))
+        .collect();
+    let first = unseen.first()?;
+    Some(Finding::new(
+        Rule::ParserDifferential,
+        0,
+        0,
+        first.clone(),
+        format!(
+            "CPython compiled {} that the scanner never saw in the source ({}): the scanner's parser and CPython's read this file differently, so the scan cannot vouch for it",
+            if unseen.len() == 1 {
+                "a forbidden name".to_string()
+            } else {
+                format!("{} forbidden names", unseen.len())
+            },
+            unseen
+                .iter()
+                .map(|w| format!("`{w}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
+}
+
 impl Default for ScanRules {
     fn default() -> Self {
         crate::config::Policy::default().scan
@@ -489,12 +537,7 @@ fn scan_findings(bytes: &[u8], rules: &ScanRules, seen: &mut BTreeSet<String>) -
     let skip_until = trusted_prelude_end(text, rules);
     let walked = walk::walk_module(text, parsed.syntax(), rules);
     *seen = walked.seen_forbidden;
-    findings.extend(
-        walked
-            .findings
-            .into_iter()
-            .filter(|f| f.line > skip_until),
-    );
+    findings.extend(walked.findings.into_iter().filter(|f| f.line > skip_until));
     findings.sort_by_key(|f| (f.line, f.column));
     // A folded expression and a literal inside it can say the same thing twice.
     let mut seen = BTreeSet::new();
@@ -530,3 +573,36 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod differential_tests {
+    use super::*;
+
+    #[test]
+    fn a_forged_differential_is_refused_and_agreement_passes() {
+        let rules = ScanRules::default();
+        let source = "def f(self):\n    return self.__class__.__name__\n";
+        let report = scan_source("m.py", source.as_bytes(), &rules);
+        // What CPython would compile for it: the scanner saw `__class__`, so no differential.
+        let compiled = ["f", "self", "__class__", "__name__"];
+        assert_eq!(
+            parser_differential(&rules, &report.seen_forbidden, compiled),
+            None
+        );
+        // A forged compile result: CPython "read" an `eval` and a `__globals__` that the
+        // scanner never saw in the source.
+        let forged = ["f", "eval", "__globals__", "__class__"];
+        let finding = parser_differential(&rules, &report.seen_forbidden, forged)
+            .expect("a differential is found");
+        assert_eq!(finding.rule, Rule::ParserDifferential);
+        assert_eq!(finding.severity, Severity::Error);
+        assert!(
+            finding.message.contains("`__globals__`") && finding.message.contains("`eval`"),
+            "{}",
+            finding.message
+        );
+        // Identifiers are compared as Python compares them (NFKC).
+        let lookalike = ["\u{ff45}val"];
+        assert!(parser_differential(&rules, &BTreeSet::new(), lookalike).is_some());
+    }
+}

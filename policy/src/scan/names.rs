@@ -71,16 +71,16 @@ impl<'a> Names<'a> {
 
     /// The file never binds `name`: a read of it finds the builtin of that name, if any.
     pub fn is_unbound(&self, name: &str) -> bool {
-        self.map.get(name).is_none_or(|info| info.bindings.is_empty())
+        self.map
+            .get(name)
+            .is_none_or(|info| info.bindings.is_empty())
     }
 
     /// Is any binding of `name` a parameter?
     pub fn is_param(&self, name: &str) -> bool {
-        self.map.get(name).is_some_and(|info| {
-            info.bindings
-                .iter()
-                .any(|b| matches!(b, Binding::Param(_)))
-        })
+        self.map
+            .get(name)
+            .is_some_and(|info| info.bindings.iter().any(|b| matches!(b, Binding::Param(_))))
     }
 
     fn bind(&mut self, name: &'a str, binding: Binding<'a>) {
@@ -215,7 +215,10 @@ impl<'a> Visitor<'a> for Names<'a> {
             self.visit_expr(default);
         }
         for p in parameters.iter_non_variadic_params() {
-            let binding = if self.self_param.is_some_and(|s| std::ptr::eq(s, &p.parameter)) {
+            let binding = if self
+                .self_param
+                .is_some_and(|s| std::ptr::eq(s, &p.parameter))
+            {
                 Binding::SelfParam
             } else {
                 Binding::Param(p.default.as_deref())
@@ -223,7 +226,10 @@ impl<'a> Visitor<'a> for Names<'a> {
             self.bind(p.parameter.name.as_str(), binding);
             visitor::walk_parameter(self, &p.parameter);
         }
-        for p in [&parameters.vararg, &parameters.kwarg].into_iter().flatten() {
+        for p in [&parameters.vararg, &parameters.kwarg]
+            .into_iter()
+            .flatten()
+        {
             self.bind(p.name.as_str(), Binding::Param(None));
             visitor::walk_parameter(self, p);
         }
@@ -332,7 +338,10 @@ mod tests {
             ("class C:\n    def f(x, y): pass\n", vec!["self"]),
             ("class C:\n    def f(x=1): pass\n", vec!["param"]),
             ("class C:\n    def f(y, x): pass\n", vec!["param"]),
-            ("class C:\n    def f(y):\n        def g(x): pass\n", vec!["param"]),
+            (
+                "class C:\n    def f(y):\n        def g(x): pass\n",
+                vec!["param"],
+            ),
             ("def f[x](): pass\n", vec!["other"]),
             ("import x\n", vec!["import"]),
             ("import x.y\n", vec!["import"]),
@@ -348,7 +357,10 @@ mod tests {
 
     #[test]
     fn reads_are_counted() {
-        assert_eq!(kinds("x = 1\nprint(x, x)\nx.y = 2\n", "x"), (vec!["assign"], 3));
+        assert_eq!(
+            kinds("x = 1\nprint(x, x)\nx.y = 2\n", "x"),
+            (vec!["assign"], 3)
+        );
         assert_eq!(kinds("x = [1]\nx[0] = 2\n", "x").1, 1);
     }
 }

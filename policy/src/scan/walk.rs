@@ -535,14 +535,10 @@ impl<'a> Walker<'a, '_> {
 
     /// The name-taking function a name is bound to by `from operator import attrgetter`.
     fn name_taking_name(&self, id: &str) -> Option<(NameTaking, &'static str)> {
-        self.names
-            .get(id)?
-            .bindings
-            .iter()
-            .find_map(|b| match b {
-                Binding::ImportFrom { module, attr } => name_taking_in(module, attr),
-                _ => None,
-            })
+        self.names.get(id)?.bindings.iter().find_map(|b| match b {
+            Binding::ImportFrom { module, attr } => name_taking_in(module, attr),
+            _ => None,
+        })
     }
 
     /// Could `expr` be the host's client object? Only a parameter (the seeds handed the client
@@ -666,7 +662,9 @@ impl<'a> Walker<'a, '_> {
     fn check_attribute_by_name(&mut self, func: &str, call: &'a ast::ExprCall) {
         let args = &call.arguments.args;
         let object = args.first().filter(|a| !a.is_starred_expr());
-        let name_arg = args.get(1).filter(|a| !a.is_starred_expr() && object.is_some());
+        let name_arg = args
+            .get(1)
+            .filter(|a| !a.is_starred_expr() && object.is_some());
         let object_module = object.and_then(|o| self.module_of_expr(o));
         let writes = matches!(func, "setattr" | "delattr");
         if let Some(module) = object_module
@@ -723,8 +721,7 @@ impl<'a> Walker<'a, '_> {
         name: &str,
         range: TextRange,
     ) {
-        if name.starts_with('_') || (SYSTEM_MODULES.contains(&name) && !self.import_allowed(name))
-        {
+        if name.starts_with('_') || (SYSTEM_MODULES.contains(&name) && !self.import_allowed(name)) {
             self.report(
                 Rule::DynamicAttribute,
                 range,
@@ -743,8 +740,8 @@ impl<'a> Walker<'a, '_> {
             return;
         };
         if api.has(name) {
-            let builtin = self.is_builtin_named(name)
-                && !HARMLESS_MODULE_FUNCTIONS.contains(&(module, name));
+            let builtin =
+                self.is_builtin_named(name) && !HARMLESS_MODULE_FUNCTIONS.contains(&(module, name));
             let name_taking = NAME_TAKING
                 .iter()
                 .any(|(m, f, _)| *m == module && *f == name);
@@ -784,7 +781,11 @@ impl<'a> Walker<'a, '_> {
             NameTaking::AttrGetter => name_args.extend(args.iter()),
             NameTaking::MethodCaller => name_args.extend(args.first()),
             NameTaking::UpdateWrapper | NameTaking::Wraps => {
-                let first = if kind == NameTaking::UpdateWrapper { 2 } else { 1 };
+                let first = if kind == NameTaking::UpdateWrapper {
+                    2
+                } else {
+                    1
+                };
                 sequence_args.extend(args.iter().skip(first));
                 sequence_args.extend(
                     keywords
@@ -856,7 +857,10 @@ impl<'a> Walker<'a, '_> {
             return;
         };
         let s = nfkc(&s);
-        if let Some(field) = format_fields(&s).into_iter().find(|f| f.contains(['.', '['])) {
+        if let Some(field) = format_fields(&s)
+            .into_iter()
+            .find(|f| f.contains(['.', '[']))
+        {
             // A forbidden or private attribute in a field is already reported with the string.
             let reported = format_field_attributes(&s)
                 .iter()
@@ -1081,7 +1085,8 @@ impl<'a> Walker<'a, '_> {
                 );
                 return;
             }
-            if attr.starts_with('_') || (SYSTEM_MODULES.contains(&attr) && !self.import_allowed(attr))
+            if attr.starts_with('_')
+                || (SYSTEM_MODULES.contains(&attr) && !self.import_allowed(attr))
             {
                 self.report(
                     Rule::ForbiddenAttribute,
@@ -1090,8 +1095,7 @@ impl<'a> Walker<'a, '_> {
                 );
                 return;
             }
-            if self.is_builtin_named(attr) && !HARMLESS_MODULE_FUNCTIONS.contains(&(module, attr))
-            {
+            if self.is_builtin_named(attr) && !HARMLESS_MODULE_FUNCTIONS.contains(&(module, attr)) {
                 self.report(
                     Rule::ForbiddenAttribute,
                     range,
@@ -1178,7 +1182,12 @@ impl<'a> Walker<'a, '_> {
             // judged together with the name (a module there is checked against its API).
             let judged = self.check_folded(expr);
             self.folded += usize::from(judged);
-            if call.arguments.args.first().is_some_and(|a| !a.is_starred_expr()) {
+            if call
+                .arguments
+                .args
+                .first()
+                .is_some_and(|a| !a.is_starred_expr())
+            {
                 self.usage = Use::Receiver;
             }
             self.visit_arguments(&call.arguments);

@@ -95,8 +95,11 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
         .map_or("module".into(), |s| s.to_string_lossy().into_owned());
     let kernel_only = args.dangerously_kernel_only_for_tests;
     let skip_scan = args.dangerously_skip_scan || kernel_only || policy.scan.dangerously_skip_scan;
+    // What the scanner saw: the parser cross-check compares it with what CPython compiles.
+    let mut seen_by_scan = None;
     if !skip_scan {
         let file = scan::scan_source(&args.file.to_string_lossy(), source, &policy.scan);
+        seen_by_scan = Some(file.seen_forbidden.clone());
         if !file.is_clean() {
             let first = file
                 .findings
@@ -163,7 +166,22 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
     let granted = policy.host_calls(tier);
     let mut host = LocalHost::default();
     let (commands, load_stdout) = match worker.load(&name, source, &granted, deadline) {
-        Ok(Ok(loaded)) => (loaded.commands, loaded.stdout),
+        Ok(Ok(loaded)) => {
+            let compiled = loaded.identifiers.iter().map(String::as_str);
+            if let Some(seen) = &seen_by_scan
+                && let Some(finding) = scan::parser_differential(&policy.scan, seen, compiled)
+            {
+                let mut report = RunReport::new(Verdict {
+                    status: Status::ScanRejected,
+                    layer: Some("scan".into()),
+                    detail: format!("{} ({})", finding.message, finding.rule.id()),
+                });
+                report.findings = vec![finding];
+                report.sandbox = Some(sandbox);
+                return report;
+            }
+            (loaded.commands, loaded.stdout)
+        }
         Ok(Err(error)) => {
             let mut report = RunReport::new(verdict::from_error(&error));
             if !error.traceback.is_empty() {

@@ -1218,6 +1218,23 @@ fn start_worker(
             // What it declares is part of every `module.list` and `health` answer.
             budget::check_commands(name, &loaded.commands, &policy.budgets)
                 .map_err(|e| e.error())?;
+            // The parser cross-check: what CPython compiled against what the scanner saw.
+            if !policy.scan.dangerously_skip_scan {
+                let seen = scan::scan_source(name, source.as_bytes(), &policy.scan).seen_forbidden;
+                let compiled = loaded.identifiers.iter().map(String::as_str);
+                if let Some(finding) = scan::parser_differential(&policy.scan, &seen, compiled) {
+                    let error = rpc::error(
+                        Reason::ScanRejected,
+                        format!("module `{name}` was rejected by the parser cross-check"),
+                        json!({ "findings": [finding] }),
+                    );
+                    return Err(state.refuse(
+                        error,
+                        "scan_rejected",
+                        json!({ "module": name, "findings": [finding] }),
+                    ));
+                }
+            }
             Ok((worker, loaded.commands))
         }
         Ok(Err(error)) => Err(verdicts::from_verdict(&verdict::from_error(&error))),
