@@ -490,11 +490,21 @@ mod tests {
             "10.0.0.0/8".parse::<Cidr>().unwrap().to_string(),
             "10.0.0.0/8"
         );
-        assert!("10.0.0.5/8".parse::<Cidr>().unwrap_err().contains("10.0.0.0/8"));
+        assert!(
+            "10.0.0.5/8"
+                .parse::<Cidr>()
+                .unwrap_err()
+                .contains("10.0.0.0/8")
+        );
         for bad in ["10.0.0.0", "10.0.0.0/33", "::/129", "x/8", "10.0.0.0/-1"] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
-        assert!("10.250.0.0/15".parse::<Cidr>().unwrap().contains("10.251.9.9".parse().unwrap()));
+        assert!(
+            "10.250.0.0/15"
+                .parse::<Cidr>()
+                .unwrap()
+                .contains("10.251.9.9".parse().unwrap())
+        );
     }
 
     #[test]

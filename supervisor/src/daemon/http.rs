@@ -369,7 +369,15 @@ async fn fetch(
     loop {
         let hop = async {
             let (host, addresses) = check_url(policy, tier, module, &url).await?;
-            send(&request, &url, &host, &addresses, &roots, http.max_response_bytes).await
+            send(
+                &request,
+                &url,
+                &host,
+                &addresses,
+                &roots,
+                http.max_response_bytes,
+            )
+            .await
         };
         let hop = match tokio::time::timeout_at(deadline, hop).await {
             Ok(hop) => hop,
@@ -415,7 +423,9 @@ async fn fetch(
         }
         redirects += 1;
         let next = url.join(&location).map_err(|e| {
-            Failure::Failed(format!("http: the redirect to `{location}` is not a URL: {e}"))
+            Failure::Failed(format!(
+                "http: the redirect to `{location}` is not a URL: {e}"
+            ))
         })?;
         let same_host = next.host_str() == url.host_str() && next.scheme() == url.scheme();
         if !same_host {
@@ -565,7 +575,9 @@ async fn send(
     let too_big = || {
         refusal(
             "http.max_response_bytes",
-            format!("the answer from `{host}` is larger than http.max_response_bytes ({max_bytes} bytes); it was cut off"),
+            format!(
+                "the answer from `{host}` is larger than http.max_response_bytes ({max_bytes} bytes); it was cut off"
+            ),
         )
     };
     if response

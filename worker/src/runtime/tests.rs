@@ -217,7 +217,12 @@ fn http_does_not_exist_without_its_grant() {
     let src = "import pyward\ndef f():\n    return [hasattr(pyward, 'http'), hasattr(pyward, 'http_request')]\n";
     rt.load("w", src, &granted).unwrap();
     let out = rt.call(&Target::Function("f".into()), "[]", "null");
-    assert_eq!(out.result.as_deref(), Some("[false, false]"), "{:?}", out.error);
+    assert_eq!(
+        out.result.as_deref(),
+        Some("[false, false]"),
+        "{:?}",
+        out.error
+    );
     assert!(calls.borrow().is_empty());
 }
 
