@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::http::{HttpPolicy, RawHttp};
 use crate::scan::ScanRules;
 
 /// The commented default policy written by `pyward policy init`. A test proves that it parses to
@@ -76,10 +77,12 @@ pub enum HostCall {
     KvSet,
     KvDelete,
     Log,
+    /// `pyward.http.request`: performed by the supervisor's broker, never relayed to the host.
+    HttpRequest,
 }
 
 impl HostCall {
-    pub const ALL: [HostCall; 7] = [
+    pub const ALL: [HostCall; 8] = [
         HostCall::Reply,
         HostCall::SendMessage,
         HostCall::EditMessage,
@@ -87,6 +90,7 @@ impl HostCall {
         HostCall::KvSet,
         HostCall::KvDelete,
         HostCall::Log,
+        HostCall::HttpRequest,
     ];
 
     pub fn name(self) -> &'static str {
@@ -98,6 +102,7 @@ impl HostCall {
             HostCall::KvSet => "kv_set",
             HostCall::KvDelete => "kv_delete",
             HostCall::Log => "log",
+            HostCall::HttpRequest => "http_request",
         }
     }
 
@@ -163,6 +168,7 @@ pub struct RawPolicy {
     pub rate_limit: RawRateLimit,
     pub quarantine: RawQuarantine,
     pub budgets: RawBudgets,
+    pub http: RawHttp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,6 +208,9 @@ pub struct RawAcl {
 #[serde(deny_unknown_fields)]
 pub struct RawTier {
     pub host_calls: Vec<String>,
+    /// Hosts this tier's modules may reach with `http_request` (docs/policy.md, `[http]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -469,9 +478,11 @@ impl Default for RawPolicy {
                 "kv_delete",
                 "log",
             ]),
+            http_hosts: Vec::new(),
         };
         let trusted = RawTier {
             host_calls: HostCall::ALL.iter().map(|c| c.name().to_string()).collect(),
+            http_hosts: Vec::new(),
         };
         RawPolicy {
             server: RawServer::default(),
@@ -491,6 +502,7 @@ impl Default for RawPolicy {
             rate_limit: RawRateLimit::default(),
             quarantine: RawQuarantine::default(),
             budgets: RawBudgets::default(),
+            http: RawHttp::default(),
         }
     }
 }
@@ -705,6 +717,7 @@ pub struct Policy {
     pub rate_limit: RateLimit,
     pub quarantine: QuarantineConfig,
     pub budgets: Budgets,
+    pub http: HttpPolicy,
 }
 
 impl Default for Policy {
@@ -754,6 +767,7 @@ impl RawPolicy {
             rate_limit,
             quarantine,
             budgets,
+            http,
         } = self;
 
         let socket_mode = match u32::from_str_radix(server.socket_mode.trim_start_matches("0o"), 8)
@@ -866,7 +880,9 @@ impl RawPolicy {
         }
 
         let mut tier_map = BTreeMap::new();
+        let mut tier_http_hosts = BTreeMap::new();
         for (tier, raw) in tiers {
+            tier_http_hosts.insert(tier.clone(), raw.http_hosts.clone());
             let mut calls = BTreeSet::new();
             for (i, call) in raw.host_calls.iter().enumerate() {
                 let key = format!("tiers.{tier}.host_calls[{i}]");
@@ -898,6 +914,7 @@ impl RawPolicy {
         }
 
         let scan_rules = ScanRules::from_raw(&scan, errors_sink(errors));
+        let http = HttpPolicy::from_raw(http, tier_http_hosts, &mut errors_sink(errors));
 
         if sandbox.memory_mb < 32 || sandbox.memory_mb > 64 * 1024 {
             errors.push(invalid("sandbox.memory_mb", "must be between 32 and 65536"));
@@ -1082,6 +1099,7 @@ impl RawPolicy {
                 max_one_shot_per_connection: budgets.max_one_shot_per_connection,
                 max_one_shot_workers: budgets.max_one_shot_workers,
             },
+            http,
         }
     }
 }

@@ -283,6 +283,14 @@ impl LocalHost {
                 self.store.remove(&key());
                 serde_json::Value::Null
             }
+            "http_request" => {
+                // Recorded, not made: the broker and its checks live in `pyward serve`.
+                self.calls
+                    .push(serde_json::json!({ "call": name, "args": args }));
+                return Err("denied: http: `pyward run` makes no HTTP requests; \
+                            brokered HTTP needs `pyward serve`"
+                    .into());
+            }
             _ => {
                 self.calls
                     .push(serde_json::json!({ "call": name, "args": args }));

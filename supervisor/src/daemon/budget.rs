@@ -59,6 +59,8 @@ pub struct HostCalls {
     exceeded: Option<Exceeded>,
     /// The call was told to stop (see [`HostCalls::must_stop`]).
     stopped: bool,
+    /// Brokered HTTP requests made so far (`http.max_requests_per_call`).
+    http_requests: u32,
 }
 
 impl HostCalls {
@@ -71,7 +73,14 @@ impl HostCalls {
             denied: 0,
             exceeded: None,
             stopped: false,
+            http_requests: 0,
         }
+    }
+
+    /// Count one brokered HTTP request; how many this call has made, this one included.
+    pub fn count_http_request(&mut self) -> u32 {
+        self.http_requests += 1;
+        self.http_requests
     }
 
     /// Count one host call with its JSON arguments. `Err` is what the module is told (with the

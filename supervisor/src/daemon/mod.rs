@@ -2,6 +2,7 @@
 //! limits, health and quarantine, host-call relay, and its state in SQLite.
 
 pub mod budget;
+pub mod http;
 pub mod lines;
 pub mod outbox;
 pub mod peers;

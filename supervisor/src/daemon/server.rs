@@ -32,6 +32,7 @@ use tokio_util::bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
 use super::budget::{self, Exceeded, HostCalls};
+use super::http::Broker;
 use super::lines::{Line, LineCodec};
 use super::outbox::{self, Outbox};
 use super::peers::{Peers, Refusal, Refusals};
@@ -92,6 +93,8 @@ struct State {
     refusals: Mutex<Refusals>,
     /// One-shot workers running now, for every connection (`budgets.max_one_shot_workers`).
     one_shots: AtomicUsize,
+    /// Brokered HTTP (`http_request`): its per-module windows.
+    http: Broker,
 }
 
 fn now_secs() -> u64 {
@@ -294,6 +297,7 @@ async fn serve(
         peers: Mutex::new(Peers::default()),
         refusals: Mutex::new(refusals),
         one_shots: AtomicUsize::new(0),
+        http: Broker::default(),
     });
     // Reload what was loaded before the restart: scanned again (the policy may have changed),
     // each in a fresh worker; health and quarantine as they were.
@@ -1387,6 +1391,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
                     &state2,
                     &conn2,
                     &mut origin,
+                    &tier,
                     &granted,
                     &event,
                     &mut calls,
@@ -1739,6 +1744,7 @@ fn one_shot(
                 state,
                 conn,
                 &mut origin,
+                &tier,
                 &granted,
                 &event,
                 &mut calls,
@@ -1837,6 +1843,7 @@ fn relay(
     state: &State,
     conn: &Conn,
     origin: &mut Origin<'_>,
+    tier: &str,
     granted: &BTreeSet<HostCall>,
     event: &Value,
     calls: &mut HostCalls,
@@ -1857,6 +1864,9 @@ fn relay(
         ));
     };
     let args: Value = serde_json::from_str(args_json).map_err(|e| format!("bad arguments: {e}"))?;
+    if call == HostCall::HttpRequest {
+        return http_request(state, tier, origin.label(), calls, &args);
+    }
     if let Origin::OneShot { kv, .. } = origin
         && matches!(call, HostCall::KvGet | HostCall::KvSet | HostCall::KvDelete)
     {
@@ -1903,6 +1913,24 @@ fn relay(
             ))
         }
     }
+}
+
+/// `http_request` is performed by the supervisor's broker (`http.rs`), never relayed to the
+/// host; each request, refused or not, is audited.
+fn http_request(
+    state: &State,
+    tier: &str,
+    module: &str,
+    calls: &mut HostCalls,
+    args: &Value,
+) -> Result<String, String> {
+    let policy = state.policy();
+    let made = calls.count_http_request();
+    let (answer, audit) = state
+        .http
+        .request_blocking(&policy, tier, module, made, args);
+    state.audit(audit.event, audit.details);
+    answer
 }
 
 #[cfg(test)]

@@ -329,6 +329,10 @@ def load(name, source, granted):
     for call in _native.host_calls():
         if call not in granted and call in pyward.__dict__:
             del pyward.__dict__[call]
+    if "http_request" not in granted:
+        # The namespace and its types go with the host call they lead to.
+        for name in ("http", "HttpResponse", "HttpError"):
+            pyward.__dict__.pop(name, None)
     filename = "<module %s>" % name
     code = compile(source, filename, "exec", dont_inherit=True)
     identifiers = set()

@@ -75,6 +75,94 @@ def log(message, level="info"):
     return _host("log", message=str(message), level=str(level))
 
 
+class HttpError(Exception):
+    """A brokered HTTP request failed on the way (no answer in time, connection refused, a TLS
+    error, ...). A request the policy refuses raises SandboxViolation instead."""
+
+
+class HttpResponse:
+    """What `pyward.http.request` returns: `status` (int), `headers` (dict, lowercase names;
+    repeated headers joined with ", "), `body` (bytes), `url` (after redirects); `text` and
+    `json()` decode the body."""
+
+    __slots__ = ("status", "headers", "body", "url")
+
+    def __init__(self, status, headers, body, url):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.url = url
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return _json.loads(self.body)
+
+    def __getitem__(self, key):
+        # Also readable as a dict: response["status"], response["body"].
+        if key in HttpResponse.__slots__ or key == "text":
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __repr__(self):
+        return "<HttpResponse %d %s, %d bytes>" % (self.status, self.url, len(self.body))
+
+
+def http_request(method, url, headers=None, body=None, timeout=None):
+    """Make an HTTP request through the supervisor (see `http.request`)."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if body is not None and not isinstance(body, bytes):
+        raise TypeError("body must be str, bytes or None")
+    if headers is None:
+        headers = {}
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    pairs = [[str(k), str(v)] for k, v in headers]
+    args = {"method": str(method), "url": str(url), "headers": pairs}
+    if body is not None:
+        # Bytes travel as a JSON string of code points 0-255, one per byte.
+        args["body"] = bytes(body).decode("latin-1")
+    if timeout is not None:
+        args["timeout_ms"] = max(1, int(float(timeout) * 1000))
+    status, payload = _native.host_call("http_request", _json.dumps(args))
+    if status == "denied":
+        raise SandboxViolation(payload)
+    if status != "ok":
+        raise HttpError(payload)
+    answer = _json.loads(payload)
+    merged = {}
+    for name, value in answer["headers"]:
+        merged[name] = merged[name] + ", " + value if name in merged else value
+    return HttpResponse(answer["status"], merged, answer["body"].encode("latin-1"), answer["url"])
+
+
+class _Http:
+    """`pyward.http`: brokered HTTP, to the hosts the policy lets this module's tier reach."""
+
+    __slots__ = ()
+    Error = HttpError
+    Response = HttpResponse
+
+    def request(self, method, url, headers=None, body=None, timeout=None):
+        """`request(method, url, headers=None, body=None, timeout=None)` -> HttpResponse.
+        `headers`: dict or list of pairs; `body`: str (sent as UTF-8) or bytes; `timeout`:
+        seconds (the policy's http.timeout_ms is the most). Refused by the policy:
+        SandboxViolation naming the rule; failed on the way: pyward.http.Error."""
+        return http_request(method, url, headers, body, timeout)
+
+    def get(self, url, headers=None, timeout=None):
+        return http_request("GET", url, headers, None, timeout)
+
+    def post(self, url, body=None, headers=None, timeout=None):
+        return http_request("POST", url, headers, body, timeout)
+
+
+http = _Http()
+
+
 class _Stdout:
     """Where print() goes: a bounded buffer returned with the call's result."""
 

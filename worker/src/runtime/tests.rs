@@ -14,6 +14,10 @@ impl HostBridge for Recorder {
             .push((name.to_string(), args_json.to_string()));
         Ok(match name {
             "kv_get" => "\"stored\"".to_string(),
+            // The broker's answer: status, header pairs, the body as code points 0-255.
+            "http_request" => {
+                r#"{"status": 201, "headers": [["x-a", "1"], ["x-a", "2"]], "body": "{\"ok\": true}\u00ff", "url": "https://h.test/x"}"#.to_string()
+            }
             _ => "null".to_string(),
         })
     }
@@ -184,6 +188,42 @@ fn ungranted_host_calls_do_not_exist() {
             .error
             .is_none()
     );
+}
+
+#[test]
+fn http_requests_go_to_the_host_with_bytes_intact() {
+    let (mut rt, calls) = runtime();
+    let src = "import pyward\ndef f():\n    r = pyward.http.request('POST', 'https://h.test/x', headers={'A': 'b'}, body=b'\\x00\\xff\\xe9', timeout=2.5)\n    return [r.status, r.headers['x-a'], r.body[-1], r['status'], r.url]\n";
+    rt.load("w", src, &all_calls()).unwrap();
+    let out = rt.call(&Target::Function("f".into()), "[]", "null");
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert_eq!(
+        out.result.as_deref(),
+        Some("[201, \"1, 2\", 255, 201, \"https://h.test/x\"]")
+    );
+    let (name, args) = calls.borrow()[0].clone();
+    assert_eq!(name, "http_request");
+    let args: serde_json::Value = serde_json::from_str(&args).unwrap();
+    assert_eq!(args["method"], "POST");
+    assert_eq!(args["headers"], serde_json::json!([["A", "b"]]));
+    assert_eq!(args["body"], "\u{0}\u{ff}\u{e9}");
+    assert_eq!(args["timeout_ms"], 2500);
+}
+
+#[test]
+fn http_does_not_exist_without_its_grant() {
+    let (mut rt, calls) = runtime();
+    let granted = BTreeSet::from([HostCall::Reply]);
+    let src = "import pyward\ndef f():\n    return [hasattr(pyward, 'http'), hasattr(pyward, 'http_request')]\n";
+    rt.load("w", src, &granted).unwrap();
+    let out = rt.call(&Target::Function("f".into()), "[]", "null");
+    assert_eq!(
+        out.result.as_deref(),
+        Some("[false, false]"),
+        "{:?}",
+        out.error
+    );
+    assert!(calls.borrow().is_empty());
 }
 
 #[test]
