@@ -434,6 +434,12 @@ impl ScanRules {
     }
 }
 
+/// The public attributes the scanner lets module code read on `module` (dotted name), modules
+/// aside: its entry in the module-API table, if it has one.
+pub fn module_public_api(module: &str) -> Option<&'static [&'static str]> {
+    module_api::lookup(module).map(|m| m.api)
+}
+
 /// The identifiers among `words` that any forbidden list of `rules` contains (forbidden names,
 /// forbidden attributes, client attributes, hook methods), compared after NFKC normalisation as
 /// Python compares identifiers. For the parser cross-check: the words CPython compiled that the

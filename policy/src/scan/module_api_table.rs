@@ -905,8 +905,9 @@ pub(super) static MODULES: &[ModuleApi] = &[
     ModuleApi {
         name: "pyward",
         api: &[
-            "OutputLimitExceeded", "SandboxViolation", "command", "edit_message", "kv_delete",
-            "kv_get", "kv_set", "log", "reply", "send_message",
+            "HttpError", "HttpResponse", "OutputLimitExceeded", "SandboxViolation", "command",
+            "edit_message", "http", "http_request", "kv_delete", "kv_get", "kv_set", "log", "reply",
+            "send_message",
         ],
         submodules: &[
         ],

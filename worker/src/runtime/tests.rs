@@ -394,3 +394,30 @@ fn inside_the_sandbox_an_unloaded_c_extension_is_an_import_error_not_a_kill() {
         "{text}"
     );
 }
+
+#[test]
+fn the_scanners_table_of_the_pyward_module_is_what_the_runtime_defines() {
+    // The scanner allows reading only the attributes its table lists on `pyward`; a function
+    // added to pyward.py but not to the table would be refused in every module that uses it.
+    let (_rt, _) = runtime();
+    let public: Vec<String> = Python::attach(|py| {
+        let pyward = py.import("pyward").unwrap();
+        let types = py.import("types").unwrap();
+        let module_type = types.getattr("ModuleType").unwrap();
+        let mut names: Vec<String> = pyward
+            .dict()
+            .iter()
+            .filter(|(_, value)| !value.is_instance(&module_type).unwrap())
+            .map(|(name, _)| name.extract::<String>().unwrap())
+            .filter(|name| !name.starts_with('_'))
+            .collect();
+        names.sort();
+        names
+    });
+    let table: Vec<String> = pyward_policy::scan::module_public_api("pyward")
+        .expect("pyward is in the table")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(public, table, "pyward.py and the scanner's table disagree");
+}
