@@ -9,6 +9,7 @@
 pub mod acl;
 pub mod config;
 pub mod imports;
+pub mod manifest;
 pub mod scan;
 
 pub use config::{Policy, PolicyError};

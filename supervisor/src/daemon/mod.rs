@@ -3,6 +3,7 @@
 
 pub mod budget;
 pub mod lines;
+pub mod module_state;
 pub mod outbox;
 pub mod peers;
 pub mod quarantine;
