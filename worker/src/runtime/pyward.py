@@ -75,8 +75,8 @@ def command(name, security=None, help=""):
     return register
 
 
-def _host(name, **args):
-    status, payload = _native.host_call(name, _json.dumps(args))
+def _host(_call, **args):
+    status, payload = _native.host_call(_call, _json.dumps(args))
     if status == "ok":
         return _json.loads(payload)
     if status == "denied":
@@ -85,7 +85,7 @@ def _host(name, **args):
         raise BudgetExceeded(payload)
     if status == "invalid":
         raise ValueError(payload)
-    raise RuntimeError("host call %s failed: %s" % (name, payload))
+    raise RuntimeError("host call %s failed: %s" % (_call, payload))
 
 
 def reply(text):
