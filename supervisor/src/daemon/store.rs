@@ -139,6 +139,9 @@ pub struct Due {
     pub due_ms: u64,
 }
 
+/// A `schedules` row: id, module, kind, name, payload, interval_ms, next_ms.
+type DueRow = (i64, String, String, String, Option<String>, Option<i64>, i64);
+
 /// The first slot of a periodic schedule after `now`, from a slot `next` that has passed:
 /// missed runs are skipped, not made up.
 fn next_slot(next: u64, interval: u64, now: u64) -> u64 {
@@ -744,15 +747,7 @@ impl Store {
     /// Take what is due at `now`, in one transaction: a one-off is removed (it fires at most
     /// once), a periodic one moves to its next slot.
     pub fn take_due(&self, now: u64) -> rusqlite::Result<Vec<Due>> {
-        let rows: Vec<(
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<i64>,
-            i64,
-        )> = {
+        let rows: Vec<DueRow> = {
             let mut stmt = self.conn.prepare(
                 "SELECT id, module, kind, name, payload, interval_ms, next_ms FROM schedules
                  WHERE next_ms <= ?1 ORDER BY next_ms LIMIT 256",
