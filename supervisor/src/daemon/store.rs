@@ -140,7 +140,15 @@ pub struct Due {
 }
 
 /// A `schedules` row: id, module, kind, name, payload, interval_ms, next_ms.
-type DueRow = (i64, String, String, String, Option<String>, Option<i64>, i64);
+type DueRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    i64,
+);
 
 /// The first slot of a periodic schedule after `now`, from a slot `next` that has passed:
 /// missed runs are skipped, not made up.
