@@ -528,9 +528,14 @@ fn one_shot_names_are_checked_and_never_act_as_a_loaded_module() {
         assert_eq!(reason(&r), "bad_request", "{name:?}: {r}");
         assert_eq!(r["error"]["data"]["param"], "name", "{r}");
     }
-    // A loaded module with data in the bot's key-value store, scoped by module name.
-    let victim = "import pyward\n\ndef read():\n    return pyward.kv_get('secret')\n";
+    // A loaded module with data in the store pyward keeps for it, scoped by module name.
+    let victim = "import pyward\n\ndef write():\n    pyward.kv_set('secret', 'kept')\n\ndef read():\n    pyward.log('read')\n    return pyward.kv_get('secret')\n";
     assert!(load_source(&mut c, "kvvictim", victim)["result"].is_object());
+    let w = c.call(
+        "module.call",
+        json!({ "module": "kvvictim", "function": "write", "caller": { "user": "@owner" } }),
+    );
+    assert!(w["result"].is_object(), "{w}");
     // A one-shot under the same name tries to read and overwrite it.
     let thief = "import pyward\n\ndef steal():\n    before = pyward.kv_get('secret')\n    pyward.kv_set('secret', 'pwned')\n    pyward.log('tried')\n    return [before, pyward.kv_get('secret')]\n";
     let mut seen = Vec::new();
@@ -551,14 +556,15 @@ fn one_shot_names_are_checked_and_never_act_as_a_loaded_module() {
     assert_eq!(seen[0]["call"], "log");
     assert_eq!(seen[0]["module"], "run:kvvictim", "{seen:?}");
     assert_eq!(seen[0]["origin"], "run", "{seen:?}");
-    // The loaded module's host calls say where they come from too.
+    // The loaded module's host calls say where they come from too, and its data is untouched.
     let r = c.call_with(
         "module.call",
         json!({ "module": "kvvictim", "function": "read", "caller": { "user": "@owner" } }),
         &mut |p| {
             assert_eq!(p["module"], "kvvictim", "{p}");
             assert_eq!(p["origin"], "module", "{p}");
-            json!("kept")
+            assert_eq!(p["call"], "log", "storage never reaches the bot: {p}");
+            json!(null)
         },
     );
     assert_eq!(r["result"]["result"], "kept", "{r}");

@@ -96,25 +96,25 @@ fn host_calls_are_relayed_to_the_calling_connection() {
     let mut c = daemon.client();
     load(&mut c, "greet", "async_greeter.py");
     let mut seen = Vec::new();
-    let reply = c.call_with(
-        "module.call",
-        json!({ "module": "greet", "command": "welcome", "args": "Ann", "caller": { "user": "@u" }, "event": { "chat": "c1", "sender": "@u" } }),
-        &mut |params| {
-            seen.push(params.clone());
-            match params["call"].as_str().unwrap() {
-                "kv_get" => json!("4"),
-                _ => json!(null),
-            }
-        },
-    );
-    assert!(reply["result"].is_object(), "{reply}");
+    for _ in 0..2 {
+        let reply = c.call_with(
+            "module.call",
+            json!({ "module": "greet", "command": "welcome", "args": "Ann", "caller": { "user": "@u" }, "event": { "chat": "c1", "sender": "@u" } }),
+            &mut |params| {
+                seen.push(params.clone());
+                json!(null)
+            },
+        );
+        assert!(reply["result"].is_object(), "{reply}");
+    }
+    // The counter lives in the storage pyward keeps for the module: only replies reach the bot.
     let calls: Vec<&str> = seen.iter().map(|p| p["call"].as_str().unwrap()).collect();
-    assert_eq!(calls, ["kv_get", "kv_set", "reply"]);
+    assert_eq!(calls, ["reply", "reply"]);
     assert_eq!(
-        seen[2]["args"]["text"],
-        "Welcome, Ann! You are guest number 5."
+        seen[1]["args"]["text"],
+        "Welcome, Ann! You are guest number 2."
     );
-    assert_eq!(seen[2]["module"], "greet");
+    assert_eq!(seen[1]["module"], "greet");
 }
 
 #[test]

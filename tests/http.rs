@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 /// The module under test: every outcome comes back as data.
 const MODULE: &str = r#"import pyward
 
+pyward.manifest(http=["api.pyward.test", "evil.test", "SERVER", "127.0.0.1", "0.0.0.0",
+                      "169.254.169.254", "::ffff:127.0.0.1", "10.0.0.5"])
+
 def fetch(method, url, body=None, headers=None, timeout=None):
     try:
         r = pyward.http.request(method, url, headers=headers, body=body, timeout=timeout)
@@ -142,6 +145,7 @@ impl TestNet {
         format!(
             r#"[tiers.community]
 host_calls = ["reply", "log", "http_request"]
+http = true
 http_hosts = ["api.pyward.test", "evil.test", "{s}", "127.0.0.1", "0.0.0.0", "169.254.169.254", "::ffff:127.0.0.1", "10.0.0.5"]
 
 [http]
@@ -239,7 +243,12 @@ fn start(name: &str, http_extra: &str) -> Option<(TestNet, Daemon, Client)> {
     let net = TestNet::start()?;
     let daemon = Daemon::start(name, &net.policy(http_extra));
     let mut client = daemon.client();
-    let loaded = client.call("module.load", json!({ "name": "web", "source": MODULE }));
+    // The module's manifest names the hosts it may reach; the admin approves it at load.
+    let source = MODULE.replace("SERVER", &net.server.to_string());
+    let loaded = client.call(
+        "module.load",
+        json!({ "name": "web", "source": source, "approve": true }),
+    );
     assert!(loaded["error"].is_null(), "{loaded}");
     Some((net, daemon, client))
 }
@@ -492,7 +501,11 @@ fn without_allow_cidrs_the_test_server_itself_is_refused() {
     );
     let daemon = Daemon::start("http-nocidr", &policy);
     let mut c = daemon.client();
-    let loaded = c.call("module.load", json!({ "name": "web", "source": MODULE }));
+    let source = MODULE.replace("SERVER", &net.server.to_string());
+    let loaded = c.call(
+        "module.load",
+        json!({ "name": "web", "source": source, "approve": true }),
+    );
     assert!(loaded["error"].is_null(), "{loaded}");
     let got = fetch(&mut c, "GET", "https://api.pyward.test/hello");
     let expected = format!(

@@ -64,7 +64,9 @@ pub enum Security {
     Everyone,
 }
 
-/// A capability a module can be granted: one host call the supervisor relays to the bot.
+/// A capability a module can be granted: one function of the `pyward` module that leaves the
+/// worker. Most are relayed to the bot (`reply`, `send_message`, `edit_message`, `send_file`,
+/// `log`); the storage, config and schedule calls are answered by the supervisor itself.
 /// Session control, crypto keys and device identity are deliberately not in this list: they are
 /// never relayed, whatever the policy says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -77,12 +79,20 @@ pub enum HostCall {
     KvSet,
     KvDelete,
     Log,
+    KvKeys,
+    SendFile,
+    /// `pyward.config(key)`: granted by a manifest's `config` list, never by a tier.
+    Config,
+    /// `pyward.schedule_at(...)`: granted by a manifest's `schedules=True`, never by a tier.
+    ScheduleAt,
+    /// `pyward.cancel_schedule(name)`: as `ScheduleAt`.
+    CancelSchedule,
     /// `pyward.http.request`: performed by the supervisor's broker, never relayed to the host.
     HttpRequest,
 }
 
 impl HostCall {
-    pub const ALL: [HostCall; 8] = [
+    pub const ALL: [HostCall; 13] = [
         HostCall::Reply,
         HostCall::SendMessage,
         HostCall::EditMessage,
@@ -90,7 +100,35 @@ impl HostCall {
         HostCall::KvSet,
         HostCall::KvDelete,
         HostCall::Log,
+        HostCall::KvKeys,
+        HostCall::SendFile,
+        HostCall::Config,
+        HostCall::ScheduleAt,
+        HostCall::CancelSchedule,
         HostCall::HttpRequest,
+    ];
+
+    /// The calls a tier's `host_calls` may name (config and schedules are granted through a
+    /// manifest, within the tier's other keys).
+    pub const TIER_LISTABLE: [HostCall; 10] = [
+        HostCall::Reply,
+        HostCall::SendMessage,
+        HostCall::EditMessage,
+        HostCall::KvGet,
+        HostCall::KvSet,
+        HostCall::KvDelete,
+        HostCall::KvKeys,
+        HostCall::Log,
+        HostCall::SendFile,
+        HostCall::HttpRequest,
+    ];
+
+    /// The module's storage, kept by the supervisor (never relayed to the bot).
+    pub const STORAGE: [HostCall; 4] = [
+        HostCall::KvGet,
+        HostCall::KvSet,
+        HostCall::KvDelete,
+        HostCall::KvKeys,
     ];
 
     pub fn name(self) -> &'static str {
@@ -102,6 +140,11 @@ impl HostCall {
             HostCall::KvSet => "kv_set",
             HostCall::KvDelete => "kv_delete",
             HostCall::Log => "log",
+            HostCall::KvKeys => "kv_keys",
+            HostCall::SendFile => "send_file",
+            HostCall::Config => "config",
+            HostCall::ScheduleAt => "schedule_at",
+            HostCall::CancelSchedule => "cancel_schedule",
             HostCall::HttpRequest => "http_request",
         }
     }
@@ -109,7 +152,14 @@ impl HostCall {
     pub fn from_name(name: &str) -> Option<HostCall> {
         HostCall::ALL.into_iter().find(|c| c.name() == name)
     }
+
+    pub fn is_storage(self) -> bool {
+        HostCall::STORAGE.contains(&self)
+    }
 }
+
+/// Chat events a module can ask to receive (`@pyward.on(...)`, manifest `events`).
+pub const KNOWN_EVENTS: &[&str] = &["message", "join", "leave", "reaction"];
 
 /// Host operations that exist on chat clients but are never relayed to them (seed: session
 /// control, the raw client, crypto keys, device ids). Naming one in a tier is a policy error.
@@ -169,6 +219,11 @@ pub struct RawPolicy {
     pub quarantine: RawQuarantine,
     pub budgets: RawBudgets,
     pub http: RawHttp,
+    pub storage: StorageLimits,
+    pub module_config: ConfigLimits,
+    pub events: EventLimits,
+    pub schedules: ScheduleLimits,
+    pub media: MediaLimits,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,6 +266,140 @@ pub struct RawTier {
     /// Hosts this tier's modules may reach with `http_request` (docs/policy.md, `[http]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub http_hosts: Vec<String>,
+    /// The most storage a module of this tier may be granted (manifest `storage_kb`).
+    #[serde(default = "default_tier_storage_kb")]
+    pub max_storage_kb: u64,
+    /// Chat events a module of this tier may receive.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Whether a module of this tier may run on a timer.
+    #[serde(default)]
+    pub schedules: bool,
+    /// Whether a module of this tier may be granted brokered HTTP (manifest `http`).
+    #[serde(default)]
+    pub http: bool,
+}
+
+fn default_tier_storage_kb() -> u64 {
+    1024
+}
+
+/// `[storage]`: the key-value store the supervisor keeps for each loaded module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageLimits {
+    /// A module's quota when its manifest names no `storage_kb` (and the most it gets without
+    /// an admin's approval).
+    pub default_kb: u64,
+    /// Keys one module may hold.
+    pub max_keys: usize,
+    /// Length of one key.
+    pub max_key_bytes: usize,
+    /// Size of one value (its JSON text).
+    pub max_value_bytes: usize,
+}
+
+/// `[module_config]`: admin-set values a module reads with `pyward.config(key)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConfigLimits {
+    /// Config keys one manifest may declare.
+    pub max_keys: usize,
+    /// Size of one value (its JSON text).
+    pub max_value_bytes: usize,
+}
+
+/// `[events]`: chat events the bot forwards (`module.event`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventLimits {
+    /// Size of one forwarded event (its JSON text).
+    pub max_event_bytes: usize,
+}
+
+/// `[schedules]`: `@pyward.every(seconds)` and `pyward.schedule_at(...)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleLimits {
+    /// Shortest period of `@pyward.every`.
+    pub min_interval_seconds: u64,
+    /// Periodic handlers one module may declare.
+    pub max_periodic_per_module: usize,
+    /// One-off runs one module may have pending.
+    pub max_pending_per_module: usize,
+    /// Size of a one-off's payload (its JSON text).
+    pub max_payload_bytes: usize,
+    /// How far ahead a one-off may be set.
+    pub max_delay_days: u64,
+    /// How long a host call of an event or a schedule waits for a subscribed bot.
+    pub subscriber_wait_ms: u64,
+}
+
+/// `[media]`: files a module sends (`pyward.send_file`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaLimits {
+    /// Size of one file, before base64.
+    pub max_file_bytes: usize,
+}
+
+impl Default for StorageLimits {
+    fn default() -> Self {
+        StorageLimits {
+            default_kb: 64,
+            max_keys: 1000,
+            max_key_bytes: 256,
+            max_value_bytes: 16 * 1024,
+        }
+    }
+}
+
+impl Default for ConfigLimits {
+    fn default() -> Self {
+        ConfigLimits {
+            max_keys: 16,
+            max_value_bytes: 4096,
+        }
+    }
+}
+
+impl Default for EventLimits {
+    fn default() -> Self {
+        EventLimits {
+            max_event_bytes: 16 * 1024,
+        }
+    }
+}
+
+impl Default for ScheduleLimits {
+    fn default() -> Self {
+        ScheduleLimits {
+            min_interval_seconds: 60,
+            max_periodic_per_module: 8,
+            max_pending_per_module: 100,
+            max_payload_bytes: 4096,
+            max_delay_days: 366,
+            subscriber_wait_ms: 5000,
+        }
+    }
+}
+
+impl Default for MediaLimits {
+    fn default() -> Self {
+        MediaLimits {
+            max_file_bytes: 512 * 1024,
+        }
+    }
+}
+
+/// A trust tier: the host calls it grants and the most a manifest of it may be granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    pub host_calls: BTreeSet<HostCall>,
+    pub max_storage_kb: u64,
+    pub events: BTreeSet<String>,
+    pub schedules: bool,
+    pub http: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -476,12 +665,25 @@ impl Default for RawPolicy {
                 "kv_get",
                 "kv_set",
                 "kv_delete",
+                "kv_keys",
                 "log",
+                "send_file",
             ]),
+            max_storage_kb: 1024,
+            events: strings(&["message"]),
+            schedules: true,
+            http: false,
             http_hosts: Vec::new(),
         };
         let trusted = RawTier {
-            host_calls: HostCall::ALL.iter().map(|c| c.name().to_string()).collect(),
+            host_calls: HostCall::TIER_LISTABLE
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect(),
+            max_storage_kb: 10 * 1024,
+            events: strings(KNOWN_EVENTS),
+            schedules: true,
+            http: true,
             http_hosts: Vec::new(),
         };
         RawPolicy {
@@ -503,6 +705,11 @@ impl Default for RawPolicy {
             quarantine: RawQuarantine::default(),
             budgets: RawBudgets::default(),
             http: RawHttp::default(),
+            storage: StorageLimits::default(),
+            module_config: ConfigLimits::default(),
+            events: EventLimits::default(),
+            schedules: ScheduleLimits::default(),
+            media: MediaLimits::default(),
         }
     }
 }
@@ -710,7 +917,7 @@ pub struct Policy {
     pub server: ServerConfig,
     pub clients: Vec<ClientRule>,
     pub acl: AclConfig,
-    pub tiers: BTreeMap<String, BTreeSet<HostCall>>,
+    pub tiers: BTreeMap<String, Tier>,
     pub default_tier: String,
     pub scan: ScanRules,
     pub sandbox: SandboxLimits,
@@ -718,6 +925,11 @@ pub struct Policy {
     pub quarantine: QuarantineConfig,
     pub budgets: Budgets,
     pub http: HttpPolicy,
+    pub storage: StorageLimits,
+    pub module_config: ConfigLimits,
+    pub events: EventLimits,
+    pub schedules: ScheduleLimits,
+    pub media: MediaLimits,
 }
 
 impl Default for Policy {
@@ -768,6 +980,11 @@ impl RawPolicy {
             quarantine,
             budgets,
             http,
+            storage,
+            module_config,
+            events,
+            schedules,
+            media,
         } = self;
 
         let socket_mode = match u32::from_str_radix(server.socket_mode.trim_start_matches("0o"), 8)
@@ -891,10 +1108,20 @@ impl RawPolicy {
                         key,
                         format!("`{call}` is never relayed to the host, whatever the policy says"),
                     ));
-                } else if let Some(c) = HostCall::from_name(call) {
+                } else if let Some(c) =
+                    HostCall::from_name(call).filter(|c| HostCall::TIER_LISTABLE.contains(c))
+                {
                     calls.insert(c);
+                } else if HostCall::from_name(call).is_some() {
+                    errors.push(invalid(
+                        key,
+                        format!(
+                            "`{call}` is granted through a module's manifest (config, schedules) \
+                             within the tier's other keys, not listed here"
+                        ),
+                    ));
                 } else {
-                    let known: Vec<_> = HostCall::ALL.iter().map(|c| c.name()).collect();
+                    let known: Vec<_> = HostCall::TIER_LISTABLE.iter().map(|c| c.name()).collect();
                     errors.push(invalid(
                         key,
                         format!(
@@ -904,7 +1131,36 @@ impl RawPolicy {
                     ));
                 }
             }
-            tier_map.insert(tier, calls);
+            let mut tier_events = BTreeSet::new();
+            for (i, event) in raw.events.iter().enumerate() {
+                if KNOWN_EVENTS.contains(&event.as_str()) {
+                    tier_events.insert(event.clone());
+                } else {
+                    errors.push(invalid(
+                        format!("tiers.{tier}.events[{i}]"),
+                        format!(
+                            "unknown event `{event}`, expected one of {}",
+                            KNOWN_EVENTS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if raw.max_storage_kb > 1 << 20 {
+                errors.push(invalid(
+                    format!("tiers.{tier}.max_storage_kb"),
+                    "must be between 0 and 1048576",
+                ));
+            }
+            tier_map.insert(
+                tier,
+                Tier {
+                    host_calls: calls,
+                    max_storage_kb: raw.max_storage_kb,
+                    events: tier_events,
+                    schedules: raw.schedules,
+                    http: raw.http,
+                },
+            );
         }
         if !tier_map.contains_key(&default_tier) {
             errors.push(invalid(
@@ -1014,6 +1270,73 @@ impl RawPolicy {
             ),
         ];
         check_ranges(errors, &ranges);
+        let platform: [(&str, usize, usize, usize); 14] = [
+            (
+                "storage.default_kb",
+                storage.default_kb as usize,
+                0,
+                1 << 20,
+            ),
+            ("storage.max_keys", storage.max_keys, 1, 1_000_000),
+            ("storage.max_key_bytes", storage.max_key_bytes, 1, 4096),
+            (
+                "storage.max_value_bytes",
+                storage.max_value_bytes,
+                1,
+                16 << 20,
+            ),
+            ("module_config.max_keys", module_config.max_keys, 0, 1024),
+            (
+                "module_config.max_value_bytes",
+                module_config.max_value_bytes,
+                1,
+                1 << 20,
+            ),
+            (
+                "events.max_event_bytes",
+                events.max_event_bytes,
+                64,
+                16 << 20,
+            ),
+            (
+                "schedules.min_interval_seconds",
+                schedules.min_interval_seconds as usize,
+                1,
+                86_400,
+            ),
+            (
+                "schedules.max_periodic_per_module",
+                schedules.max_periodic_per_module,
+                0,
+                1024,
+            ),
+            (
+                "schedules.max_pending_per_module",
+                schedules.max_pending_per_module,
+                0,
+                100_000,
+            ),
+            (
+                "schedules.max_payload_bytes",
+                schedules.max_payload_bytes,
+                2,
+                1 << 20,
+            ),
+            (
+                "schedules.max_delay_days",
+                schedules.max_delay_days as usize,
+                1,
+                3660,
+            ),
+            (
+                "schedules.subscriber_wait_ms",
+                schedules.subscriber_wait_ms as usize,
+                0,
+                3_600_000,
+            ),
+            ("media.max_file_bytes", media.max_file_bytes, 1, 64 << 20),
+        ];
+        check_ranges(errors, &platform);
 
         if quarantine.consecutive_failures == 0 {
             errors.push(invalid(
@@ -1100,6 +1423,11 @@ impl RawPolicy {
                 max_one_shot_workers: budgets.max_one_shot_workers,
             },
             http,
+            storage,
+            module_config,
+            events,
+            schedules,
+            media,
         }
     }
 }
@@ -1168,7 +1496,10 @@ impl Policy {
 
     /// The host calls a trust tier grants (empty for an unknown tier: fail closed).
     pub fn host_calls(&self, tier: &str) -> BTreeSet<HostCall> {
-        self.tiers.get(tier).cloned().unwrap_or_default()
+        self.tiers
+            .get(tier)
+            .map(|t| t.host_calls.clone())
+            .unwrap_or_default()
     }
 }
 

@@ -10,6 +10,7 @@ pub mod acl;
 pub mod config;
 pub mod http;
 pub mod imports;
+pub mod manifest;
 pub mod scan;
 
 pub use config::{Policy, PolicyError};

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """An example host bot: chat comes from stdin, modules run in pyward.
 
-Each stdin line is `SENDER: TEXT`. Text starting with `.` is a command (`.ping`,
-`.note add milk`), sent to whichever loaded module declares it. Lines starting with `!` are the
-operator's console: `!grant USER MODULE COMMAND SECONDS`, `!sleep SECONDS`, `!status`.
-What a chat would show is printed: `bot> ...` for replies, `[log] ...` for module logs.
+Each stdin line is `SENDER: TEXT`. The client's Dispatcher routes text starting with `.` to
+whichever loaded module declares the command (`.ping`, `.note add milk`, `.help`), and forwards
+every other message as an event to the modules that asked for it (`.afk`). Lines starting
+with `!` are the operator's console: `!grant USER MODULE COMMAND SECONDS`, `!sleep SECONDS`,
+`!status`. What a chat would show is printed: `bot> ...` for replies, `[log] ...` for module
+logs. The modules keep their data in the storage pyward keeps for each of them.
 
     python3 bot.py --socket /run/pyward/pyward.sock --modules examples/modules < chat.txt
 """
@@ -12,10 +14,9 @@ import argparse
 import asyncio
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pyward_client import Client, PywardError  # noqa: E402
+from pyward_client import Client, Dispatcher, PywardError  # noqa: E402
 
 CHAT = "!example-room"
 
@@ -31,7 +32,7 @@ async def main():
     args = ap.parse_args()
 
     client = Client(args.socket)
-    storage = {}  # the bot's key-value store, scoped by module
+    dispatcher = Dispatcher(client, prefix=".")
 
     @client.host("reply")
     async def reply(module, call_args, event):
@@ -45,24 +46,15 @@ async def main():
     async def edit_message(module, call_args, event):
         say("bot (edits {})> {}".format(call_args["message_id"], call_args["text"]))
 
-    @client.host("kv_get")
-    async def kv_get(module, call_args, event):
-        return storage.get((module, call_args["key"]))
-
-    @client.host("kv_set")
-    async def kv_set(module, call_args, event):
-        storage[(module, call_args["key"])] = call_args["value"]
-
-    @client.host("kv_delete")
-    async def kv_delete(module, call_args, event):
-        storage.pop((module, call_args["key"]), None)
+    @client.host("send_file")
+    async def send_file(module, call_args, event):
+        say("bot sends {} ({}, {} bytes)".format(call_args["name"], call_args["mime"], call_args["size"]))
 
     @client.host("log")
     async def log(module, call_args, event):
         say("[log] {}: {}".format(module, call_args["message"]))
 
     await client.connect()
-    commands = {}
     for filename in sorted(os.listdir(args.modules)):
         if not filename.endswith(".py"):
             continue
@@ -70,16 +62,16 @@ async def main():
         with open(os.path.join(args.modules, filename)) as f:
             source = f.read()
         try:
-            loaded = await client.load(name, source)
+            # The operator ships these modules with the bot: what they ask for is approved here.
+            loaded = await client.load(name, source, approve=True)
         except PywardError as error:
             say("refused to load {}: {}".format(name, error.reason))
             for finding in error.data.get("findings", []):
                 if finding["severity"] == "error":
                     say("  line {}: [{}] {}".format(finding["line"], finding["rule"], finding["message"]))
             continue
-        for command in loaded["commands"]:
-            commands[command["name"]] = name
         say("loaded {} ({})".format(name, ", ".join(c["name"] for c in loaded["commands"])))
+    await dispatcher.start()
 
     for number, line in enumerate(sys.stdin, 1):
         line = line.rstrip("\n")
@@ -98,28 +90,23 @@ async def main():
             continue
         sender, _, text = line.partition(": ")
         say("{}: {}".format(sender, text))
-        if not text.startswith("."):
-            continue
-        command, _, rest = text[1:].partition(" ")
-        module = commands.get(command)
-        if module is None:
-            say("bot> unknown command .{}".format(command))
-            continue
-        event = {"chat": CHAT, "sender": sender, "message_id": str(number), "sent_ms": time.time() * 1000}
-        try:
-            result = await client.call_command(module, command, rest, user=sender, event=event)
-        except PywardError as error:
+        outcome = await dispatcher.handle(sender, text, chat=CHAT, message_id=str(number))
+        if outcome.kind == "error":
+            error = outcome.error
             if error.reason == "acl_denied":
                 denied = error.data.get("denied", {})
                 if denied.get("reason") == "grant_expired":
-                    say("bot> {}, your permission for .{} has expired".format(sender, command))
+                    say("bot> {}, your permission for .{} has expired".format(sender, outcome.command))
                 else:
-                    say("bot> {}, .{} needs {} rights".format(sender, command, denied.get("needs", "more")))
+                    say("bot> {}, .{} needs {} rights".format(sender, outcome.command, denied.get("needs", "more")))
             else:
-                say("bot> .{} failed ({}): {}".format(command, error.reason, error.message))
-            continue
-        if isinstance(result.get("result"), str):
-            say("bot> " + result["result"])
+                say("bot> .{} failed ({}): {}".format(outcome.command, error.reason, error.message))
+        elif outcome.kind == "event":
+            for delivery in outcome.delivered:
+                if not delivery["ok"]:
+                    say("[event] {} failed: {}".format(delivery["module"], delivery["error"]["message"]))
+        elif outcome.text:
+            say("bot> " + outcome.text)
     await client.close()
 
 

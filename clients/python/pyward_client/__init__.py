@@ -10,6 +10,10 @@
     await client.load("notes", source)
     result = await client.call_command("notes", "note", "add milk", user="@ann", event={...})
 
+For a chat bot, `Dispatcher` (pyward_client.dispatcher) turns chat messages into calls: the
+command prefix, routing by each module's declared commands, `help`, a mapping of chat users to
+the identities the policy's ACL knows, and forwarding of other messages as events.
+
 Only the standard library is used. Errors from the supervisor raise `PywardError`, whose
 `reason` is the protocol's stable `data.reason` ("acl_denied", "rate_limited", ...).
 
@@ -18,13 +22,19 @@ A line from the supervisor longer than `line_limit` (keep it at least the policy
 with the reason "line_too_long"; other requests on the connection go on.
 """
 
+from __future__ import annotations
+
 import asyncio
 import errno
 import itertools
 import json
 import sys
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
-__all__ = ["Client", "PywardError", "DEFAULT_SOCKET"]
+__all__ = ["Client", "PywardError", "DEFAULT_SOCKET", "HostHandler", "Dispatcher", "Outcome"]
+
+#: `async def handler(module, args, event)` answering one kind of host call.
+HostHandler = Callable[[str, Dict[str, Any], Optional[Dict[str, Any]]], Awaitable[Any]]
 
 DEFAULT_SOCKET = "/run/pyward/pyward.sock"
 
@@ -33,7 +43,7 @@ _HEAD_BYTES = 4096
 _READ_BYTES = 1 << 16
 
 
-def _id_from_head(head):
+def _id_from_head(head: bytes) -> Optional[Union[int, str]]:
     """The top-level "id" of a JSON object, from the start of its text (the rest of the line
     was dropped), or None. Only a number or a string is an id."""
     text = head.decode("utf-8", "replace")
@@ -79,7 +89,7 @@ def _id_from_head(head):
 class PywardError(Exception):
     """The supervisor refused or a call failed. `reason` is stable; `data` has the details."""
 
-    def __init__(self, code, message, data):
+    def __init__(self, code: Optional[int], message: str, data: Optional[Dict[str, Any]]) -> None:
         super().__init__("{} ({})".format(message, (data or {}).get("reason", code)))
         self.code = code
         self.message = message
@@ -88,27 +98,29 @@ class PywardError(Exception):
 
 
 class Client:
-    def __init__(self, path=DEFAULT_SOCKET, *, reconnect=True, backoff=(0.05, 5.0), line_limit=1 << 20):
+    def __init__(self, path: str = DEFAULT_SOCKET, *, reconnect: bool = True,
+                 backoff: "tuple[float, float]" = (0.05, 5.0), line_limit: int = 1 << 20) -> None:
         self.path = path
         self.reconnect = reconnect
         self.backoff = backoff
         self.line_limit = line_limit
-        self._handlers = {}
-        self._pending = {}
+        self._handlers: Dict[str, HostHandler] = {}
+        self._pending: Dict[Any, "asyncio.Future[Dict[str, Any]]"] = {}
         self._ids = itertools.count(1)
         self._reader = self._writer = self._task = None
         self._lock = asyncio.Lock()
 
     # -- host calls ------------------------------------------------------------------------
 
-    def host(self, name):
+    def host(self, name: str) -> Callable[[HostHandler], HostHandler]:
         """Register `async def handler(module, args, event)` for the host call `name`
-        (reply, send_message, edit_message, kv_get, kv_set, kv_delete, log). Its return value
-        (JSON) is what the module's function returns; an exception is reported to the module.
-        `module` is the loaded module's name, or `run:NAME` for a one-shot run (whose key-value
-        calls never reach the bot)."""
+        (reply, send_message, edit_message, send_file, log). Its return value (JSON) is what
+        the module's function returns; an exception is reported to the module. `module` is the
+        loaded module's name, or `run:NAME` for a one-shot run. A module's storage, config and
+        schedules are kept by pyward: those calls never reach the bot. `send_file`'s args are
+        `name`, `mime`, `size` and `data` (base64)."""
 
-        def register(function):
+        def register(function: HostHandler) -> HostHandler:
             self._handlers[name] = function
             return function
 
@@ -116,7 +128,7 @@ class Client:
 
     # -- connection ------------------------------------------------------------------------
 
-    async def connect(self):
+    async def connect(self) -> None:
         delay, limit = self.backoff
         while True:
             try:
@@ -137,25 +149,25 @@ class Client:
                 delay *= 2
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
-    async def close(self):
+    async def close(self) -> None:
         if self._task:
             self._task.cancel()
         if self._writer:
             self._writer.close()
         self._reader = self._writer = self._task = None
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> "Client":
         await self.connect()
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _send(self, message):
+    async def _send(self, message: Dict[str, Any]) -> None:
         self._writer.write((json.dumps(message) + "\n").encode())
         await self._writer.drain()
 
-    async def _read_loop(self):
+    async def _read_loop(self) -> None:
         """Split what the supervisor sends into lines of at most `line_limit` bytes. A longer
         line is dropped as it arrives (never held whole) and fails only the request it answers;
         a line that is not JSON is skipped. Either way the connection goes on."""
@@ -197,7 +209,7 @@ class Client:
             self._pending.clear()
             self._reader = None
 
-    def _dispatch(self, line):
+    def _dispatch(self, line: bytes) -> None:
         if not line.strip():
             return
         try:
@@ -215,12 +227,12 @@ class Client:
         if future and not future.done():
             future.set_result(message)
 
-    def _too_long(self, head):
+    def _too_long(self, head: bytes) -> None:
         self._unreadable(head, "an answer from the supervisor was longer than this client's line_limit ({} bytes) "
                                "and was dropped; raise Client(line_limit=...) to at least the policy's "
                                "server.max_line_bytes".format(self.line_limit), "line_too_long")
 
-    def _unreadable(self, head, why, reason):
+    def _unreadable(self, head: bytes, why: str, reason: str) -> None:
         """A line that could not be read: fail the request it answers (found by the id at its
         start), or refuse the host call it carries, so that nobody waits for it."""
         request_id = _id_from_head(head)
@@ -237,7 +249,7 @@ class Client:
             return
         print("pyward_client: {}".format(why), file=sys.stderr)
 
-    async def _answer(self, message):
+    async def _answer(self, message: Dict[str, Any]) -> None:
         params = message.get("params", {})
         handler = self._handlers.get(params.get("call"))
         if handler is None:
@@ -253,7 +265,7 @@ class Client:
 
     # -- requests --------------------------------------------------------------------------
 
-    async def request(self, method, params=None):
+    async def request(self, method: str, params: Optional[Dict[str, Any]] = None) -> Any:
         """One JSON-RPC request; returns `result` or raises PywardError. Reconnects (with
         backoff) if the connection was lost."""
         async with self._lock:
@@ -277,61 +289,107 @@ class Client:
 
     # -- typed methods (docs/protocol.md) ---------------------------------------------------
 
-    async def load(self, name, source, tier=None):
-        params = {"name": name, "source": source}
+    async def load(self, name: str, source: str, tier: Optional[str] = None, *,
+                   approve: bool = False) -> Dict[str, Any]:
+        """Load (or replace) a module. A version asking for more than the baseline and any
+        earlier approval answers `{"pending_approval": True, ...}` and waits for `approve()`,
+        unless `approve=True` approves it now (admins only)."""
+        params: Dict[str, Any] = {"name": name, "source": source}
         if tier:
             params["tier"] = tier
+        if approve:
+            params["approve"] = True
         return await self.request("module.load", params)
 
-    async def unload(self, name):
-        return await self.request("module.unload", {"name": name})
+    async def approve(self, name: str, source_sha256: Optional[str] = None) -> Dict[str, Any]:
+        """Approve the version of `name` waiting for approval (exactly the one with this hash,
+        if given) and run it."""
+        params: Dict[str, Any] = {"name": name}
+        if source_sha256:
+            params["source_sha256"] = source_sha256
+        return await self.request("module.approve", params)
 
-    async def modules(self):
+    async def pending(self) -> List[Dict[str, Any]]:
+        """Versions waiting for approval, with what they ask for beyond what runs."""
+        return await self.request("module.pending")
+
+    async def configure(self, name: str, values: Mapping[str, Any], *,
+                        secret: Iterable[str] = ()) -> Dict[str, Any]:
+        """Set config values (`None` removes one); keys in `secret` are never shown again."""
+        return await self.request("module.configure", {"name": name, "values": dict(values),
+                                                        "secret": list(secret)})
+
+    async def unload(self, name: str, *, purge: bool = False) -> Dict[str, Any]:
+        """Unload a module; `purge=True` also forgets its storage, config and approval."""
+        params: Dict[str, Any] = {"name": name}
+        if purge:
+            params["purge"] = True
+        return await self.request("module.unload", params)
+
+    async def modules(self) -> List[Dict[str, Any]]:
         return await self.request("module.list")
 
-    async def call_command(self, module, command, args="", *, user, event=None):
-        params = {"module": module, "command": command, "args": args, "caller": {"user": user}}
+    async def call_command(self, module: str, command: str, args: str = "", *, user: str,
+                           event: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        params: Dict[str, Any] = {"module": module, "command": command, "args": args, "caller": {"user": user}}
         if event is not None:
             params["event"] = event
         return await self.request("module.call", params)
 
-    async def call_function(self, module, function, args=None, *, user):
+    async def call_function(self, module: str, function: str, args: Any = None, *,
+                            user: str) -> Dict[str, Any]:
         return await self.request("module.call", {"module": module, "function": function,
                                                   "args": args if args is not None else [], "caller": {"user": user}})
 
-    async def run(self, source, function, args=None, *, name=None, tier=None):
-        params = {"source": source, "function": function, "args": args if args is not None else []}
+    async def event(self, event: Dict[str, Any]) -> Dict[str, Any]:
+        """Forward a chat event (`{"type": "message", "chat", "sender", "text", ...}`) once;
+        pyward delivers it to every module that asked for it. The answer says per module what
+        happened: `{"delivered": [{"module", "ok", "result" | "error"}]}`."""
+        return await self.request("module.event", {"event": event})
+
+    async def subscribe(self, modules: Union[str, Sequence[str]] = "*") -> Dict[str, Any]:
+        """Get the host calls of these modules' events and schedules on this connection
+        (`"*"`: every module). Reconnecting does not renew it: call it again."""
+        return await self.request("host.subscribe", {"modules": modules if isinstance(modules, str) else list(modules)})
+
+    async def run(self, source: str, function: str, args: Any = None, *, name: Optional[str] = None,
+                  tier: Optional[str] = None) -> Dict[str, Any]:
+        params: Dict[str, Any] = {"source": source, "function": function, "args": args if args is not None else []}
         if name:
             params["name"] = name
         if tier:
             params["tier"] = tier
         return await self.request("run", params)
 
-    async def grant(self, user, module, command=None, *, expires_in=None):
-        params = {"user": user, "module": module}
+    async def grant(self, user: str, module: str, command: Optional[str] = None, *,
+                    expires_in: Optional[float] = None) -> Dict[str, Any]:
+        params: Dict[str, Any] = {"user": user, "module": module}
         if command:
             params["command"] = command
         if expires_in is not None:
             params["expires_in_seconds"] = expires_in
         return await self.request("acl.grant", params)
 
-    async def revoke(self, user, module, command=None):
-        params = {"user": user, "module": module}
+    async def revoke(self, user: str, module: str, command: Optional[str] = None) -> Dict[str, Any]:
+        params: Dict[str, Any] = {"user": user, "module": module}
         if command:
             params["command"] = command
         return await self.request("acl.revoke", params)
 
-    async def grants(self):
+    async def grants(self) -> List[Dict[str, Any]]:
         return await self.request("acl.list")
 
-    async def health(self):
+    async def health(self) -> Dict[str, Any]:
         return await self.request("health")
 
-    async def release(self, module):
+    async def release(self, module: str) -> Dict[str, Any]:
         return await self.request("quarantine.release", {"module": module})
 
-    async def reload_policy(self):
+    async def reload_policy(self) -> Dict[str, Any]:
         return await self.request("policy.reload")
 
-    async def audit(self, limit=100):
+    async def audit(self, limit: int = 100) -> List[Dict[str, Any]]:
         return await self.request("audit.list", {"limit": limit})
+
+
+from .dispatcher import Dispatcher, Outcome  # noqa: E402  (it uses Client and PywardError)

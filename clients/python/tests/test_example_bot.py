@@ -22,6 +22,10 @@ SCRIPT = """\
 @bob: .clear-notes
 @bob: .clear-notes
 @ann: .free-stickers
+@ann: .afk lunch
+@bob: is @ann around?
+@ann: back
+@ann: .help
 """
 
 
@@ -46,3 +50,9 @@ def test_a_scripted_conversation(daemon):
     assert "bot> @bob, your permission for .clear-notes has expired" in lines
     assert lines.count("bot> @bob, .clear-notes needs sudo rights") == 2, "the expiry is told once"
     assert "bot> unknown command .free-stickers" in lines
+    # Events: the afk module hears plain messages; its data is in pyward's storage.
+    assert "bot> @ann is now away" in lines
+    assert "bot> @ann is away: lunch" in lines
+    assert "bot> welcome back, @ann" in lines
+    assert any(l.startswith("bot> .afk — afk REASON") for l in lines), text
+    assert ".note — note add TEXT | note list" in text

@@ -210,7 +210,7 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
     };
     let default_args = match target {
         Target::Command(_) => "\"\"",
-        Target::Function(_) => "[]",
+        Target::Function(_) | Target::Event(_) | Target::Every(_) => "[]",
     };
     let call_args = args.args.as_deref().unwrap_or(default_args);
     let event = args
@@ -279,9 +279,15 @@ impl LocalHost {
                 self.store.insert(key(), args["value"].clone());
                 serde_json::Value::Null
             }
-            "kv_delete" => {
-                self.store.remove(&key());
-                serde_json::Value::Null
+            "kv_delete" => serde_json::Value::Bool(self.store.remove(&key()).is_some()),
+            "kv_keys" => {
+                let prefix = args["prefix"].as_str().unwrap_or_default();
+                serde_json::json!(
+                    self.store
+                        .keys()
+                        .filter(|k| k.starts_with(prefix))
+                        .collect::<Vec<_>>()
+                )
             }
             "http_request" => {
                 // Recorded, not made: the broker and its checks live in `pyward serve`.

@@ -57,10 +57,21 @@ pub struct HostCalls {
     /// Host calls refused because the tier does not grant them.
     denied: u32,
     exceeded: Option<Exceeded>,
+    /// The first budget that refused one host call without stopping the call (a storage quota,
+    /// a file too large): the module may catch it; if the call fails anyway, this is why.
+    soft: Option<Exceeded>,
     /// The call was told to stop (see [`HostCalls::must_stop`]).
     stopped: bool,
     /// Brokered HTTP requests made so far (`http.max_requests_per_call`).
     http_requests: u32,
+}
+
+/// The budgets that bit during a call: one that stopped it, and one that refused a host call
+/// the module may have caught.
+#[derive(Debug, Default)]
+pub struct Bitten {
+    pub hard: Option<Exceeded>,
+    pub soft: Option<Exceeded>,
 }
 
 impl HostCalls {
@@ -72,6 +83,7 @@ impl HostCalls {
             made: 0,
             denied: 0,
             exceeded: None,
+            soft: None,
             stopped: false,
             http_requests: 0,
         }
@@ -103,7 +115,8 @@ impl HostCalls {
                 ),
             });
         }
-        if args_json.len() > max_args {
+        // A file's size has its own budget (media.max_file_bytes), checked when it is relayed.
+        if args_json.len() > max_args && call != "send_file" {
             return self.bite(Exceeded {
                 budget: "budgets.max_host_call_args_bytes",
                 limit: max_args as u64,
@@ -162,9 +175,20 @@ impl HostCalls {
         false
     }
 
-    /// The budget that bit during the call, if one did.
-    pub fn exceeded(self) -> Option<Exceeded> {
-        self.exceeded
+    /// Refuse one host call for a budget without stopping the call; returns what the module is
+    /// told (`budget:` prefix: `pyward.BudgetExceeded`).
+    pub fn refuse_soft(&mut self, exceeded: Exceeded) -> String {
+        let message = format!("budget: {}", exceeded.message);
+        self.soft.get_or_insert(exceeded);
+        message
+    }
+
+    /// Every budget that bit.
+    pub fn bitten(self) -> Bitten {
+        Bitten {
+            hard: self.exceeded,
+            soft: self.soft,
+        }
     }
 }
 
@@ -293,7 +317,7 @@ mod tests {
         assert!(!calls.must_stop());
         // Refused from now on, under the same budget.
         assert!(calls.admit("log", "{}").is_err());
-        let exceeded = calls.exceeded().unwrap();
+        let exceeded = calls.bitten().hard.unwrap();
         assert_eq!(exceeded.budget, "budgets.max_host_calls_per_call");
         assert_eq!(exceeded.error().data["reason"], "budget_exceeded");
         assert_eq!(exceeded.error().data["limit"], 2);
@@ -301,7 +325,7 @@ mod tests {
         let mut calls = HostCalls::new("m", &budgets(), 1000);
         assert!(calls.admit("log", "{\"message\": \"long\"}").is_err());
         assert_eq!(
-            calls.exceeded().unwrap().budget,
+            calls.bitten().hard.unwrap().budget,
             "budgets.max_host_call_args_bytes"
         );
     }

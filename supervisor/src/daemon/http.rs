@@ -18,7 +18,7 @@
 //! the way (timeout, connection refused, TLS) is an ordinary error (`pyward.http.Error`). Both,
 //! and every completed request (module, host, status, bytes), are audited by the caller.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -81,16 +81,56 @@ impl From<Refusal> for Failure {
     }
 }
 
-/// May `module` of `tier` reach `host` at all? Today the tier's `http_hosts` decides; the
-/// module's approved manifest will narrow it further (docs/policy.md).
-pub fn http_allowed(policy: &Policy, tier: &str, _module: &str, host: &str) -> Result<(), Refusal> {
-    if policy.http.tier_allows(tier, host) {
-        return Ok(());
+/// Who is asking: the module's name and, for a loaded module, the hosts its approved manifest
+/// names (`None`: a one-shot run or a test, which has no manifest).
+#[derive(Debug, Clone, Copy)]
+pub struct Requester<'a> {
+    pub module: &'a str,
+    pub approved: Option<&'a BTreeSet<String>>,
+}
+
+/// May `requester` of `tier` reach `host` at all? The tier's `http_hosts` must list it, and a
+/// loaded module's approved manifest must name it (a pattern `*.example.org` names its
+/// subdomains); a requester with no manifest (a one-shot run) reaches nothing.
+pub fn http_allowed(
+    policy: &Policy,
+    tier: &str,
+    requester: Requester<'_>,
+    host: &str,
+) -> Result<(), Refusal> {
+    if !policy.http.tier_allows(tier, host) {
+        return Err(refusal(
+            format!("tiers.{tier}.http_hosts"),
+            format!("`{host}` is not on the http_hosts list of tier `{tier}`"),
+        ));
     }
-    Err(refusal(
-        format!("tiers.{tier}.http_hosts"),
-        format!("`{host}` is not on the http_hosts list of tier `{tier}`"),
-    ))
+    let named = |pattern: &String| {
+        pattern == host
+            || matches!(
+                (pattern.parse::<IpAddr>(), host.parse::<IpAddr>()),
+                (Ok(a), Ok(b)) if a == b
+            )
+            || pattern
+                .strip_prefix("*.")
+                .is_some_and(|domain| host.ends_with(&format!(".{domain}")))
+    };
+    match requester.approved {
+        Some(hosts) if hosts.iter().any(named) => Ok(()),
+        Some(_) => Err(refusal(
+            "manifest.http",
+            format!(
+                "`{host}` is not among the hosts module `{}`'s approved manifest names (pyward.manifest(http=[...]))",
+                requester.module
+            ),
+        )),
+        None => Err(refusal(
+            "manifest.http",
+            format!(
+                "`{}` has no approved manifest, so no host (one-shot runs cannot use brokered HTTP)",
+                requester.module
+            ),
+        )),
+    }
 }
 
 /// What a module asked for (the `http_request` host call's arguments).
@@ -244,9 +284,11 @@ impl Broker {
         policy: &Policy,
         tier: &str,
         module: &str,
+        approved: Option<&BTreeSet<String>>,
         made_in_call: u32,
         args: &Value,
     ) -> (Result<String, String>, Audit) {
+        let requester = Requester { module, approved };
         let started = Instant::now();
         let host_of = |url: &str| {
             Url::parse(url)
@@ -262,7 +304,7 @@ impl Broker {
             Err(r) => Err(Failure::Refused(r)),
             Ok(request) => {
                 let handle = tokio::runtime::Handle::current();
-                handle.block_on(fetch(policy, tier, module, request))
+                handle.block_on(fetch(policy, tier, requester, request))
             }
         };
         let url = args["url"].as_str().unwrap_or("");
@@ -354,7 +396,7 @@ fn now_ms() -> u64 {
 async fn fetch(
     policy: &Policy,
     tier: &str,
-    module: &str,
+    requester: Requester<'_>,
     mut request: Request,
 ) -> Result<Answer, Failure> {
     let http = &policy.http;
@@ -368,7 +410,7 @@ async fn fetch(
     let mut redirects = 0u32;
     loop {
         let hop = async {
-            let (host, addresses) = check_url(policy, tier, module, &url).await?;
+            let (host, addresses) = check_url(policy, tier, requester, &url).await?;
             send(
                 &request,
                 &url,
@@ -452,7 +494,7 @@ async fn fetch(
 async fn check_url(
     policy: &Policy,
     tier: &str,
-    module: &str,
+    requester: Requester<'_>,
     url: &Url,
 ) -> Result<(String, Vec<IpAddr>), Failure> {
     let http = &policy.http;
@@ -480,7 +522,7 @@ async fn check_url(
             .into());
         }
     }
-    http_allowed(policy, tier, module, &host)?;
+    http_allowed(policy, tier, requester, &host)?;
     let port = url.port_or_known_default().unwrap_or(443);
     let addresses = match url.host() {
         Some(url::Host::Ipv4(a)) => vec![IpAddr::V4(a)],
@@ -649,18 +691,42 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        match rt.block_on(check_url(policy, "t", "m", &url)) {
+        let approved = BTreeSet::from([
+            "api.example.org".to_string(),
+            "127.0.0.1".to_string(),
+            "*.ok.test".to_string(),
+            "evil.test".to_string(),
+        ]);
+        let requester = Requester {
+            module: "m",
+            approved: Some(&approved),
+        };
+        match rt.block_on(check_url(policy, "t", requester, &url)) {
             Err(Failure::Refused(r)) => r,
             other => panic!("{url}: {other:?}"),
         }
     }
 
     #[test]
-    fn hosts_come_from_the_tier() {
+    fn hosts_come_from_the_tier_and_the_approved_manifest() {
         let p = policy("");
-        assert!(http_allowed(&p, "t", "m", "api.example.org").is_ok());
-        assert!(http_allowed(&p, "t", "m", "x.ok.test").is_ok());
-        let r = http_allowed(&p, "community", "m", "api.example.org").unwrap_err();
+        let approved = BTreeSet::from(["api.example.org".to_string(), "*.ok.test".to_string()]);
+        let module = Requester {
+            module: "m",
+            approved: Some(&approved),
+        };
+        assert!(http_allowed(&p, "t", module, "api.example.org").is_ok());
+        assert!(http_allowed(&p, "t", module, "x.ok.test").is_ok());
+        // On the tier's list, not in the manifest.
+        let r = http_allowed(&p, "t", module, "evil.test").unwrap_err();
+        assert!(r.rule.contains("manifest.http"), "{r:?}");
+        // No manifest (a one-shot run): nothing.
+        let one_shot = Requester {
+            module: "run:x",
+            approved: None,
+        };
+        assert!(http_allowed(&p, "t", one_shot, "api.example.org").is_err());
+        let r = http_allowed(&p, "community", module, "api.example.org").unwrap_err();
         assert_eq!(r.rule, "tiers.community.http_hosts");
         assert_eq!(
             refused(&p, "https://other.example.org/").rule,

@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod http;
 pub mod lines;
+pub mod module_state;
 pub mod outbox;
 pub mod peers;
 pub mod quarantine;

@@ -44,6 +44,9 @@ pub enum Reason {
     WorkerCrashed,
     /// A budget of the policy bit (`data.budget` names its key, `data.limit` its value).
     BudgetExceeded,
+    /// A module asks for a capability its trust tier cannot grant, or uses one its manifest
+    /// does not declare.
+    CapabilityDenied,
     Internal,
 }
 
@@ -67,6 +70,7 @@ impl Reason {
             Reason::ModuleError => 1010,
             Reason::WorkerCrashed => 1011,
             Reason::BudgetExceeded => 1012,
+            Reason::CapabilityDenied => 1013,
         }
     }
 
@@ -86,6 +90,7 @@ impl Reason {
             Reason::ModuleError => "module_error",
             Reason::WorkerCrashed => "worker_crashed",
             Reason::BudgetExceeded => "budget_exceeded",
+            Reason::CapabilityDenied => "capability_denied",
             Reason::Internal => "internal",
         }
     }

@@ -12,16 +12,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pyward_policy::Policy;
 use pyward_policy::acl::{self, Grant, GrantTarget};
-use pyward_policy::config::{HostCall, Role, Security};
+use pyward_policy::config::{HostCall, KNOWN_EVENTS, Role, Security};
+use pyward_policy::manifest::{self, Capabilities, Manifest};
 use pyward_policy::scan;
 use pyward_worker::cgroup::{CgroupRoot, WorkerCgroup};
 use pyward_worker::process::{WorkerFailure, WorkerProcess};
-use pyward_worker::runtime::{CallOutcome, CommandInfo, Target};
+use pyward_worker::runtime::{CallOutcome, CommandInfo, Loaded, PeriodicInfo, Target};
 use pyward_worker::verdict;
 use pyward_worker::zygote::{self, SharedZygote, ZygoteClient};
 use serde_json::{Value, json};
@@ -31,15 +32,16 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio_util::bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
-use super::budget::{self, Exceeded, HostCalls};
+use super::budget::{self, Bitten, Exceeded, HostCalls};
 use super::http::Broker;
 use super::lines::{Line, LineCodec};
+use super::module_state;
 use super::outbox::{self, Outbox};
 use super::peers::{Peers, Refusal, Refusals};
 use super::quarantine::Health;
 use super::rate_limit::RateLimiter;
 use super::rpc::{self, Reason, RpcError};
-use super::store::Store;
+use super::store::{Pending, Store};
 use super::verdicts;
 
 /// How long the supervisor waits for the host to answer one host call.
@@ -57,6 +59,12 @@ struct Module {
     tier: String,
     source: String,
     commands: Vec<CommandInfo>,
+    /// What the module runs with: its manifest made concrete, approved, within its tier.
+    caps: Capabilities,
+    /// Chat events it has handlers for (`@pyward.on`), within `caps.events`.
+    events: Vec<String>,
+    /// Its periodic handlers (`@pyward.every`).
+    periodic: Vec<PeriodicInfo>,
     health: Health,
     calls: u64,
     /// The persistent worker; `None` until first needed, or after it died (it is restarted).
@@ -95,6 +103,10 @@ struct State {
     one_shots: AtomicUsize,
     /// Brokered HTTP (`http_request`): its per-module windows.
     http: Broker,
+    /// The bot connection that gets each module's event and schedule host calls
+    /// (`host.subscribe`), by module name; `subscribe_all` for every module.
+    subscribers: Mutex<HashMap<String, Weak<Conn>>>,
+    subscribe_all: Mutex<Option<Weak<Conn>>>,
 }
 
 fn now_secs() -> u64 {
@@ -298,11 +310,44 @@ async fn serve(
         refusals: Mutex::new(refusals),
         one_shots: AtomicUsize::new(0),
         http: Broker::default(),
+        subscribers: Mutex::new(HashMap::new()),
+        subscribe_all: Mutex::new(None),
     });
     // Reload what was loaded before the restart: scanned again (the policy may have changed),
     // each in a fresh worker; health and quarantine as they were.
     let reload = state.clone();
     tokio::task::spawn_blocking(move || reload_modules(&reload, stored)).await?;
+    // Periodic slots missed while the supervisor was down are skipped (one-offs stay due and
+    // fire once); then due schedules are fired every 200 ms.
+    if let Err(e) = lock(&state.store).skip_missed_periodic(now_ms()) {
+        eprintln!(
+            "{}",
+            json!({ "event": "schedule_failed", "error": e.to_string() })
+        );
+    }
+    let ticking = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let state = ticking.clone();
+            let due =
+                tokio::task::spawn_blocking(move || lock(&state.store).take_due(now_ms())).await;
+            match due {
+                Ok(Ok(due)) => {
+                    for due in due {
+                        tokio::spawn(fire(ticking.clone(), due));
+                    }
+                }
+                Ok(Err(e)) => {
+                    eprintln!(
+                        "{}",
+                        json!({ "event": "schedule_failed", "error": e.to_string() })
+                    );
+                }
+                Err(_) => {}
+            }
+        }
+    });
     eprintln!(
         "{}",
         json!({ "event": "listening", "socket": socket.display().to_string() })
@@ -805,20 +850,60 @@ async fn dispatch(
         "module.unload" => {
             require_admin(role, method)?;
             let name = param(&params, "name")?;
+            let purge = match &params["purge"] {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                _ => return Err(bad_param("purge", "`purge` must be true or false")),
+            };
             let mut modules = lock(&state.modules);
-            if !modules.contains_key(name) {
+            let pending = lock(&state.store).pending(name).ok().flatten().is_some();
+            if !modules.contains_key(name) && !pending && !purge {
                 return Err(not_found(name));
             }
-            // Not recorded, so not done: the module stays loaded if the disk refuses.
-            state.audited("unloaded", json!({ "module": name }), |s| {
-                s.remove_module(name)
+            // Not recorded, so not done: the module stays loaded if the disk refuses. Its
+            // schedules and any version waiting for approval go with it; its storage, config
+            // and approval stay for the next load unless `purge` says otherwise.
+            state.audited("unloaded", json!({ "module": name, "purge": purge }), |s| {
+                s.remove_module(name)?;
+                s.remove_schedules(name)?;
+                s.remove_pending(name)?;
+                if purge {
+                    s.purge(name)?;
+                }
+                Ok(())
             })?;
             modules.remove(name);
-            Ok(json!({ "unloaded": name }))
+            drop(modules);
+            forget_subscription(state, name);
+            Ok(json!({ "unloaded": name, "purged": purge }))
         }
-        "module.list" => Ok(Value::Array(
-            lock(&state.modules).values().map(describe).collect(),
-        )),
+        "module.list" => Ok(Value::Array(list_modules(state))),
+        "module.pending" => {
+            require_admin(role, method)?;
+            let pending = lock(&state.store).all_pending().map_err(rpc::internal)?;
+            Ok(Value::Array(
+                pending
+                    .into_iter()
+                    .map(|(name, p)| describe_pending(state, &name, &p))
+                    .collect(),
+            ))
+        }
+        "module.approve" => {
+            require_admin(role, method)?;
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || approve(&state, &params))
+                .await
+                .map_err(rpc::internal)?
+        }
+        "module.configure" => {
+            require_admin(role, method)?;
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || configure(&state, &params))
+                .await
+                .map_err(rpc::internal)?
+        }
+        "module.event" => deliver_event(state, conn, &params).await,
+        "host.subscribe" => subscribe(state, conn, &params),
         "health" => {
             let modules: Vec<Value> = lock(&state.modules).values().map(describe).collect();
             let cgroups = state.cgroups.as_ref().map(|c| c.support);
@@ -879,6 +964,10 @@ async fn dispatch(
     }
 }
 
+fn bad_param(param: &str, message: impl Into<String>) -> RpcError {
+    rpc::error(Reason::InvalidParams, message, json!({ "param": param }))
+}
+
 fn not_found(name: &str) -> RpcError {
     rpc::error(
         Reason::NotFound,
@@ -900,8 +989,74 @@ fn describe(m: &Module) -> Value {
         "worker": worker,
         "tier": m.tier,
         "commands": m.commands,
+        "capabilities": m.caps,
+        "events": m.events,
+        "periodic": m.periodic,
         "calls": m.calls,
         "health": m.health,
+    })
+}
+
+/// `module.list`: each loaded module, with what is kept for it (its config, secret values
+/// shown only as `{"secret": true}`; its storage use; a version waiting for approval).
+fn list_modules(state: &State) -> Vec<Value> {
+    let mut entries: Vec<Value> = lock(&state.modules).values().map(describe).collect();
+    let store = lock(&state.store);
+    for entry in &mut entries {
+        let name = entry["name"].as_str().unwrap_or_default().to_string();
+        entry["config"] = config_view(&store, &name);
+        if let Ok((keys, bytes)) = store.kv_usage(&name) {
+            entry["storage"] = json!({ "keys": keys, "bytes": bytes });
+        }
+        if let Ok(one_offs) = store.pending_one_offs(&name) {
+            entry["scheduled"] = one_offs
+                .into_iter()
+                .map(|(name, at_ms)| json!({ "name": name, "at_ms": at_ms }))
+                .collect();
+        }
+        if let Ok(Some(a)) = store.approval(&name) {
+            entry["approved"] = json!({
+                "source_sha256": a.source_sha256,
+                "capabilities": a.capabilities,
+            });
+        }
+        if let Ok(Some(p)) = store.pending(&name) {
+            entry["pending"] = json!({
+                "source_sha256": p.source_sha256,
+                "requested": p.requested,
+            });
+        }
+    }
+    entries
+}
+
+/// A module's config as `module.list` shows it: values, except secret ones.
+fn config_view(store: &Store, module: &str) -> Value {
+    let mut view = serde_json::Map::new();
+    for (key, value, secret) in store.config_list(module).unwrap_or_default() {
+        let shown = if secret {
+            json!({ "secret": true })
+        } else {
+            json!({ "value": serde_json::from_str::<Value>(&value).unwrap_or(Value::Null) })
+        };
+        view.insert(key, shown);
+    }
+    Value::Object(view)
+}
+
+fn describe_pending(state: &State, name: &str, p: &Pending) -> Value {
+    let running = lock(&state.modules).get(name).map(|m| m.caps.clone());
+    let widening = match &running {
+        Some(caps) => p.requested.widening_over(caps),
+        None => Vec::new(),
+    };
+    json!({
+        "name": name,
+        "tier": p.tier,
+        "source_sha256": p.source_sha256,
+        "requested": p.requested,
+        "running": running,
+        "widening": widening,
     })
 }
 
@@ -963,27 +1118,84 @@ fn tier_of(policy: &Policy, params: &Value) -> Result<String, RpcError> {
     }
 }
 
-/// Scan a module's source; a rejection is audited and becomes the error the client sees.
+/// Scan a module's source and read its manifest; a rejection (by the scanner, or a manifest
+/// that cannot be read statically) is audited and becomes the error the client sees.
 fn scan_or_reject(
     state: &State,
     policy: &Policy,
     name: &str,
     source: &str,
-) -> Result<scan::FileReport, RpcError> {
-    let report = scan::scan_source(name, source.as_bytes(), &policy.scan);
-    if !report.is_clean() && !policy.scan.dangerously_skip_scan {
+) -> Result<(scan::FileReport, Option<Manifest>), RpcError> {
+    let (report, manifest, findings) = scan_with_manifest(policy, name, source);
+    if let Some(findings) = findings {
         let error = rpc::error(
             Reason::ScanRejected,
             format!("module `{name}` was rejected by the scanner"),
-            json!({ "findings": report.findings }),
+            json!({ "findings": findings }),
         );
         return Err(state.refuse(
             error,
             "scan_rejected",
-            json!({ "module": name, "findings": report.findings }),
+            json!({ "module": name, "findings": findings }),
         ));
     }
-    Ok(report)
+    Ok((report, manifest))
+}
+
+/// The scan and the manifest of a source; `Some(findings)` if it is rejected. The manifest is
+/// read only from a source the scanner accepted (the scan bounds its nesting first).
+fn scan_with_manifest(
+    policy: &Policy,
+    name: &str,
+    source: &str,
+) -> (scan::FileReport, Option<Manifest>, Option<Value>) {
+    let report = scan::scan_source(name, source.as_bytes(), &policy.scan);
+    if !report.is_clean() && !policy.scan.dangerously_skip_scan {
+        let findings = json!(report.findings);
+        return (report, None, Some(findings));
+    }
+    let reading = if report.is_clean() {
+        manifest::read_manifest(source)
+    } else {
+        manifest::ManifestReading::default()
+    };
+    if !reading.findings.is_empty() {
+        let mut findings = json!(report.findings);
+        if let Value::Array(list) = &mut findings {
+            list.extend(reading.findings.iter().map(|f| json!(f)));
+        }
+        return (report, None, Some(findings));
+    }
+    (report, reading.manifest, None)
+}
+
+/// What a manifest asks for under `tier`, refused (audited) if the tier cannot grant it.
+fn capabilities_within_tier(
+    state: &State,
+    policy: &Policy,
+    name: &str,
+    tier: &str,
+    manifest: Option<&Manifest>,
+) -> Result<Capabilities, RpcError> {
+    let tier_def = &policy.tiers[tier];
+    let requested = Capabilities::requested(manifest, policy, tier_def);
+    let over = requested.beyond_tier(policy, tier, tier_def);
+    if over.is_empty() {
+        return Ok(requested);
+    }
+    let error = rpc::error(
+        Reason::CapabilityDenied,
+        format!(
+            "module `{name}` asks for more than its tier `{tier}` can grant: {}",
+            over.join("; ")
+        ),
+        json!({ "module": name, "tier": tier, "over": over, "requested": requested }),
+    );
+    Err(state.refuse(
+        error,
+        "capability_denied",
+        json!({ "module": name, "tier": tier, "over": over }),
+    ))
 }
 
 /// Module names (and one-shot names, which share the rule): what host calls, audit records and
@@ -1006,34 +1218,314 @@ fn check_name(name: &str) -> Result<(), RpcError> {
     }
 }
 
-/// Scan, start a persistent worker, load the module. Blocking (runs off the async threads).
+/// How a module version came to be allowed to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Allowed {
+    /// It asks for nothing beyond the baseline (what every module gets).
+    Baseline,
+    /// It asks for nothing beyond what an admin approved for this module before.
+    PreviouslyApproved,
+    /// An admin approves it now (`approve: true`, or `module.approve`).
+    ApprovedNow,
+}
+
+impl Allowed {
+    fn name(self) -> &'static str {
+        match self {
+            Allowed::Baseline => "baseline",
+            Allowed::PreviouslyApproved => "previously_approved",
+            Allowed::ApprovedNow => "approved_now",
+        }
+    }
+}
+
+/// `module.load`: scan, read the manifest, check it against the tier and what was approved.
+/// A version that asks for more than the baseline and any earlier approval waits for an admin
+/// (`module.approve`) unless `approve: true`, while an older version keeps running. Blocking.
 fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
     let policy = state.policy();
     let name = param(params, "name")?.to_string();
     let source = param(params, "source")?.to_string();
+    let approve = match &params["approve"] {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        _ => return Err(bad_param("approve", "`approve` must be true or false")),
+    };
     check_name(&name)?;
     let tier = tier_of(&policy, params)?;
-    let report = scan_or_reject(state, &policy, &name, &source)?;
-    let (worker, commands) = start_worker(state, &name, &source, &tier)?;
+    let (report, manifest) = scan_or_reject(state, &policy, &name, &source)?;
+    let requested = capabilities_within_tier(state, &policy, &name, &tier, manifest.as_ref())?;
+    let baseline = Capabilities::baseline(&policy, &policy.tiers[&tier]);
+    let approved = lock(&state.store)
+        .approval(&name)
+        .map_err(rpc::internal)?
+        .map(|a| a.capabilities);
+    let allowed = if approve {
+        Allowed::ApprovedNow
+    } else if requested.within(&baseline) {
+        Allowed::Baseline
+    } else if approved.as_ref().is_some_and(|a| requested.within(a)) {
+        Allowed::PreviouslyApproved
+    } else {
+        // Wait for an admin; what runs now (if anything) keeps running.
+        let sha = scan::sha256_hex(source.as_bytes());
+        let widening = requested.widening_over(approved.as_ref().unwrap_or(&baseline));
+        let pending = Pending {
+            tier: tier.clone(),
+            source,
+            source_sha256: sha.clone(),
+            requested: requested.clone(),
+        };
+        state.audited(
+            "approval_requested",
+            json!({ "module": name, "tier": tier, "source_sha256": sha, "requested": requested, "widening": widening }),
+            |s| s.save_pending(&name, &pending, now_secs()),
+        )?;
+        let running = lock(&state.modules).contains_key(&name);
+        return Ok(json!({
+            "name": name,
+            "pending_approval": true,
+            "running": running,
+            "source_sha256": sha,
+            "requested": requested,
+            "widening": widening,
+            "scan": { "verdict": report.verdict, "findings": report.findings },
+        }));
+    };
+    let mut answer = install(state, &name, &source, &tier, requested, allowed)?;
+    answer["scan"] = json!({ "verdict": report.verdict, "findings": report.findings });
+    Ok(answer)
+}
+
+/// `module.approve`: run the version waiting for approval (its hash may be given, so that an
+/// admin approves exactly what they reviewed), and remember what it was granted.
+fn approve(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
+    let policy = state.policy();
+    let name = param(params, "name")?.to_string();
+    let Some(pending) = lock(&state.store).pending(&name).map_err(rpc::internal)? else {
+        return Err(rpc::error(
+            Reason::NotFound,
+            format!("no version of `{name}` waits for approval"),
+            json!({ "module": name }),
+        ));
+    };
+    if let Some(sha) = params["source_sha256"].as_str()
+        && sha != pending.source_sha256
+    {
+        return Err(rpc::error(
+            Reason::InvalidParams,
+            format!(
+                "the version of `{name}` waiting for approval has source_sha256 {}, not {sha}:                  it changed since you reviewed it",
+                pending.source_sha256
+            ),
+            json!({ "param": "source_sha256", "pending": pending.source_sha256 }),
+        ));
+    }
+    if !policy.tiers.contains_key(&pending.tier) {
+        return Err(rpc::error(
+            Reason::InvalidParams,
+            format!("no trust tier `{}`", pending.tier),
+            json!({ "tier": pending.tier }),
+        ));
+    }
+    // Checked again: the policy may have changed since it was asked for.
+    let (_, manifest) = scan_or_reject(state, &policy, &name, &pending.source)?;
+    let requested =
+        capabilities_within_tier(state, &policy, &name, &pending.tier, manifest.as_ref())?;
+    install(
+        state,
+        &name,
+        &pending.source,
+        &pending.tier,
+        requested,
+        Allowed::ApprovedNow,
+    )
+}
+
+/// Start a worker for an allowed version, check what it declares against its capabilities,
+/// then record it (module, approval, periodic schedules, and the audit records: one
+/// transaction) and make it the running version. Blocking.
+fn install(
+    state: &Arc<State>,
+    name: &str,
+    source: &str,
+    tier: &str,
+    caps: Capabilities,
+    allowed: Allowed,
+) -> Result<Value, RpcError> {
+    let policy = state.policy();
+    let granted = caps.granted_calls(&policy.tiers[tier]);
+    let (worker, loaded) = start_worker(state, name, source, &granted)?;
+    let periodic = check_declarations(name, &loaded, &caps, &policy)?;
     let health = Health::new(&policy.quarantine);
-    let scan_json = json!({ "verdict": report.verdict, "findings": report.findings });
-    let record = json!({ "module": name, "tier": tier, "source_sha256": scan::sha256_hex(source.as_bytes()) });
+    let scan_json = json!({ "verdict": "clean" });
+    let sha = scan::sha256_hex(source.as_bytes());
+    let record = json!({ "module": name, "tier": tier, "source_sha256": sha, "capabilities": caps, "allowed": allowed.name() });
+    let (time, approval_record) = audit_record(
+        "approved",
+        json!({ "module": name, "tier": tier, "source_sha256": sha, "capabilities": caps }),
+    );
     state.audited("loaded", record, |s| {
-        s.save_module(&name, &tier, &source, &scan_json, &health, now_secs())
+        s.save_module(name, tier, source, &scan_json, &health, now_secs())?;
+        s.sync_periodic(name, &periodic, now_ms())?;
+        if allowed == Allowed::ApprovedNow {
+            s.save_approval(name, &caps, &sha, now_secs())?;
+            s.remove_pending(name)?;
+            s.audit(time, "approved", &approval_record)?;
+        } else if allowed == Allowed::Baseline || allowed == Allowed::PreviouslyApproved {
+            // A narrower version replaces one that waited to widen: nothing waits any more.
+            s.remove_pending(name)?;
+        }
+        Ok(())
     })?;
+    if allowed == Allowed::ApprovedNow {
+        eprintln!("{approval_record}");
+    }
     let module = Module {
-        name: name.clone(),
-        tier,
-        source,
-        commands: commands.clone(),
+        name: name.to_string(),
+        tier: tier.to_string(),
+        source: source.to_string(),
+        commands: loaded.commands.clone(),
+        caps: caps.clone(),
+        events: loaded.events.clone(),
+        periodic: loaded.periodic.clone(),
         health,
         calls: 0,
         worker: Arc::new(Mutex::new(Some(worker))),
     };
-    lock(&state.modules).insert(name.clone(), module);
-    Ok(
-        json!({ "name": name, "commands": commands, "scan": { "verdict": report.verdict, "findings": report.findings } }),
-    )
+    lock(&state.modules).insert(name.to_string(), module);
+    Ok(json!({
+        "name": name,
+        "commands": loaded.commands,
+        "capabilities": caps,
+        "events": loaded.events,
+        "periodic": loaded.periodic,
+        "approval": allowed.name(),
+        "source_sha256": sha,
+    }))
+}
+
+/// What a loaded module declares at run time (`@pyward.on`, `@pyward.every`) must be within
+/// its capabilities and the policy's schedule budgets. Returns its periodic schedules.
+fn check_declarations(
+    name: &str,
+    loaded: &Loaded,
+    caps: &Capabilities,
+    policy: &Policy,
+) -> Result<Vec<(String, u64)>, RpcError> {
+    for event in &loaded.events {
+        if !caps.events.contains(event) {
+            return Err(rpc::error(
+                Reason::CapabilityDenied,
+                format!(
+                    "module `{name}` handles the event `{event}` (@pyward.on) but its manifest                      does not ask for it (events=[...])"
+                ),
+                json!({ "module": name, "event": event }),
+            ));
+        }
+    }
+    module_state::periodic_schedules(name, &loaded.periodic, caps, policy).map_err(|e| {
+        if e.budget == "manifest.schedules" {
+            rpc::error(
+                Reason::CapabilityDenied,
+                e.message,
+                json!({ "module": name }),
+            )
+        } else {
+            e.error()
+        }
+    })
+}
+
+/// `module.configure`: set (or, with `null`, remove) config values of a module, each key one
+/// its manifest (running or waiting for approval) declares. Keys listed in `secret` are never
+/// shown again: not by `module.list`, not in audit records or logs.
+fn configure(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
+    let policy = state.policy();
+    let name = param(params, "name")?.to_string();
+    let Some(values) = params["values"].as_object() else {
+        return Err(bad_param(
+            "values",
+            "`values` must be an object of config keys and values",
+        ));
+    };
+    let secret: BTreeSet<String> = match &params["secret"] {
+        Value::Null => BTreeSet::new(),
+        Value::Array(keys) => keys
+            .iter()
+            .map(|k| k.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(|| bad_param("secret", "`secret` must be a list of keys"))?,
+        _ => return Err(bad_param("secret", "`secret` must be a list of keys")),
+    };
+    let mut declared: BTreeSet<String> = lock(&state.modules)
+        .get(&name)
+        .map(|m| m.caps.config.clone())
+        .unwrap_or_default();
+    let pending = lock(&state.store).pending(&name).map_err(rpc::internal)?;
+    let known = lock(&state.modules).contains_key(&name) || pending.is_some();
+    if let Some(p) = pending {
+        declared.extend(p.requested.config);
+    }
+    if !known {
+        return Err(not_found(&name));
+    }
+    let mut changes = Vec::new();
+    for (key, value) in values {
+        if !declared.contains(key) {
+            return Err(rpc::error(
+                Reason::InvalidParams,
+                format!(
+                    "module `{name}`'s manifest declares no config key `{key}` (declared: {})",
+                    declared.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+                json!({ "param": "values", "key": key }),
+            ));
+        }
+        let text = (!value.is_null()).then(|| value.to_string());
+        if let Some(text) = &text
+            && text.len() > policy.module_config.max_value_bytes
+        {
+            return Err(rpc::error(
+                Reason::BudgetExceeded,
+                format!(
+                    "the value of `{key}` is {} bytes, over module_config.max_value_bytes ({})",
+                    text.len(),
+                    policy.module_config.max_value_bytes
+                ),
+                json!({ "budget": "module_config.max_value_bytes", "limit": policy.module_config.max_value_bytes, "key": key }),
+            ));
+        }
+        changes.push((key.clone(), text, secret.contains(key)));
+    }
+    if let Some(stray) = secret.iter().find(|k| !values.contains_key(*k)) {
+        return Err(bad_param(
+            "secret",
+            format!("`{stray}` is marked secret but has no value in `values`"),
+        ));
+    }
+    // The record names keys, never values.
+    let set: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.1.is_some())
+        .map(|c| c.0.as_str())
+        .collect();
+    let removed: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.1.is_none())
+        .map(|c| c.0.as_str())
+        .collect();
+    state.audited(
+        "configured",
+        json!({ "module": name, "set": set, "removed": removed, "secret": secret }),
+        |s| {
+            for (key, value, secret) in &changes {
+                s.config_set(&name, key, value.as_deref(), *secret)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(json!({ "name": name, "config": config_view(&lock(&state.store), &name) }))
 }
 
 /// Replace the zygote with a fresh one (it died, or the policy changed).
@@ -1095,18 +1587,34 @@ fn reload_policy(state: &Arc<State>) -> Result<Value, RpcError> {
     let names: Vec<String> = modules.keys().cloned().collect();
     for name in names {
         let module = &modules[&name];
-        let report = scan::scan_source(&name, module.source.as_bytes(), &policy.scan);
-        let rejected = !report.is_clean() && !policy.scan.dangerously_skip_scan;
-        if rejected || !policy.tiers.contains_key(&module.tier) {
+        let (_, manifest, rejected) = scan_with_manifest(&policy, &name, &module.source);
+        // What it runs with must still be within its tier: a narrower tier unloads it.
+        let over = policy.tiers.get(&module.tier).map(|tier| {
+            Capabilities::requested(manifest.as_ref(), &policy, tier).beyond_tier(
+                &policy,
+                &module.tier,
+                tier,
+            )
+        });
+        let fits = over.as_ref().is_some_and(Vec::is_empty);
+        if rejected.is_some() || !fits {
             // If the disk refuses the record, the module is still gone from memory; the
             // stored copy is scanned again, and refused again, at the next start.
             let _ = state.audited(
                 "unloaded_by_policy",
-                json!({ "module": name, "findings": report.findings }),
-                |s| s.remove_module(&name),
+                json!({ "module": name, "findings": rejected, "over": over }),
+                |s| {
+                    s.remove_module(&name)?;
+                    s.remove_schedules(&name)
+                },
             );
             modules.remove(&name);
             unloaded.push(name);
+        } else if let Some(m) = modules.get_mut(&name)
+            && let Some(tier) = policy.tiers.get(&m.tier)
+        {
+            // Absent keys follow the new policy's baseline (storage.default_kb, say).
+            m.caps = Capabilities::requested(manifest.as_ref(), &policy, tier);
         }
     }
     drop(modules);
@@ -1120,21 +1628,65 @@ fn reload_policy(state: &Arc<State>) -> Result<Value, RpcError> {
 fn reload_modules(state: &Arc<State>, stored: Vec<super::store::StoredModule>) {
     let policy = state.policy();
     for module in stored {
-        let report = scan::scan_source(&module.name, module.source.as_bytes(), &policy.scan);
-        if !report.is_clean() && !policy.scan.dangerously_skip_scan {
+        let (_, manifest, rejected) = scan_with_manifest(&policy, &module.name, &module.source);
+        if let Some(findings) = rejected {
             state.audit(
                 "reload_rejected",
-                json!({ "module": module.name, "findings": report.findings }),
+                json!({ "module": module.name, "findings": findings }),
             );
             continue;
         }
-        match start_worker(state, &module.name, &module.source, &module.tier) {
-            Ok((worker, commands)) => {
+        let Some(tier) = policy.tiers.get(&module.tier) else {
+            state.audit(
+                "reload_rejected",
+                json!({ "module": module.name, "why": format!("no trust tier `{}`", module.tier) }),
+            );
+            continue;
+        };
+        // Within the tier, and within what was approved (or the baseline), as at its load.
+        let caps = Capabilities::requested(manifest.as_ref(), &policy, tier);
+        let over = caps.beyond_tier(&policy, &module.tier, tier);
+        let approved = lock(&state.store)
+            .approval(&module.name)
+            .ok()
+            .flatten()
+            .map(|a| a.capabilities);
+        let allowed = caps.within(&Capabilities::baseline(&policy, tier))
+            || approved.as_ref().is_some_and(|a| caps.within(a));
+        if !over.is_empty() || !allowed {
+            state.audit(
+                "reload_rejected",
+                json!({ "module": module.name, "over": over, "approved": allowed }),
+            );
+            continue;
+        }
+        let started = start_worker(
+            state,
+            &module.name,
+            &module.source,
+            &caps.granted_calls(tier),
+        )
+        .and_then(|(worker, loaded)| {
+            check_declarations(&module.name, &loaded, &caps, &policy)
+                .map(|periodic| (worker, loaded, periodic))
+        });
+        match started {
+            Ok((worker, loaded, periodic)) => {
+                if let Err(e) = lock(&state.store).sync_periodic(&module.name, &periodic, now_ms())
+                {
+                    eprintln!(
+                        "{}",
+                        json!({ "event": "schedule_failed", "module": module.name, "error": e.to_string() })
+                    );
+                }
                 let entry = Module {
                     name: module.name.clone(),
                     tier: module.tier,
                     source: module.source,
-                    commands,
+                    commands: loaded.commands,
+                    caps,
+                    events: loaded.events,
+                    periodic: loaded.periodic,
                     health: module.health,
                     calls: 0,
                     worker: Arc::new(Mutex::new(Some(worker))),
@@ -1153,8 +1705,8 @@ fn start_worker(
     state: &State,
     name: &str,
     source: &str,
-    tier: &str,
-) -> Result<(Worker, Vec<CommandInfo>), RpcError> {
+    granted: &BTreeSet<HostCall>,
+) -> Result<(Worker, Loaded), RpcError> {
     let policy = state.policy();
     let limits = &policy.sandbox;
     let full_cgroups = state
@@ -1214,10 +1766,7 @@ fn start_worker(
         .wait_ready()
         .map_err(|f| verdicts::from_verdict(&verdict::from_failure(&f, limits)))?;
     let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
-    match worker
-        .process
-        .load(name, source, &policy.host_calls(tier), deadline)
-    {
+    match worker.process.load(name, source, granted, deadline) {
         Ok(Ok(loaded)) => {
             // What it declares is part of every `module.list` and `health` answer.
             budget::check_commands(name, &loaded.commands, &policy.budgets)
@@ -1239,7 +1788,7 @@ fn start_worker(
                     ));
                 }
             }
-            Ok((worker, loaded.commands))
+            Ok((worker, loaded))
         }
         Ok(Err(error)) => Err(verdicts::from_verdict(&verdict::from_error(&error))),
         Err(failure) => Err(verdicts::from_verdict(&verdict::from_failure(
@@ -1282,30 +1831,18 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
             ));
         }
     };
-    let (worker, tier, source, declared) = {
+    let declared = {
         let modules = lock(&state.modules);
         let module = modules
             .get(&module_name)
             .ok_or_else(|| not_found(&module_name))?;
-        if module.health.quarantined {
-            return Err(rpc::error(
-                Reason::Quarantined,
-                format!("module `{module_name}` is quarantined until an owner releases it"),
-                json!({ "module": module_name, "last_violation": module.health.last_violation }),
-            ));
-        }
-        let declared = module
+        check_quarantine(module)?;
+        module
             .commands
             .iter()
             .find(|c| c.name == name)
             .and_then(|c| c.security.as_deref())
-            .and_then(|s| serde_json::from_value::<Security>(json!(s)).ok());
-        (
-            module.worker.clone(),
-            module.tier.clone(),
-            module.source.clone(),
-            declared,
-        )
+            .and_then(|s| serde_json::from_value::<Security>(json!(s)).ok())
     };
     let grants = lock(&state.grants).clone();
     if let Err(denied) = acl::decide(
@@ -1338,29 +1875,121 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         .map_err(rpc::internal)?;
         return Err(refused);
     }
-    if !lock(&state.limiter).try_acquire(&user, &module_name, now_ms()) {
-        return Err(rpc::error(
-            Reason::RateLimited,
-            format!("{user} is over the limit for {module_name}"),
-            json!({ "calls_per_window": policy.rate_limit.calls_per_window, "window_seconds": policy.rate_limit.window_seconds }),
-        ));
-    }
+    rate_limit(state, &policy, &user, &module_name)?;
     let args = params.get("args").cloned().unwrap_or(match target {
         Target::Command(_) => json!(""),
-        Target::Function(_) => json!([]),
+        _ => json!([]),
     });
     let event = params
         .get("event")
         .cloned()
         .unwrap_or(json!({ "sender": user }));
-    let granted: BTreeSet<HostCall> = policy.host_calls(&tier);
+    execute(
+        state,
+        &module_name,
+        &user,
+        Invocation {
+            target,
+            args,
+            event,
+            route: Route::Caller(conn.clone()),
+            kind: "module",
+        },
+    )
+    .await
+}
+
+fn check_quarantine(module: &Module) -> Result<(), RpcError> {
+    if module.health.quarantined {
+        return Err(rpc::error(
+            Reason::Quarantined,
+            format!(
+                "module `{}` is quarantined until an owner releases it",
+                module.name
+            ),
+            json!({ "module": module.name, "last_violation": module.health.last_violation }),
+        ));
+    }
+    Ok(())
+}
+
+fn rate_limit(state: &State, policy: &Policy, user: &str, module: &str) -> Result<(), RpcError> {
+    if lock(&state.limiter).try_acquire(user, module, now_ms()) {
+        return Ok(());
+    }
+    Err(rpc::error(
+        Reason::RateLimited,
+        format!("{user} is over the limit for {module}"),
+        json!({ "calls_per_window": policy.rate_limit.calls_per_window, "window_seconds": policy.rate_limit.window_seconds }),
+    ))
+}
+
+/// Where a call's host calls go.
+#[derive(Clone)]
+enum Route {
+    /// The connection that made the call (`module.call`).
+    Caller(Arc<Conn>),
+    /// The bot that subscribed for the module (`host.subscribe`); while none has, the
+    /// connection that forwarded the event (if any), else wait up to
+    /// `schedules.subscriber_wait_ms` for one.
+    Subscriber { fallback: Option<Arc<Conn>> },
+}
+
+/// One call into a loaded module, once it has been allowed.
+struct Invocation {
+    target: Target,
+    args: Value,
+    event: Value,
+    route: Route,
+    /// The `origin` its host calls carry: `module`, `event` or `schedule`.
+    kind: &'static str,
+}
+
+/// Run a call in the module's persistent worker, its host calls checked and routed; record the
+/// outcome in the module's health (a failure at once, audited).
+async fn execute(
+    state: &Arc<State>,
+    module_name: &str,
+    user: &str,
+    invocation: Invocation,
+) -> Result<Value, RpcError> {
+    let policy = state.policy();
+    let module_name = module_name.to_string();
+    let user = user.to_string();
+    let (worker, tier, source, caps) = {
+        let modules = lock(&state.modules);
+        let module = modules
+            .get(&module_name)
+            .ok_or_else(|| not_found(&module_name))?;
+        check_quarantine(module)?;
+        (
+            module.worker.clone(),
+            module.tier.clone(),
+            module.source.clone(),
+            module.caps.clone(),
+        )
+    };
+    let Some(tier_def) = policy.tiers.get(&tier).cloned() else {
+        return Err(rpc::error(
+            Reason::CapabilityDenied,
+            format!("module `{module_name}`'s tier `{tier}` no longer exists"),
+            json!({ "module": module_name }),
+        ));
+    };
+    let granted: BTreeSet<HostCall> = caps.granted_calls(&tier_def);
     let state2 = state.clone();
-    let conn2 = conn.clone();
     let module2 = module_name.clone();
     let wall_ms = policy.sandbox.wall_ms;
     let cpu_seconds = policy.sandbox.cpu_seconds;
     let budgets = policy.budgets;
     let max_line = policy.server.max_line_bytes;
+    let Invocation {
+        target,
+        args,
+        event,
+        route,
+        kind,
+    } = invocation;
     let outcome = tokio::task::spawn_blocking(move || {
         let mut slot = lock(&worker);
         // A worker that ended while idle (killed from outside, or its zygote died) did nothing
@@ -1373,13 +2002,17 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
             *slot = None;
         }
         if slot.is_none() {
-            let (w, _) = start_worker(&state2, &module2, &source, &tier)?;
+            let (w, _) = start_worker(&state2, &module2, &source, &granted)?;
             *slot = Some(w);
         }
         let w = slot.as_mut().expect("a worker was just started");
         let deadline = Instant::now() + Duration::from_millis(wall_ms);
         let mut calls = HostCalls::new(&module2, &budgets, max_line);
-        let mut origin = Origin::Module(&module2);
+        let mut origin = Origin::Module {
+            name: &module2,
+            caps: &caps,
+            kind,
+        };
         let pid = w.process.pid();
         let result = w.process.call(
             &target,
@@ -1389,7 +2022,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
             &mut |name: &str, args_json: &str| {
                 let answer = relay(
                     &state2,
-                    &conn2,
+                    &route,
                     &mut origin,
                     &tier,
                     &granted,
@@ -1419,11 +2052,11 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         } else if worn {
             *slot = None;
         }
-        Ok::<_, RpcError>((result, oom, calls.exceeded()))
+        Ok::<_, RpcError>((result, oom, calls.bitten()))
     })
     .await
     .map_err(rpc::internal)??;
-    let (outcome, oom, exceeded) = outcome;
+    let (outcome, oom, bitten) = outcome;
     let limits = &policy.sandbox;
     let verdict = match &outcome {
         Ok(out) => verdict::from_outcome(out),
@@ -1438,7 +2071,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
         },
         Err(failure) => verdict::from_failure(failure, limits),
     };
-    let answer = settle(&module_name, &policy, outcome, verdict, exceeded);
+    let answer = settle(&module_name, &policy, outcome, verdict, bitten);
     {
         let mut modules = lock(&state.modules);
         let module = modules
@@ -1460,6 +2093,196 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
     tokio::task::spawn_blocking(move || record_failure(&state, &module_name, &user, &failure))
         .await
         .map_err(rpc::internal)?
+}
+
+/// `host.subscribe`: this connection gets the host calls of the named modules' events and
+/// schedules (`"modules": ["a", "b"]`, or `"*"` for every module), replacing any earlier
+/// subscriber. It lasts as long as the connection.
+fn subscribe(state: &State, conn: &Arc<Conn>, params: &Value) -> Result<Value, RpcError> {
+    match &params["modules"] {
+        Value::String(all) if all == "*" => {
+            *lock(&state.subscribe_all) = Some(Arc::downgrade(conn));
+            Ok(json!({ "subscribed": "*" }))
+        }
+        Value::Array(names) => {
+            let names: Vec<String> = names
+                .iter()
+                .map(|n| n.as_str().map(str::to_string))
+                .collect::<Option<_>>()
+                .ok_or_else(|| {
+                    bad_param("modules", "`modules` must be a list of names, or \"*\"")
+                })?;
+            for name in &names {
+                check_name(name)?;
+            }
+            let mut subscribers = lock(&state.subscribers);
+            for name in &names {
+                subscribers.insert(name.clone(), Arc::downgrade(conn));
+            }
+            Ok(json!({ "subscribed": names }))
+        }
+        _ => Err(bad_param(
+            "modules",
+            "`modules` must be a list of module names, or \"*\"",
+        )),
+    }
+}
+
+fn forget_subscription(state: &State, module: &str) {
+    lock(&state.subscribers).remove(module);
+}
+
+/// The connected bot that gets a module's event and schedule host calls, if any.
+fn subscriber(state: &State, module: &str) -> Option<Arc<Conn>> {
+    let live = |weak: &Weak<Conn>| weak.upgrade().filter(|c| !c.closed.load(Ordering::Relaxed));
+    if let Some(conn) = lock(&state.subscribers).get(module).and_then(live) {
+        return Some(conn);
+    }
+    lock(&state.subscribe_all).as_ref().and_then(live)
+}
+
+/// `module.event`: a chat event the bot forwards once; delivered to every loaded module whose
+/// approved manifest asks for its type and that handles it, each under its own quarantine,
+/// rate limit (per sender and module) and budgets, all at once. The answer says per module
+/// what happened.
+async fn deliver_event(
+    state: &Arc<State>,
+    conn: &Arc<Conn>,
+    params: &Value,
+) -> Result<Value, RpcError> {
+    let policy = state.policy();
+    let event = params
+        .get("event")
+        .filter(|e| e.is_object())
+        .cloned()
+        .ok_or_else(|| bad_param("event", "`event` must be an object with a `type`"))?;
+    let kind = event["type"]
+        .as_str()
+        .filter(|t| KNOWN_EVENTS.contains(t))
+        .ok_or_else(|| {
+            bad_param(
+                "event",
+                format!("`event.type` must be one of {}", KNOWN_EVENTS.join(", ")),
+            )
+        })?
+        .to_string();
+    let size = event.to_string().len();
+    let max = policy.events.max_event_bytes;
+    if size > max {
+        return Err(rpc::error(
+            Reason::BudgetExceeded,
+            format!("the event is {size} bytes, over events.max_event_bytes ({max})"),
+            json!({ "budget": "events.max_event_bytes", "limit": max }),
+        ));
+    }
+    let user = event["sender"].as_str().unwrap_or("event").to_string();
+    let targets: Vec<String> = {
+        let modules = lock(&state.modules);
+        let mut names: Vec<String> = modules
+            .values()
+            .filter(|m| m.caps.events.contains(&kind) && m.events.contains(&kind))
+            .map(|m| m.name.clone())
+            .collect();
+        names.sort();
+        names
+    };
+    let deliveries = targets.into_iter().map(|name| {
+        let state = state.clone();
+        let conn = conn.clone();
+        let event = event.clone();
+        let kind = kind.clone();
+        let user = user.clone();
+        let policy = policy.clone();
+        async move {
+            let outcome = match rate_limit(&state, &policy, &user, &name) {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    execute(
+                        &state,
+                        &name,
+                        &user,
+                        Invocation {
+                            target: Target::Event(kind),
+                            args: Value::Null,
+                            event,
+                            route: Route::Subscriber {
+                                fallback: Some(conn),
+                            },
+                            kind: "event",
+                        },
+                    )
+                    .await
+                }
+            };
+            match outcome {
+                Ok(answer) => json!({ "module": name, "ok": true, "result": answer["result"], "stdout": answer["stdout"] }),
+                Err(error) => json!({ "module": name, "ok": false, "error": error }),
+            }
+        }
+    });
+    let delivered: Vec<Value> = futures_join_all(deliveries).await;
+    Ok(json!({ "type": kind, "delivered": delivered }))
+}
+
+/// Run futures at once, their outputs in order (each in its own task).
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<Value>
+where
+    F: std::future::Future<Output = Value> + Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(
+            handle
+                .await
+                .unwrap_or_else(|e| json!({ "ok": false, "error": e.to_string() })),
+        );
+    }
+    out
+}
+
+/// A schedule came due: run it in its module (if that is still loaded and not quarantined),
+/// its host calls going to the module's subscribed bot. A failure counts against the module
+/// like any failed call (health, audit); nothing waits for the answer.
+async fn fire(state: Arc<State>, due: super::store::Due) {
+    let (target, args) = if due.periodic {
+        (Target::Every(due.name.clone()), Value::Null)
+    } else {
+        let payload: Value = serde_json::from_str(&due.payload).unwrap_or(Value::Null);
+        (Target::Function(due.name.clone()), json!([payload]))
+    };
+    let loaded = lock(&state.modules)
+        .get(&due.module)
+        .is_some_and(|m| m.caps.schedules);
+    if !loaded {
+        return;
+    }
+    let event = json!({
+        "type": "schedule",
+        "name": due.name,
+        "periodic": due.periodic,
+        "due_ms": due.due_ms,
+    });
+    let user = format!("schedule:{}", due.name);
+    let outcome = execute(
+        &state,
+        &due.module,
+        &user,
+        Invocation {
+            target,
+            args,
+            event,
+            route: Route::Subscriber { fallback: None },
+            kind: "schedule",
+        },
+    )
+    .await;
+    if let Err(error) = outcome {
+        eprintln!(
+            "{}",
+            json!({ "event": "schedule_failed", "module": due.module, "name": due.name, "error": error })
+        );
+    }
 }
 
 /// Why a call failed: what its worker said, or a budget that bit.
@@ -1494,9 +2317,9 @@ fn settle(
     policy: &Policy,
     outcome: Result<CallOutcome, WorkerFailure>,
     verdict: verdict::Verdict,
-    exceeded: Option<Exceeded>,
+    bitten: Bitten,
 ) -> Result<Value, Failure> {
-    if let Some(exceeded) = exceeded {
+    if let Some(exceeded) = bitten.hard {
         return Err(Failure::Budget(exceeded));
     }
     match outcome {
@@ -1510,6 +2333,11 @@ fn settle(
                     detail,
                 })),
             }
+        }
+        // The module raised after a budget refused one of its host calls (uncaught
+        // `BudgetExceeded`, or something that followed from it): that budget is why it failed.
+        Ok(_) if verdict.layer.as_deref() == Some("module") && bitten.soft.is_some() => {
+            Err(Failure::Budget(bitten.soft.expect("checked")))
         }
         _ => Err(Failure::Verdict(verdict)),
     }
@@ -1722,11 +2550,23 @@ fn one_shot(
     let tier = tier_of(&policy, params)?;
     let label = format!("run:{name}");
     scan_or_reject(state, &policy, &label, source)?;
-    let (mut worker, _) = start_worker(state, name, source, &tier)?;
+    // A one-shot gets its tier's host calls, as before manifests, but never storage kept by
+    // pyward, config or schedules: those belong to loaded modules.
+    let granted: BTreeSet<HostCall> = policy
+        .host_calls(&tier)
+        .into_iter()
+        .filter(|c| {
+            !matches!(
+                c,
+                HostCall::Config | HostCall::ScheduleAt | HostCall::CancelSchedule
+            )
+        })
+        .collect();
+    let (mut worker, _) = start_worker(state, name, source, &granted)?;
     let limits = &policy.sandbox;
     let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
     let args = params.get("args").cloned().unwrap_or(json!([]));
-    let granted = policy.host_calls(&tier);
+    let route = Route::Caller(conn.clone());
     let event = params.get("event").cloned().unwrap_or(Value::Null);
     let mut calls = HostCalls::new(&label, &policy.budgets, policy.server.max_line_bytes);
     let mut origin = Origin::OneShot {
@@ -1742,7 +2582,7 @@ fn one_shot(
         &mut |call: &str, args_json: &str| {
             let answer = relay(
                 state,
-                conn,
+                &route,
                 &mut origin,
                 &tier,
                 &granted,
@@ -1759,7 +2599,7 @@ fn one_shot(
         Ok(out) => verdict::from_outcome(out),
         Err(failure) => verdict::from_failure(failure, limits),
     };
-    match settle(&label, &policy, outcome, verdict, calls.exceeded()) {
+    match settle(&label, &policy, outcome, verdict, calls.bitten()) {
         Ok(answer) => Ok(answer),
         Err(Failure::Budget(exceeded)) => {
             let mut details = exceeded.details();
@@ -1791,8 +2631,13 @@ fn stop_if_over_budget(calls: &mut HostCalls, pid: libc::pid_t) {
 
 /// Who makes a host call.
 enum Origin<'a> {
-    /// A loaded module: its calls go to the host, which scopes its key-value store by name.
-    Module(&'a str),
+    /// A loaded module, with what it runs with; `kind` is the `origin` its host calls carry
+    /// (`module`, `event`, `schedule`).
+    Module {
+        name: &'a str,
+        caps: &'a Capabilities,
+        kind: &'static str,
+    },
     /// A one-shot run (`run:NAME`): its key-value calls never reach the host.
     OneShot {
         label: &'a str,
@@ -1804,7 +2649,7 @@ impl Origin<'_> {
     /// The `module` a `host.call` carries.
     fn label(&self) -> &str {
         match self {
-            Origin::Module(name) => name,
+            Origin::Module { name, .. } => name,
             Origin::OneShot { label, .. } => label,
         }
     }
@@ -1812,7 +2657,7 @@ impl Origin<'_> {
     /// The `origin` a `host.call` carries.
     fn kind(&self) -> &'static str {
         match self {
-            Origin::Module(_) => "module",
+            Origin::Module { kind, .. } => kind,
             Origin::OneShot { .. } => "run",
         }
     }
@@ -1827,21 +2672,27 @@ fn one_shot_kv(kv: &mut BTreeMap<String, Value>, call: HostCall, args: &Value) -
             kv.insert(key, args["value"].clone());
             Value::Null
         }
-        _ => {
-            kv.remove(&key);
-            Value::Null
+        HostCall::KvKeys => {
+            let prefix = args["prefix"].as_str().unwrap_or_default();
+            json!(
+                kv.keys()
+                    .filter(|k| k.starts_with(prefix))
+                    .collect::<Vec<_>>()
+            )
         }
+        _ => json!(kv.remove(&key).is_some()),
     };
     answer.to_string()
 }
 
-/// A host call from the worker: counted against the call's budgets, checked against the tier
-/// again, then sent to the calling connection as a `host.call` request; the worker waits for
-/// the answer.
+/// A host call from the worker: counted against the call's budgets, checked against the
+/// approved manifest and the tier again, then answered by pyward itself (storage, config,
+/// schedules) or sent to the bot as a `host.call` request (the calling connection, or the
+/// module's subscribed bot for events and schedules); the worker waits for the answer.
 #[allow(clippy::too_many_arguments)]
 fn relay(
     state: &State,
-    conn: &Conn,
+    route: &Route,
     origin: &mut Origin<'_>,
     tier: &str,
     granted: &BTreeSet<HostCall>,
@@ -1860,18 +2711,100 @@ fn relay(
             );
         }
         return Err(format!(
-            "denied: host call `{name}` is not granted to this module's tier"
+            "denied: host call `{name}` is not granted to this module (its approved manifest \
+             and its tier)"
         ));
     };
     let args: Value = serde_json::from_str(args_json).map_err(|e| format!("bad arguments: {e}"))?;
     if call == HostCall::HttpRequest {
-        return http_request(state, tier, origin.label(), calls, &args);
+        // Only a loaded module has an approved manifest naming the hosts it may reach.
+        let approved = match origin {
+            Origin::Module { caps, .. } => Some(&caps.http),
+            _ => None,
+        };
+        return http_request(state, tier, origin.label(), approved, calls, &args);
     }
-    if let Origin::OneShot { kv, .. } = origin
-        && matches!(call, HostCall::KvGet | HostCall::KvSet | HostCall::KvDelete)
-    {
-        return Ok(one_shot_kv(kv, call, &args));
+    match origin {
+        Origin::OneShot { kv, .. } if call.is_storage() => {
+            return Ok(one_shot_kv(kv, call, &args));
+        }
+        Origin::Module { name, caps, .. }
+            if call.is_storage()
+                || matches!(
+                    call,
+                    HostCall::Config | HostCall::ScheduleAt | HostCall::CancelSchedule
+                ) =>
+        {
+            let policy = state.policy();
+            return match module_state::answer(
+                &state.store,
+                &policy,
+                name,
+                caps,
+                call,
+                &args,
+                now_ms(),
+            ) {
+                Ok(value) => Ok(value.to_string()),
+                Err(module_state::Refusal::Budget(exceeded)) => Err(calls.refuse_soft(exceeded)),
+                Err(module_state::Refusal::Invalid(why)) => Err(format!("invalid: {why}")),
+                Err(module_state::Refusal::Denied(why)) => {
+                    if calls.first_denial() {
+                        state.audit(
+                            "host_call_denied",
+                            json!({ "module": *name, "call": call.name(), "why": why }),
+                        );
+                    }
+                    Err(format!("denied: {why}"))
+                }
+                Err(module_state::Refusal::Internal(why)) => Err(why),
+            };
+        }
+        _ => {}
     }
+    if call == HostCall::SendFile {
+        let policy = state.policy();
+        let max = policy.media.max_file_bytes;
+        let encoded = args["data"].as_str().unwrap_or_default().len();
+        let size = encoded / 4 * 3;
+        if size > max + 2 {
+            return Err(calls.refuse_soft(Exceeded {
+                budget: "media.max_file_bytes",
+                limit: max as u64,
+                message: format!(
+                    "module `{}` tried to send a file of about {size} bytes, over \
+                     media.max_file_bytes ({max}); nothing was sent",
+                    origin.label()
+                ),
+            }));
+        }
+    }
+    let conn = match route {
+        Route::Caller(conn) => conn.clone(),
+        Route::Subscriber { fallback } => {
+            let policy = state.policy();
+            let module = origin.label().to_string();
+            let wait = Duration::from_millis(policy.schedules.subscriber_wait_ms);
+            let until = Instant::now() + wait;
+            loop {
+                if let Some(conn) = subscriber(state, &module).or_else(|| {
+                    fallback
+                        .clone()
+                        .filter(|c| !c.closed.load(Ordering::Relaxed))
+                }) {
+                    break conn;
+                }
+                if Instant::now() >= until {
+                    return Err(format!(
+                        "no bot is subscribed to module `{module}` (host.subscribe); waited {} ms \
+                         (schedules.subscriber_wait_ms)",
+                        wait.as_millis()
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
     let id = format!("h{}", conn.next_id.fetch_add(1, Ordering::Relaxed));
     let request = rpc::request(
         &id,
@@ -1921,6 +2854,7 @@ fn http_request(
     state: &State,
     tier: &str,
     module: &str,
+    approved: Option<&BTreeSet<String>>,
     calls: &mut HostCalls,
     args: &Value,
 ) -> Result<String, String> {
@@ -1928,7 +2862,7 @@ fn http_request(
     let made = calls.count_http_request();
     let (answer, audit) = state
         .http
-        .request_blocking(&policy, tier, module, made, args);
+        .request_blocking(&policy, tier, module, approved, made, args);
     state.audit(audit.event, audit.details);
     answer
 }

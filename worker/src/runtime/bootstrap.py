@@ -113,9 +113,13 @@ else:
 # --- the pyward module and captured output -------------------------------------------------------
 
 def _new_module(name, code):
+    import binascii
+
     module = _ModuleType(name)
     module.__dict__["__builtins__"] = restricted
     module.__dict__["_native"] = _native
+    # send_file's encoder, handed over here: the module's own imports are the policy's.
+    module.__dict__["_b64encode"] = binascii.b2a_base64
     exec(code, module.__dict__)
     return module
 
@@ -349,7 +353,9 @@ def load(name, source, granted):
         (command, info["security"], info["help"])
         for command, info in sorted(pyward._commands.items())
     ]
-    return commands, sorted(identifiers)
+    events = sorted(pyward._events)
+    periodic = [(name, info[1]) for name, info in sorted(pyward._every.items())]
+    return commands, sorted(identifiers), events, periodic
 
 
 def call(kind, name, event_json, args_json):
@@ -362,6 +368,19 @@ def call(kind, name, event_json, args_json):
         if info is None:
             raise LookupError("the module declares no command `%s`" % name)
         result = info["function"](_json.loads(event_json), _json.loads(args_json))
+    elif kind == "event":
+        event = _json.loads(event_json)
+        result = []
+        for handler in pyward._events.get(name, ()):
+            value = handler(event)
+            if type(value).__name__ == "coroutine":
+                value = _drive(value)
+            result.append(value)
+    elif kind == "every":
+        info = pyward._every.get(name)
+        if info is None:
+            raise LookupError("the module declares no periodic handler `%s`" % name)
+        result = info[0]()
     else:
         if name.startswith("_"):
             raise SandboxViolation("`%s` is private; only public functions can be called" % name)

@@ -195,6 +195,19 @@ pub struct Loaded {
     /// the parser cross-check against the scanner's view.
     #[serde(default)]
     pub identifiers: Vec<String>,
+    /// Chat events the module handles (`@pyward.on(event)`).
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Periodic handlers (`@pyward.every(seconds)`): name and period.
+    #[serde(default)]
+    pub periodic: Vec<PeriodicInfo>,
+}
+
+/// A handler a module declared with `@pyward.every(seconds)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodicInfo {
+    pub name: String,
+    pub seconds: u64,
 }
 
 /// A Python exception, as text the supervisor can pass on.
@@ -228,6 +241,11 @@ pub enum Target {
     /// A module-level function (pipelines): called with the JSON arguments (list: positional,
     /// object: keywords, anything else: one argument).
     Function(String),
+    /// Every `@pyward.on(event)` handler of this event type, each called as `handler(event)`;
+    /// the result is the list of what they returned.
+    Event(String),
+    /// A periodic handler (`@pyward.every`), called without arguments.
+    Every(String),
 }
 
 /// How a call ended, as far as the interpreter knows.
@@ -267,6 +285,13 @@ fn config<T>(f: impl FnOnce(&RuntimeConfig) -> T) -> T {
 
 /// `(name, security, help)` as the bootstrap's `load` returns each command.
 type DeclaredCommand = (String, Option<String>, String);
+/// What the bootstrap's `load` returns: commands, identifiers, events, periodic handlers.
+type Declared = (
+    Vec<DeclaredCommand>,
+    Vec<String>,
+    Vec<String>,
+    Vec<(String, u64)>,
+);
 
 /// The interpreter, warmed: standard library imported, `pyward` built, audit hook installed.
 pub struct Runtime {
@@ -347,7 +372,7 @@ impl Runtime {
         let loaded = Python::attach(|py| {
             let boot = self.boot.bind(py);
             let run = || -> PyResult<Loaded> {
-                let (commands, identifiers): (Vec<DeclaredCommand>, Vec<String>) = boot
+                let (commands, identifiers, events, periodic): Declared = boot
                     .getattr("load")?
                     .call1((name, source, granted))?
                     .extract()?;
@@ -362,6 +387,11 @@ impl Runtime {
                         .collect(),
                     stdout: String::new(),
                     identifiers,
+                    events,
+                    periodic: periodic
+                        .into_iter()
+                        .map(|(name, seconds)| PeriodicInfo { name, seconds })
+                        .collect(),
                 })
             };
             run().map_err(|e| describe(py, boot, &e))
@@ -380,6 +410,8 @@ impl Runtime {
         let (kind, name) = match target {
             Target::Command(name) => ("command", name.as_str()),
             Target::Function(name) => ("function", name.as_str()),
+            Target::Event(name) => ("event", name.as_str()),
+            Target::Every(name) => ("every", name.as_str()),
         };
         let result = Python::attach(|py| {
             let boot = self.boot.bind(py);
@@ -555,7 +587,10 @@ fn write(text: &str) -> bool {
     })
 }
 
-/// `(status, payload)`: ("ok", json) | ("denied", message) | ("error", message).
+/// `(status, payload)`: ("ok", json) | ("denied", message) | ("budget", message) |
+/// ("invalid", message) | ("error", message). The supervisor marks its refusals with a prefix:
+/// `denied:` (not granted: `SandboxViolation`), `budget:` (a quota or size limit:
+/// `pyward.BudgetExceeded`, which the module may catch), `invalid:` (bad arguments: `ValueError`).
 #[pyfunction]
 fn host_call(name: &str, args_json: &str) -> (&'static str, String) {
     let granted =
@@ -575,6 +610,14 @@ fn host_call(name: &str, args_json: &str) -> (&'static str, String) {
         Err(message) if message.starts_with("denied:") => (
             "denied",
             message.trim_start_matches("denied:").trim().to_string(),
+        ),
+        Err(message) if message.starts_with("budget:") => (
+            "budget",
+            message.trim_start_matches("budget:").trim().to_string(),
+        ),
+        Err(message) if message.starts_with("invalid:") => (
+            "invalid",
+            message.trim_start_matches("invalid:").trim().to_string(),
         ),
         Err(message) => ("error", message),
     }

@@ -4,7 +4,10 @@
 import json as _json
 
 _commands = {}
+_events = {}
+_every = {}
 _SECURITY = ("owner", "sudo", "everyone")
+_EVENTS = ("message", "join", "leave", "reaction")
 
 
 # Something the sandbox refused (a host call, an import, a private attribute, an audit event).
@@ -13,6 +16,48 @@ SandboxViolation = _native.SandboxViolation
 
 class OutputLimitExceeded(BaseException):
     """The module printed more than the policy allows."""
+
+
+class BudgetExceeded(Exception):
+    """A quota or size limit of the policy refused a host call (storage full, a value or a file
+    too large, too many pending schedules). Nothing was changed; the module may catch it."""
+
+
+def manifest(**capabilities):
+    """Declare what the module needs: `pyward.manifest(host_calls=[...], storage_kb=...,
+    config=[...], events=[...], schedules=True, http=[...])`, once, at module level, with
+    constants only. pyward reads it from the source before the module runs; at run time this
+    does nothing."""
+    return None
+
+
+def on(event):
+    """Handle a chat event the bot forwards (`@pyward.on("message")`): called as
+    `handler(event)`. The manifest must ask for the event (`events=["message"]`)."""
+    if event not in _EVENTS:
+        raise ValueError("unknown event %r; known: %s" % (event, ", ".join(_EVENTS)))
+
+    def register(function):
+        _events.setdefault(event, []).append(function)
+        return function
+
+    return register
+
+
+def every(seconds):
+    """Run the decorated function every `seconds` seconds (`@pyward.every(3600)`), called
+    without arguments. The manifest must say `schedules=True`."""
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 1:
+        raise ValueError("every() takes a whole number of seconds, at least 1")
+
+    def register(function):
+        name = function.__name__
+        if name in _every:
+            raise ValueError("two periodic handlers are named %r" % name)
+        _every[name] = (function, seconds)
+        return function
+
+    return register
 
 
 def command(name, security=None, help=""):
@@ -30,13 +75,17 @@ def command(name, security=None, help=""):
     return register
 
 
-def _host(name, **args):
-    status, payload = _native.host_call(name, _json.dumps(args))
+def _host(_call, **args):
+    status, payload = _native.host_call(_call, _json.dumps(args))
     if status == "ok":
         return _json.loads(payload)
     if status == "denied":
         raise SandboxViolation(payload)
-    raise RuntimeError("host call %s failed: %s" % (name, payload))
+    if status == "budget":
+        raise BudgetExceeded(payload)
+    if status == "invalid":
+        raise ValueError(payload)
+    raise RuntimeError("host call %s failed: %s" % (_call, payload))
 
 
 def reply(text):
@@ -55,19 +104,55 @@ def edit_message(message_id, text):
 
 
 def kv_get(key, default=None):
-    """Read a value from this module's own key-value store."""
+    """Read a value from this module's own key-value store (kept by pyward)."""
     value = _host("kv_get", key=str(key))
     return default if value is None else value
 
 
 def kv_set(key, value):
-    """Store a JSON-able value in this module's own key-value store."""
+    """Store a JSON-able value in this module's own key-value store. Durable once it returns;
+    raises BudgetExceeded (nothing changed) when over the module's quota."""
     return _host("kv_set", key=str(key), value=value)
 
 
 def kv_delete(key):
-    """Delete a key from this module's own key-value store."""
+    """Delete a key from this module's own key-value store. True if it was there."""
     return _host("kv_delete", key=str(key))
+
+
+def kv_keys(prefix=""):
+    """The keys of this module's store that start with `prefix`, sorted."""
+    return _host("kv_keys", prefix=str(prefix))
+
+
+def config(key, default=None):
+    """A value the bot's admin set for this module (`module.configure`); the manifest must
+    declare the key (`config=["api_key"]`)."""
+    value = _host("config", key=str(key))
+    return default if value is None else value
+
+
+def schedule_at(unix_ms, name, payload=None):
+    """Call the module-level function `name` once, as `name(payload)`, at `unix_ms`
+    (milliseconds since the epoch). Kept by pyward across restarts. Returns its id."""
+    if isinstance(unix_ms, bool) or not isinstance(unix_ms, (int, float)):
+        raise ValueError("unix_ms must be a number of milliseconds since the epoch")
+    return _host("schedule_at", unix_ms=int(unix_ms), name=str(name), payload=payload)
+
+
+def cancel_schedule(name):
+    """Cancel every pending one-off run of `name`. Returns how many there were."""
+    return _host("cancel_schedule", name=str(name))
+
+
+def send_file(name, data, mime="application/octet-stream"):
+    """Send a file (bytes, or text as UTF-8) to the chat of the current event."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if not isinstance(data, bytes):
+        raise TypeError("send_file() takes bytes or str data")
+    encoded = _b64encode(data, newline=False).decode("ascii")
+    return _host("send_file", name=str(name), mime=str(mime), data=encoded, size=len(data))
 
 
 def log(message, level="info"):
