@@ -65,7 +65,10 @@ fn good_corpus_scans_clean_with_no_findings() {
 fn every_bad_file_is_rejected_with_its_expected_rule() {
     let rules = rules();
     let files = py_files(&corpus("bad"));
-    assert!(files.len() >= 60, "the bad corpus has at least 60 techniques");
+    assert!(
+        files.len() >= 60,
+        "the bad corpus has at least 60 techniques"
+    );
     let mut failures = Vec::new();
     for path in &files {
         let expected = expected_rule(path);

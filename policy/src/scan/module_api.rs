@@ -80,7 +80,10 @@ mod tests {
         assert_eq!(lookup("typing").unwrap().submodule("sys"), Some("sys"));
         assert!(lookup("re").unwrap().has("compile"));
         assert!(lookup("pyward").unwrap().has("kv_get"));
-        assert!(!lookup("io").unwrap().has("FileIO"), "excluded by the generator");
+        assert!(
+            !lookup("io").unwrap().has("FileIO"),
+            "excluded by the generator"
+        );
         assert!(lookup("os").is_none());
     }
 }

@@ -8,8 +8,12 @@
 //! and builtins only count where the file never binds the name. Identifiers arrive
 //! NFKC-normalised from the lexer, exactly as Python sees them.
 
+use std::cell::{Cell, RefCell};
+
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, ExprContext, Stmt};
+
+use super::fold::Value;
 
 /// How a name is bound at one place in the file.
 #[derive(Debug, Clone, Copy)]
@@ -32,12 +36,53 @@ pub(super) enum Binding<'a> {
     Other,
 }
 
+/// Whether a name may hold a module (worked out by the walker, cached here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ModState<'a> {
+    NotModule,
+    /// Some binding makes it this module (others may bind other values: every read is judged
+    /// as a read of the module, which can only be stricter).
+    Module(&'a str),
+    /// Bound to two different modules: the scanner cannot tell which one a read reaches.
+    Ambiguous,
+}
+
 /// What the file does with one name.
 #[derive(Debug, Default)]
 pub(super) struct NameInfo<'a> {
-    pub bindings: Vec<Binding<'a>>,
+    /// The first binding, kept inline: most names are bound once.
+    first: Option<Binding<'a>>,
+    more: Vec<Binding<'a>>,
     /// Times the name is read (`Load` context).
     pub loads: u32,
+    /// Some binding can make the name a module (an import, or an alias or parameter default
+    /// that is a name or attribute).
+    pub may_be_module: bool,
+    /// The walker's conclusion about modules, once drawn.
+    pub module: Cell<Option<ModState<'a>>>,
+    /// What the name is to the rules (`ScanRules::kind`), once looked up.
+    pub kind: Cell<Option<u16>>,
+    /// The folder's value of the name, once worked out (`Some(None)`: not a constant).
+    pub value: RefCell<Option<Option<Value>>>,
+}
+
+impl<'a> NameInfo<'a> {
+    pub fn bindings(&self) -> impl Iterator<Item = &Binding<'a>> {
+        self.first.iter().chain(&self.more)
+    }
+
+    pub fn is_bound(&self) -> bool {
+        self.first.is_some()
+    }
+
+    /// The binding, when there is exactly one.
+    pub fn single(&self) -> Option<&Binding<'a>> {
+        if self.more.is_empty() {
+            self.first.as_ref()
+        } else {
+            None
+        }
+    }
 }
 
 /// The bindings and reads of every name in a file.
@@ -55,8 +100,10 @@ pub(super) struct Names<'a> {
 const DEPTH_CAP: usize = super::walk::HARD_DEPTH_CAP;
 
 impl<'a> Names<'a> {
-    pub fn of_body(body: &'a [Stmt]) -> Names<'a> {
+    /// `size_hint`: the source length, to size the table once.
+    pub fn of_body(body: &'a [Stmt], size_hint: usize) -> Names<'a> {
         let mut names = Names::default();
+        names.map.reserve(size_hint / 64);
         names.visit_body(body);
         names
     }
@@ -65,26 +112,32 @@ impl<'a> Names<'a> {
         self.map.get(name)
     }
 
-    pub fn get_key_value(&self, name: &str) -> Option<(&'a str, &NameInfo<'a>)> {
-        self.map.get_key_value(name).map(|(k, v)| (*k, v))
-    }
-
     /// The file never binds `name`: a read of it finds the builtin of that name, if any.
     pub fn is_unbound(&self, name: &str) -> bool {
-        self.map.get(name).is_none_or(|info| info.bindings.is_empty())
+        self.map.get(name).is_none_or(|info| !info.is_bound())
     }
 
     /// Is any binding of `name` a parameter?
     pub fn is_param(&self, name: &str) -> bool {
-        self.map.get(name).is_some_and(|info| {
-            info.bindings
-                .iter()
-                .any(|b| matches!(b, Binding::Param(_)))
-        })
+        self.map
+            .get(name)
+            .is_some_and(|info| info.bindings().any(|b| matches!(b, Binding::Param(_))))
     }
 
     fn bind(&mut self, name: &'a str, binding: Binding<'a>) {
-        self.map.entry(name).or_default().bindings.push(binding);
+        let info = self.map.entry(name).or_default();
+        info.may_be_module |= matches!(
+            binding,
+            Binding::Import(_)
+                | Binding::ImportFrom { .. }
+                | Binding::Assign(Expr::Name(_) | Expr::Attribute(_))
+                | Binding::Param(Some(Expr::Name(_) | Expr::Attribute(_)))
+        );
+        if info.first.is_none() {
+            info.first = Some(binding);
+        } else {
+            info.more.push(binding);
+        }
     }
 }
 
@@ -215,7 +268,10 @@ impl<'a> Visitor<'a> for Names<'a> {
             self.visit_expr(default);
         }
         for p in parameters.iter_non_variadic_params() {
-            let binding = if self.self_param.is_some_and(|s| std::ptr::eq(s, &p.parameter)) {
+            let binding = if self
+                .self_param
+                .is_some_and(|s| std::ptr::eq(s, &p.parameter))
+            {
                 Binding::SelfParam
             } else {
                 Binding::Param(p.default.as_deref())
@@ -223,7 +279,10 @@ impl<'a> Visitor<'a> for Names<'a> {
             self.bind(p.parameter.name.as_str(), binding);
             visitor::walk_parameter(self, &p.parameter);
         }
-        for p in [&parameters.vararg, &parameters.kwarg].into_iter().flatten() {
+        for p in [&parameters.vararg, &parameters.kwarg]
+            .into_iter()
+            .flatten()
+        {
             self.bind(p.name.as_str(), Binding::Param(None));
             visitor::walk_parameter(self, p);
         }
@@ -282,13 +341,12 @@ mod tests {
 
     fn kinds(src: &str, name: &str) -> (Vec<&'static str>, u32) {
         let parsed = ruff_python_parser::parse_module(src).unwrap();
-        let names = Names::of_body(&parsed.syntax().body);
+        let names = Names::of_body(&parsed.syntax().body, src.len());
         let Some(info) = names.get(name) else {
             return (Vec::new(), 0);
         };
         let kinds = info
-            .bindings
-            .iter()
+            .bindings()
             .map(|b| match b {
                 Binding::Assign(_) => "assign",
                 Binding::Import(_) => "import",
@@ -332,7 +390,10 @@ mod tests {
             ("class C:\n    def f(x, y): pass\n", vec!["self"]),
             ("class C:\n    def f(x=1): pass\n", vec!["param"]),
             ("class C:\n    def f(y, x): pass\n", vec!["param"]),
-            ("class C:\n    def f(y):\n        def g(x): pass\n", vec!["param"]),
+            (
+                "class C:\n    def f(y):\n        def g(x): pass\n",
+                vec!["param"],
+            ),
             ("def f[x](): pass\n", vec!["other"]),
             ("import x\n", vec!["import"]),
             ("import x.y\n", vec!["import"]),
@@ -348,7 +409,10 @@ mod tests {
 
     #[test]
     fn reads_are_counted() {
-        assert_eq!(kinds("x = 1\nprint(x, x)\nx.y = 2\n", "x"), (vec!["assign"], 3));
+        assert_eq!(
+            kinds("x = 1\nprint(x, x)\nx.y = 2\n", "x"),
+            (vec!["assign"], 3)
+        );
         assert_eq!(kinds("x = [1]\nx[0] = 2\n", "x").1, 1);
     }
 }

@@ -265,23 +265,56 @@ fn module_attribute_chains_are_checked_against_the_module_api() {
     assert_clean("import json as j\nk = j\nx = k.loads('1')\n");
     // A module another module happens to import is not part of its API.
     assert_eq!(errors("import re\nx = re.copyreg\n"), ["module-attribute"]);
-    assert_eq!(errors("import re\nb = re.enum.bltns\n"), ["module-attribute"]);
-    assert_eq!(errors("import typing\nw = typing.warnings\n"), ["module-attribute"]);
-    assert_eq!(errors("import uuid\np = uuid.platform\n"), ["module-attribute"]);
-    assert_eq!(errors("import urllib.parse\nr = urllib.request\n"), ["module-attribute"]);
-    assert_eq!(errors("import json\nx = json.nonexistent\n"), ["module-attribute"]);
-    assert_eq!(errors("import io\nf = io.FileIO('x')\n"), ["module-attribute"]);
+    assert_eq!(
+        errors("import re\nb = re.enum.bltns\n"),
+        ["module-attribute"]
+    );
+    assert_eq!(
+        errors("import typing\nw = typing.warnings\n"),
+        ["module-attribute"]
+    );
+    assert_eq!(
+        errors("import uuid\np = uuid.platform\n"),
+        ["module-attribute"]
+    );
+    assert_eq!(
+        errors("import urllib.parse\nr = urllib.request\n"),
+        ["module-attribute"]
+    );
+    assert_eq!(
+        errors("import json\nx = json.nonexistent\n"),
+        ["module-attribute"]
+    );
+    assert_eq!(
+        errors("import io\nf = io.FileIO('x')\n"),
+        ["module-attribute"]
+    );
     // ... also after rebinding, or taken with `from`.
-    assert_eq!(errors("import typing\nt = typing\nw = t.warnings\n"), ["module-attribute"]);
-    assert_eq!(errors("from re import enum\nb = enum.bltns\n"), ["module-attribute"]);
+    assert_eq!(
+        errors("import typing\nt = typing\nw = t.warnings\n"),
+        ["module-attribute"]
+    );
+    assert_eq!(
+        errors("from re import enum\nb = enum.bltns\n"),
+        ["module-attribute"]
+    );
     assert_eq!(
         errors("import typing\ndef f(t=typing):\n    return t.warnings\n"),
         ["module-attribute"]
     );
-    assert_eq!(errors("import typing\nw = getattr(typing, 'warnings')\n"), ["module-attribute"]);
+    assert_eq!(
+        errors("import typing\nw = getattr(typing, 'warnings')\n"),
+        ["module-attribute"]
+    );
     // The old rules still name a system module or a private attribute as such.
-    assert_eq!(errors("import json\nj = json\nc = j.codecs\n"), ["forbidden-attribute"]);
-    assert_eq!(errors("from typing import warnings\n"), ["forbidden-import"]);
+    assert_eq!(
+        errors("import json\nj = json\nc = j.codecs\n"),
+        ["forbidden-attribute"]
+    );
+    assert_eq!(
+        errors("from typing import warnings\n"),
+        ["forbidden-import"]
+    );
     assert_eq!(errors("import asyncio.subprocess\n"), ["forbidden-import"]);
     assert_eq!(errors("import random._os\n"), ["forbidden-import"]);
 }
@@ -303,18 +336,28 @@ fn modules_may_only_be_read_from() {
         assert!(errors(src).contains(&"module-attribute"), "{src}");
     }
     // A parameter defaulting to a module is another name for it (dice.py in the good corpus).
-    assert_clean(
-        "import random\ndef roll(n, rng=random):\n    return rng.randint(1, n)\n",
-    );
+    assert_clean("import random\ndef roll(n, rng=random):\n    return rng.randint(1, n)\n");
 }
 
 #[test]
 fn forbidden_builtin_names_are_forbidden_attributes() {
-    for attr in ["exec", "eval", "compile", "getattr", "setattr", "breakpoint", "open", "vars"] {
+    for attr in [
+        "exec",
+        "eval",
+        "compile",
+        "getattr",
+        "setattr",
+        "breakpoint",
+        "open",
+        "vars",
+    ] {
         let src = format!("def f(o):\n    return o.{attr}('1')\n");
         assert_eq!(errors(&src), ["forbidden-attribute"], "{src}");
     }
-    assert_eq!(errors("import io\nf = io.open('x')\n"), ["forbidden-attribute"]);
+    assert_eq!(
+        errors("import io\nf = io.open('x')\n"),
+        ["forbidden-attribute"]
+    );
     // re.compile compiles a regular expression: the one allowed exception.
     assert_clean("import re\nWORD = re.compile(r'\\w+')\n");
     assert!(errors("import re\nc = getattr(re, 'compile')\n").is_empty());
@@ -360,7 +403,10 @@ fn hook_methods_may_not_be_defined() {
         assert_eq!(errors(&src), ["hook-method"], "{src}");
     }
     // A module-level __getattr__ (PEP 562) hooks the module object; in a class it is ordinary.
-    assert_eq!(errors("def __getattr__(name):\n    return 1\n"), ["hook-method"]);
+    assert_eq!(
+        errors("def __getattr__(name):\n    return 1\n"),
+        ["hook-method"]
+    );
     assert_eq!(errors("def __dir__():\n    return []\n"), ["hook-method"]);
     assert_clean("class Config:\n    def __getattr__(self, key):\n        return key\n");
     // Installing one by name is caught as the string it takes.
@@ -372,7 +418,11 @@ fn hook_methods_may_not_be_defined() {
         ..Default::default()
     };
     let lenient = ScanRules::from_raw(&raw, |k, m| panic!("{k}: {m}"));
-    let report = scan_source("m.py", b"class C:\n    def __del__(self):\n        pass\n", &lenient);
+    let report = scan_source(
+        "m.py",
+        b"class C:\n    def __del__(self):\n        pass\n",
+        &lenient,
+    );
     assert!(report.findings.is_empty(), "{:?}", report.findings);
 }
 
@@ -397,14 +447,19 @@ fn format_strings_must_be_constant_and_plain() {
         assert_eq!(errors(src), ["format-string"], "{src}");
     }
     // A forbidden field is reported once, as the string it is.
-    assert_eq!(errors("x = '{0.__globals__}'.format(f)\n"), ["forbidden-string"]);
+    assert_eq!(
+        errors("x = '{0.__globals__}'.format(f)\n"),
+        ["forbidden-string"]
+    );
 }
 
 #[test]
 fn functions_that_take_attribute_names() {
     assert_clean("import operator\nby_name = operator.attrgetter('name', 'size.x')\n");
     assert_clean("from operator import methodcaller\nup = methodcaller('upper')\n");
-    assert_clean("import functools\ndef deco(f):\n    @functools.wraps(f)\n    def g():\n        return f()\n    return g\n");
+    assert_clean(
+        "import functools\ndef deco(f):\n    @functools.wraps(f)\n    def g():\n        return f()\n    return g\n",
+    );
     for src in [
         "import operator\ng = operator.attrgetter(name)\n",
         "import operator\ng = operator.attrgetter('a.__class__')\n",
@@ -429,24 +484,38 @@ fn ordinary_idioms_pass() {
     );
     assert_clean("r = range(3, 9)\nwidth = r.stop - r.start\n");
     // ... but not on what may be the client (a parameter, or a name never bound).
-    assert_eq!(errors("def run(bot, args):\n    bot.stop()\n"), ["forbidden-attribute"]);
+    assert_eq!(
+        errors("def run(bot, args):\n    bot.stop()\n"),
+        ["forbidden-attribute"]
+    );
     assert_eq!(errors("client.login('a', 'b')\n"), ["forbidden-attribute"]);
-    assert_eq!(errors("def run(c, a):\n    c.session.logout()\n"), ["forbidden-attribute"]);
-    assert_eq!(errors("def run(c, a):\n    return getattr(c, 'start')\n"), ["dynamic-attribute"]);
+    assert_eq!(
+        errors("def run(c, a):\n    c.session.logout()\n"),
+        ["forbidden-attribute"]
+    );
+    assert_eq!(
+        errors("def run(c, a):\n    return getattr(c, 'start')\n"),
+        ["dynamic-attribute"]
+    );
     // Documented limit: a lambda's parameter could be the client too.
     assert_eq!(
         errors("import re\nms = sorted(re.finditer('a', 'a'), key=lambda m: m.start())\n"),
         ["forbidden-attribute"]
     );
     // The name of an object's class is only a string.
-    assert_clean("class P:\n    def __repr__(self):\n        return self.__class__.__name__ + '()'\n");
+    assert_clean(
+        "class P:\n    def __repr__(self):\n        return self.__class__.__name__ + '()'\n",
+    );
     assert_clean("def kind(x):\n    return x.__class__.__qualname__\n");
     assert_eq!(
         errors("b = x.__class__.__bases__\n"),
         ["forbidden-attribute", "forbidden-attribute"]
     );
     assert_eq!(errors("c = x.__class__\n"), ["forbidden-attribute"]);
-    assert_eq!(errors("x.__class__.__name__ = 'y'\n"), ["forbidden-attribute"]);
+    assert_eq!(
+        errors("x.__class__.__name__ = 'y'\n"),
+        ["forbidden-attribute"]
+    );
     // Field names a dataclass declares, read with getattr.
     assert_clean(
         "import dataclasses\n@dataclasses.dataclass\nclass P:\n    x: int\ndef row(p):\n    return [getattr(p, f.name) for f in dataclasses.fields(p)]\n",
@@ -455,7 +524,9 @@ fn ordinary_idioms_pass() {
         "from dataclasses import fields\ndef row(p):\n    return {f.name: getattr(p, f.name) for f in fields(p)}\n",
     );
     assert_eq!(
-        errors("import dataclasses\ndef put(p, d):\n    for f in dataclasses.fields(p):\n        setattr(p, f.name, d)\n"),
+        errors(
+            "import dataclasses\ndef put(p, d):\n    for f in dataclasses.fields(p):\n        setattr(p, f.name, d)\n"
+        ),
         ["dynamic-attribute"]
     );
     assert_eq!(
@@ -495,7 +566,13 @@ fn seen_forbidden_lists_every_forbidden_identifier_met() {
     );
     let seen: Vec<&str> = report.seen_forbidden.iter().map(String::as_str).collect();
     assert_eq!(seen, ["__class__", "eval", "exec", "start"]);
-    assert!(report.is_clean() || report.findings.iter().all(|f| f.rule != Rule::ForbiddenAttribute));
+    assert!(
+        report.is_clean()
+            || report
+                .findings
+                .iter()
+                .all(|f| f.rule != Rule::ForbiddenAttribute)
+    );
     // Nothing is seen in a file rejected before parsing.
     assert!(scan("x = 1\0\n").seen_forbidden.is_empty());
 }
@@ -505,8 +582,31 @@ fn forbidden_identifiers_picks_words_on_any_list() {
     let rules = rules();
     let found = forbidden_identifiers(
         &rules,
-        ["eval", "json", "ｅｖａｌ", "start", "__del__", "crypto", "x", "getattr"],
+        [
+            "eval",
+            "json",
+            "ｅｖａｌ",
+            "start",
+            "__del__",
+            "crypto",
+            "x",
+            "getattr",
+        ],
     );
     let found: Vec<&str> = found.iter().map(String::as_str).collect();
     assert_eq!(found, ["__del__", "crypto", "eval", "start"]);
+}
+
+/// The walker relies on the lexer for NFKC-normalised identifiers (as Python does): this is
+/// what would fail if a parser update stopped doing it.
+#[test]
+fn identifiers_arrive_normalised() {
+    assert!(errors("x = o.ｃｒｙｐｔｏ\n").contains(&"forbidden-attribute"));
+    assert!(errors("class C:\n    def __ｄｅｌ__(self):\n        pass\n").contains(&"hook-method"));
+    assert!(errors("def f(ｅｘｅｃ=1):\n    return ｅｘｅｃ\n").contains(&"forbidden-name"));
+    assert!(
+        scan("def f(ｅｘｅｃ=1):\n    pass\n")
+            .seen_forbidden
+            .contains("exec")
+    );
 }
