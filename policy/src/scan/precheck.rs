@@ -1004,7 +1004,7 @@ mod tests {
                 while !text.is_char_boundary(at) {
                     at -= 1;
                 }
-                if next(&mut state) % 5 == 0 {
+                if next(&mut state).is_multiple_of(5) {
                     let mut end = (at + (next(&mut state) % 12) as usize).min(text.len());
                     while !text.is_char_boundary(end) {
                         end -= 1;
