@@ -117,13 +117,6 @@ impl<'a> Names<'a> {
         self.map.get(name).is_none_or(|info| !info.is_bound())
     }
 
-    /// Is any binding of `name` a parameter?
-    pub fn is_param(&self, name: &str) -> bool {
-        self.map
-            .get(name)
-            .is_some_and(|info| info.bindings().any(|b| matches!(b, Binding::Param(_))))
-    }
-
     fn bind(&mut self, name: &'a str, binding: Binding<'a>) {
         let info = self.map.entry(name).or_default();
         info.may_be_module |= matches!(

@@ -566,23 +566,34 @@ impl<'a> Walker<'a, '_> {
 
     /// Could `expr` be the host's client object? Only a parameter (the seeds handed the client
     /// to handlers) or a name the module never binds (a client injected as a global) can be,
-    /// and attribute or item chains starting there. A method's `self`, a value the module made
-    /// (`m = re.match(...)`, a loop variable) or a call's result cannot.
+    /// and attribute or item chains starting there; also what a method keeps on its instance
+    /// (`self.client`), which was handed to it from outside. A method's `self` itself, a value
+    /// the module made (`m = re.match(...)`, a loop variable) or a call's result cannot.
     fn may_be_client(&self, expr: &Expr) -> bool {
         let mut root = expr;
+        let mut hops = 0;
         loop {
             match root {
                 Expr::Attribute(a) => root = &a.value,
                 Expr::Subscript(s) => root = &s.value,
                 _ => break,
             }
+            hops += 1;
         }
-        match root {
-            Expr::Name(n) => {
-                let id = n.id.as_str();
-                self.names.is_unbound(id) || self.names.is_param(id)
+        let Expr::Name(n) = root else {
+            return false;
+        };
+        let id = n.id.as_str();
+        match self.names.get(id) {
+            None => true,
+            Some(info) => {
+                !info.is_bound()
+                    || info.bindings().any(|b| match b {
+                        Binding::Param(_) => true,
+                        Binding::SelfParam => hops > 0,
+                        _ => false,
+                    })
             }
-            _ => false,
         }
     }
 
