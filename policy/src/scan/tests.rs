@@ -573,6 +573,12 @@ fn seen_forbidden_lists_every_forbidden_identifier_met() {
                 .iter()
                 .all(|f| f.rule != Rule::ForbiddenAttribute)
     );
+    let spec = scan("x = 1\ny = f'{x:exec}'\n");
+    assert!(
+        spec.seen_forbidden.contains("exec"),
+        "{:?}",
+        spec.seen_forbidden
+    );
     // Nothing is seen in a file rejected before parsing.
     assert!(scan("x = 1\0\n").seen_forbidden.is_empty());
 }

@@ -1520,6 +1520,17 @@ impl<'a> Visitor<'a> for Walker<'a, '_> {
         visitor::walk_type_param(self, type_param);
     }
 
+    fn visit_interpolated_string_element(&mut self, element: &'a ast::InterpolatedStringElement) {
+        // Literal text of a format spec (`f"{x:exec}"`) is a constant of the compiled code too;
+        // the f-string's own literal parts were judged with the f-string.
+        if let ast::InterpolatedStringElement::Literal(lit) = element
+            && lit.value.len() <= MAX_WORD_LEN
+        {
+            self.saw(&nfkc(&lit.value));
+        }
+        visitor::walk_interpolated_string_element(self, element);
+    }
+
     fn visit_pattern_keyword(&mut self, keyword: &'a ast::PatternKeyword) {
         let attr: &str = keyword.attr.as_str();
         self.saw(attr);
