@@ -15,7 +15,7 @@
 //! run time (or the code fails there), so a name-taking call judged on a folded name cannot be
 //! handed a different one.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 
 use ruff_python_ast::{self as ast, Expr, Number, Operator, UnaryOp};
 
@@ -65,7 +65,6 @@ pub(super) struct Folded {
 #[derive(Debug)]
 pub(super) struct Env<'n, 'a> {
     names: &'n Names<'a>,
-    cache: RefCell<rustc_hash::FxHashMap<&'a str, Option<Value>>>,
     /// Folding steps used so far in this file.
     spent: Cell<usize>,
 }
@@ -74,7 +73,6 @@ impl<'n, 'a> Env<'n, 'a> {
     pub fn new(names: &'n Names<'a>) -> Env<'n, 'a> {
         Env {
             names,
-            cache: RefCell::default(),
             spent: Cell::new(0),
         }
     }
@@ -96,15 +94,15 @@ impl<'n, 'a> Env<'n, 'a> {
     }
 
     fn resolve(&self, name: &str) -> Option<Value> {
-        let (key, info) = self.names.get_key_value(name)?;
-        if let Some(cached) = self.cache.borrow().get(key) {
-            return cached.clone();
-        }
-        let [Binding::Assign(expr)] = info.bindings.as_slice() else {
+        let info = self.names.get(name)?;
+        let Some(Binding::Assign(expr)) = info.single() else {
             return None;
         };
+        if let Some(cached) = &*info.value.borrow() {
+            return cached.clone();
+        }
         // Cycle guard: while this name is being folded it resolves to unknown.
-        self.cache.borrow_mut().insert(key, None);
+        *info.value.borrow_mut() = Some(None);
         let decoded = Cell::new(false);
         let value = Folder {
             env: self,
@@ -116,7 +114,7 @@ impl<'n, 'a> Env<'n, 'a> {
         .filter(|v| {
             !holds_iterator(v) && (!holds_sequence(v) || info.loads <= 1 || literal_tuple(expr))
         });
-        self.cache.borrow_mut().insert(key, value.clone());
+        *info.value.borrow_mut() = Some(value.clone());
         value
     }
 }
@@ -394,7 +392,11 @@ impl Folder<'_, '_, '_> {
     }
 
     fn builtin_call(&self, name: &str, args: &[Expr]) -> Option<Folded> {
-        if !self.env.builtin(name) {
+        if !matches!(
+            name,
+            "chr" | "str" | "bytes" | "reversed" | "list" | "tuple" | "map"
+        ) || !self.env.builtin(name)
+        {
             return None;
         }
         let first = || self.fold(args.first()?).map(|f| f.value);
@@ -782,7 +784,7 @@ mod tests {
     /// The value of `name` in module `src`, as the folder sees it.
     fn resolved(src: &str, name: &str) -> Option<Value> {
         let module = ruff_python_parser::parse_module(src).unwrap();
-        let names = Names::of_body(&module.syntax().body);
+        let names = Names::of_body(&module.syntax().body, src.len());
         Env::new(&names).resolve(name)
     }
 
@@ -847,7 +849,7 @@ mod tests {
     #[test]
     fn names_bound_twice_are_unknown() {
         let module = ruff_python_parser::parse_module("a = 'ev'\na = 'x'\nb = 'al'\n").unwrap();
-        let names = Names::of_body(&module.syntax().body);
+        let names = Names::of_body(&module.syntax().body, 0);
         let env = Env::new(&names);
         let expr = ruff_python_parser::parse_expression("a + b").unwrap();
         assert_eq!(fold(&expr.syntax().body, &env), None);

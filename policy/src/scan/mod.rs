@@ -258,9 +258,28 @@ pub struct ScanRules {
     /// Hex SHA-256 digests of preludes that may be skipped.
     pub trusted_preludes: BTreeSet<String>,
     pub dangerously_skip_scan: bool,
-    /// Every identifier on any of the lists above (names, attributes, client attributes, hook
-    /// methods): what [`forbidden_identifiers`] and `FileReport::seen_forbidden` report.
-    any_forbidden: NameSet,
+    /// Every identifier any rule treats specially, with what it is ([`kind`] flags): one lookup
+    /// per name the scanner meets instead of one per list.
+    kinds: rustc_hash::FxHashMap<String, u16>,
+}
+
+/// Flags of [`ScanRules::kind`]: what an identifier is to the scanner.
+pub(crate) mod kind {
+    pub const FORBIDDEN_NAME: u16 = 1;
+    pub const FORBIDDEN_ATTRIBUTE: u16 = 1 << 1;
+    pub const CLIENT_ATTRIBUTE: u16 = 1 << 2;
+    pub const HOOK_METHOD: u16 = 1 << 3;
+    /// `getattr`, `setattr`, `delattr`, `hasattr`.
+    pub const ATTRIBUTE_BY_NAME: u16 = 1 << 4;
+    /// A standard module that reaches the operating system or the interpreter's internals.
+    pub const SYSTEM_MODULE: u16 = 1 << 5;
+    /// `format`, `format_map`, `vformat`.
+    pub const FORMAT_METHOD: u16 = 1 << 6;
+    /// `attrgetter`, `methodcaller`, `update_wrapper`, `wraps`.
+    pub const NAME_TAKING: u16 = 1 << 7;
+    /// On a policy list: what `seen_forbidden` and [`super::forbidden_identifiers`] report.
+    pub const ON_A_LIST: u16 =
+        FORBIDDEN_NAME | FORBIDDEN_ATTRIBUTE | CLIENT_ATTRIBUTE | HOOK_METHOD;
 }
 
 /// The forbidden text patterns, matched case-insensitively in one pass (Aho-Corasick). A pattern
@@ -290,6 +309,10 @@ impl PatternSet {
 
     /// The first pattern found in `haystack` at proper word edges.
     pub fn find_in(&self, haystack: &str) -> Option<&str> {
+        // Nearly every string holds no pattern at all: say so without the overlapping search.
+        if !self.automaton.is_match(haystack) {
+            return None;
+        }
         let is_word = |c: char| c.is_alphanumeric() || c == '_';
         self.automaton
             .find_overlapping_iter(haystack)
@@ -379,13 +402,20 @@ impl ScanRules {
             &raw.forbidden_hook_methods,
             &mut error,
         );
-        let any_forbidden: NameSet = forbidden_names
-            .iter()
-            .chain(&forbidden_attributes)
-            .chain(&client_attributes)
-            .chain(&forbidden_hook_methods)
-            .cloned()
-            .collect();
+        let mut kinds: rustc_hash::FxHashMap<String, u16> = rustc_hash::FxHashMap::default();
+        for (set, flag) in [
+            (&forbidden_names, kind::FORBIDDEN_NAME),
+            (&forbidden_attributes, kind::FORBIDDEN_ATTRIBUTE),
+            (&client_attributes, kind::CLIENT_ATTRIBUTE),
+            (&forbidden_hook_methods, kind::HOOK_METHOD),
+        ] {
+            for name in set {
+                *kinds.entry(name.clone()).or_default() |= flag;
+            }
+        }
+        for (name, flag) in walk::fixed_kinds() {
+            *kinds.entry(name.to_string()).or_default() |= flag;
+        }
         for (i, p) in raw.forbidden_patterns.iter().enumerate() {
             if p.trim().is_empty() {
                 error(
@@ -424,13 +454,19 @@ impl ScanRules {
                 .map(|d| d.to_ascii_lowercase())
                 .collect(),
             dangerously_skip_scan: raw.dangerously_skip_scan,
-            any_forbidden,
+            kinds,
         }
     }
 
-    /// Is `identifier` (NFKC-normalised) on any forbidden list?
+    /// What `identifier` (NFKC-normalised) is to the scanner: [`kind`] flags, 0 for most.
+    pub(crate) fn kind(&self, identifier: &str) -> u16 {
+        self.kinds.get(identifier).copied().unwrap_or(0)
+    }
+
+    /// Is `identifier` (NFKC-normalised) on any forbidden list (forbidden names, forbidden
+    /// attributes, client attributes, hook methods)?
     pub fn is_forbidden_identifier(&self, identifier: &str) -> bool {
-        self.any_forbidden.contains(identifier)
+        self.kind(identifier) & kind::ON_A_LIST != 0
     }
 }
 

@@ -8,8 +8,12 @@
 //! and builtins only count where the file never binds the name. Identifiers arrive
 //! NFKC-normalised from the lexer, exactly as Python sees them.
 
+use std::cell::{Cell, RefCell};
+
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, ExprContext, Stmt};
+
+use super::fold::Value;
 
 /// How a name is bound at one place in the file.
 #[derive(Debug, Clone, Copy)]
@@ -32,12 +36,53 @@ pub(super) enum Binding<'a> {
     Other,
 }
 
+/// Whether a name may hold a module (worked out by the walker, cached here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ModState<'a> {
+    NotModule,
+    /// Some binding makes it this module (others may bind other values: every read is judged
+    /// as a read of the module, which can only be stricter).
+    Module(&'a str),
+    /// Bound to two different modules: the scanner cannot tell which one a read reaches.
+    Ambiguous,
+}
+
 /// What the file does with one name.
 #[derive(Debug, Default)]
 pub(super) struct NameInfo<'a> {
-    pub bindings: Vec<Binding<'a>>,
+    /// The first binding, kept inline: most names are bound once.
+    first: Option<Binding<'a>>,
+    more: Vec<Binding<'a>>,
     /// Times the name is read (`Load` context).
     pub loads: u32,
+    /// Some binding can make the name a module (an import, or an alias or parameter default
+    /// that is a name or attribute).
+    pub may_be_module: bool,
+    /// The walker's conclusion about modules, once drawn.
+    pub module: Cell<Option<ModState<'a>>>,
+    /// What the name is to the rules (`ScanRules::kind`), once looked up.
+    pub kind: Cell<Option<u16>>,
+    /// The folder's value of the name, once worked out (`Some(None)`: not a constant).
+    pub value: RefCell<Option<Option<Value>>>,
+}
+
+impl<'a> NameInfo<'a> {
+    pub fn bindings(&self) -> impl Iterator<Item = &Binding<'a>> {
+        self.first.iter().chain(&self.more)
+    }
+
+    pub fn is_bound(&self) -> bool {
+        self.first.is_some()
+    }
+
+    /// The binding, when there is exactly one.
+    pub fn single(&self) -> Option<&Binding<'a>> {
+        if self.more.is_empty() {
+            self.first.as_ref()
+        } else {
+            None
+        }
+    }
 }
 
 /// The bindings and reads of every name in a file.
@@ -55,8 +100,10 @@ pub(super) struct Names<'a> {
 const DEPTH_CAP: usize = super::walk::HARD_DEPTH_CAP;
 
 impl<'a> Names<'a> {
-    pub fn of_body(body: &'a [Stmt]) -> Names<'a> {
+    /// `size_hint`: the source length, to size the table once.
+    pub fn of_body(body: &'a [Stmt], size_hint: usize) -> Names<'a> {
         let mut names = Names::default();
+        names.map.reserve(size_hint / 64);
         names.visit_body(body);
         names
     }
@@ -65,26 +112,25 @@ impl<'a> Names<'a> {
         self.map.get(name)
     }
 
-    pub fn get_key_value(&self, name: &str) -> Option<(&'a str, &NameInfo<'a>)> {
-        self.map.get_key_value(name).map(|(k, v)| (*k, v))
-    }
-
     /// The file never binds `name`: a read of it finds the builtin of that name, if any.
     pub fn is_unbound(&self, name: &str) -> bool {
-        self.map
-            .get(name)
-            .is_none_or(|info| info.bindings.is_empty())
-    }
-
-    /// Is any binding of `name` a parameter?
-    pub fn is_param(&self, name: &str) -> bool {
-        self.map
-            .get(name)
-            .is_some_and(|info| info.bindings.iter().any(|b| matches!(b, Binding::Param(_))))
+        self.map.get(name).is_none_or(|info| !info.is_bound())
     }
 
     fn bind(&mut self, name: &'a str, binding: Binding<'a>) {
-        self.map.entry(name).or_default().bindings.push(binding);
+        let info = self.map.entry(name).or_default();
+        info.may_be_module |= matches!(
+            binding,
+            Binding::Import(_)
+                | Binding::ImportFrom { .. }
+                | Binding::Assign(Expr::Name(_) | Expr::Attribute(_))
+                | Binding::Param(Some(Expr::Name(_) | Expr::Attribute(_)))
+        );
+        if info.first.is_none() {
+            info.first = Some(binding);
+        } else {
+            info.more.push(binding);
+        }
     }
 }
 
@@ -288,13 +334,12 @@ mod tests {
 
     fn kinds(src: &str, name: &str) -> (Vec<&'static str>, u32) {
         let parsed = ruff_python_parser::parse_module(src).unwrap();
-        let names = Names::of_body(&parsed.syntax().body);
+        let names = Names::of_body(&parsed.syntax().body, src.len());
         let Some(info) = names.get(name) else {
             return (Vec::new(), 0);
         };
         let kinds = info
-            .bindings
-            .iter()
+            .bindings()
             .map(|b| match b {
                 Binding::Assign(_) => "assign",
                 Binding::Import(_) => "import",

@@ -573,6 +573,12 @@ fn seen_forbidden_lists_every_forbidden_identifier_met() {
                 .iter()
                 .all(|f| f.rule != Rule::ForbiddenAttribute)
     );
+    let spec = scan("x = 1\ny = f'{x:exec}'\n");
+    assert!(
+        spec.seen_forbidden.contains("exec"),
+        "{:?}",
+        spec.seen_forbidden
+    );
     // Nothing is seen in a file rejected before parsing.
     assert!(scan("x = 1\0\n").seen_forbidden.is_empty());
 }
@@ -595,4 +601,18 @@ fn forbidden_identifiers_picks_words_on_any_list() {
     );
     let found: Vec<&str> = found.iter().map(String::as_str).collect();
     assert_eq!(found, ["__del__", "crypto", "eval", "start"]);
+}
+
+/// The walker relies on the lexer for NFKC-normalised identifiers (as Python does): this is
+/// what would fail if a parser update stopped doing it.
+#[test]
+fn identifiers_arrive_normalised() {
+    assert!(errors("x = o.ｃｒｙｐｔｏ\n").contains(&"forbidden-attribute"));
+    assert!(errors("class C:\n    def __ｄｅｌ__(self):\n        pass\n").contains(&"hook-method"));
+    assert!(errors("def f(ｅｘｅｃ=1):\n    return ｅｘｅｃ\n").contains(&"forbidden-name"));
+    assert!(
+        scan("def f(ｅｘｅｃ=1):\n    pass\n")
+            .seen_forbidden
+            .contains("exec")
+    );
 }

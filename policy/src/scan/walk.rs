@@ -11,7 +11,7 @@
 //! so that it cannot reach a place where attribute reads go unchecked.
 
 use std::borrow::Cow;
-use std::cell::{OnceCell, RefCell};
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use ruff_python_ast::visitor::{self, Visitor};
@@ -21,8 +21,8 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::fold::{self, Env, Folded, Value};
 use super::module_api;
-use super::names::{Binding, Names};
-use super::{Finding, Rule, ScanRules};
+use super::names::{Binding, ModState, NameInfo, Names};
+use super::{Finding, Rule, ScanRules, kind};
 
 /// Functions that turn a string into an attribute access.
 const ATTRIBUTE_BY_NAME: &[&str] = &["getattr", "setattr", "delattr", "hasattr"];
@@ -107,6 +107,17 @@ const NAME_TAKING: &[(&str, &str, NameTaking)] = &[
     ("functools", "wraps", NameTaking::Wraps),
 ];
 
+/// The identifiers the rules above treat specially, as [`kind`] flags for [`ScanRules::kind`].
+pub(super) fn fixed_kinds() -> impl Iterator<Item = (&'static str, u16)> {
+    let by_name = ATTRIBUTE_BY_NAME
+        .iter()
+        .map(|n| (*n, kind::ATTRIBUTE_BY_NAME));
+    let system = SYSTEM_MODULES.iter().map(|n| (*n, kind::SYSTEM_MODULE));
+    let format = FORMAT_METHODS.iter().map(|n| (*n, kind::FORMAT_METHOD));
+    let taking = NAME_TAKING.iter().map(|(_, n, _)| (*n, kind::NAME_TAKING));
+    by_name.chain(system).chain(format).chain(taking)
+}
+
 /// Longest name any rule compares whole strings against (longer strings cannot be one).
 const MAX_WORD_LEN: usize = 64;
 
@@ -120,7 +131,7 @@ pub(super) struct Walked {
 }
 
 pub(super) fn walk_module(text: &str, module: &ModModule, rules: &ScanRules) -> Walked {
-    let names = Names::of_body(&module.body);
+    let names = Names::of_body(&module.body, text.len());
     let mut walker = Walker {
         lines: OnceCell::new(),
         text,
@@ -136,7 +147,6 @@ pub(super) fn walk_module(text: &str, module: &ModModule, rules: &ScanRules) -> 
         usage: Use::Value,
         scope_depth: 0,
         class_body: false,
-        modules: RefCell::default(),
         seen: BTreeSet::new(),
     };
     walker.visit_body(&module.body);
@@ -180,17 +190,6 @@ enum Use {
     Alias,
 }
 
-/// Whether a name may hold a module.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ModState<'a> {
-    NotModule,
-    /// Some binding makes it this module (others may bind other values: every read is judged
-    /// as a read of the module, which can only be stricter).
-    Module(&'a str),
-    /// Bound to two different modules: the scanner cannot tell which one a read reaches.
-    Ambiguous,
-}
-
 struct Walker<'a, 'n> {
     text: &'a str,
     lines: OnceCell<LineIndex>,
@@ -213,13 +212,12 @@ struct Walker<'a, 'n> {
     scope_depth: usize,
     /// Visiting the statements of a class body, whose names become class attributes.
     class_body: bool,
-    /// Module state of names, memoised (`import` aliases can chain).
-    modules: RefCell<rustc_hash::FxHashMap<&'a str, ModState<'a>>>,
     /// Identifiers on a forbidden list met anywhere in the file.
     seen: BTreeSet<String>,
 }
 
-/// NFKC normal form; ASCII (nearly every identifier and string) is already normal.
+/// NFKC normal form; ASCII (nearly every string) is already normal. Identifiers need none: the
+/// lexer normalises them as Python does (`ｅｖａｌ` is the name `eval`).
 fn nfkc(s: &str) -> Cow<'_, str> {
     if s.is_ascii() {
         Cow::Borrowed(s)
@@ -250,24 +248,42 @@ impl<'a> Walker<'a, '_> {
             .push(Finding::new(rule, line, column, snippet, message));
     }
 
-    /// Record `identifier` (NFKC-normalised) if a forbidden list holds it.
-    fn saw(&mut self, identifier: &str) {
-        if self.rules.is_forbidden_identifier(identifier) && !self.seen.contains(identifier) {
+    /// What `identifier` (NFKC-normalised) is to the rules; records it if a list holds it.
+    fn kind_of(&mut self, identifier: &str) -> u16 {
+        let kind = self.rules.kind(identifier);
+        if kind & kind::ON_A_LIST != 0 && !self.seen.contains(identifier) {
             self.seen.insert(identifier.to_string());
         }
+        kind
+    }
+
+    /// Record `identifier` (NFKC-normalised) if a forbidden list holds it.
+    fn saw(&mut self, identifier: &str) {
+        self.kind_of(identifier);
+    }
+
+    /// [`Self::kind_of`] for a name, cached on its [`NameInfo`]: one table lookup per distinct
+    /// name rather than per occurrence.
+    fn name_kind(&mut self, id: &str, info: Option<&NameInfo<'a>>) -> u16 {
+        let kind = match info {
+            Some(info) => match info.kind.get() {
+                Some(kind) => kind,
+                None => {
+                    let kind = self.rules.kind(id);
+                    info.kind.set(Some(kind));
+                    kind
+                }
+            },
+            None => self.rules.kind(id),
+        };
+        if kind & kind::ON_A_LIST != 0 && !self.seen.contains(id) {
+            self.seen.insert(id.to_string());
+        }
+        kind
     }
 
     fn attribute_forbidden(&self, attr: &str) -> bool {
-        self.rules.forbidden_attributes.contains(&*nfkc(attr))
-    }
-
-    fn is_hook(&self, name: &str) -> bool {
-        self.rules.forbidden_hook_methods.contains(name)
-    }
-
-    /// An attribute named like a forbidden builtin (`x.exec`, `x.getattr`).
-    fn is_builtin_named(&self, attr: &str) -> bool {
-        self.rules.forbidden_names.contains(attr) || ATTRIBUTE_BY_NAME.contains(&attr)
+        self.rules.kind(&nfkc(attr)) & kind::FORBIDDEN_ATTRIBUTE != 0
     }
 
     /// May `dotted` be imported? Some prefix must be on the allowlist, and below it no part may
@@ -280,7 +296,10 @@ impl<'a> Walker<'a, '_> {
         for part in dotted.split('.') {
             end += if end == 0 { part.len() } else { part.len() + 1 };
             let listed = self.rules.allowed_imports.contains(&dotted[..end]);
-            if !listed && (part.starts_with('_') || (allowed && SYSTEM_MODULES.contains(&part))) {
+            if !listed
+                && (part.starts_with('_')
+                    || (allowed && self.rules.kind(part) & kind::SYSTEM_MODULE != 0))
+            {
                 return false;
             }
             allowed |= listed;
@@ -295,15 +314,25 @@ impl<'a> Walker<'a, '_> {
     }
 
     fn is_forbidden_word(&self, word: &str) -> bool {
-        self.rules.is_forbidden_identifier(word)
-            || ATTRIBUTE_BY_NAME.contains(&word)
-            || (SYSTEM_MODULES.contains(&word) && !self.import_allowed(word))
+        let kind = self.rules.kind(word);
+        kind & (kind::ON_A_LIST | kind::ATTRIBUTE_BY_NAME) != 0
+            || (kind & kind::SYSTEM_MODULE != 0 && !self.import_allowed(word))
+    }
+
+    /// A system module the policy does not let modules import.
+    fn is_system_module(&self, name: &str) -> bool {
+        self.rules.kind(name) & kind::SYSTEM_MODULE != 0 && !self.import_allowed(name)
     }
 
     /// Judge one string value. `built` says it was assembled (so spelling a name is deliberate).
     fn check_string(&mut self, value: &str, built: bool, range: TextRange) {
         let normal: &str = &nfkc(value);
-        if normal.len() <= MAX_WORD_LEN {
+        // Only a string that is one word can equal a forbidden name: most are not.
+        let whole = normal.trim();
+        let one_word = !whole.is_empty()
+            && whole.len() <= MAX_WORD_LEN
+            && whole.chars().all(is_identifier_char);
+        if one_word && whole.len() == normal.len() {
             self.saw(normal);
         }
         if let Some(pattern) = self.rules.forbidden_patterns.find_in(normal) {
@@ -336,9 +365,7 @@ impl<'a> Walker<'a, '_> {
             );
             return;
         }
-        let whole = normal.trim();
-        // Forbidden words are short identifiers: longer text cannot equal one.
-        if whole.len() <= MAX_WORD_LEN
+        if one_word
             && (self.is_forbidden_word(whole)
                 || (whole.chars().any(char::is_uppercase)
                     && self.is_forbidden_word(&whole.to_lowercase())))
@@ -428,17 +455,19 @@ impl<'a> Walker<'a, '_> {
         else {
             return false;
         };
-        let text = match &value {
-            Value::Str(s) => s.clone(),
-            Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-            Value::Seq(items) | Value::Iter(items) => items
-                .iter()
-                .filter_map(|v| match v {
-                    Value::Str(s) => Some(s.as_str()),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-                .join(""),
+        let text: Cow<'_, str> = match &value {
+            Value::Str(s) => Cow::Borrowed(s),
+            Value::Bytes(b) => String::from_utf8_lossy(b),
+            Value::Seq(items) | Value::Iter(items) => Cow::Owned(
+                items
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Str(s) => Some(s.as_str()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .join(""),
+            ),
             Value::Int(_) => return true,
         };
         if decoded && text.chars().any(|c| c.is_ascii_alphabetic()) {
@@ -458,28 +487,20 @@ impl<'a> Walker<'a, '_> {
     /// module: every other way to move one (an argument, a container, `return`, walrus...) is a
     /// module used as a value, which is reported where it happens.
     fn module_state(&self, name: &str) -> ModState<'a> {
-        let Some((key, info)) = self.names.get_key_value(name) else {
-            return ModState::NotModule;
-        };
-        let may_be_module = |b: &Binding<'_>| {
-            matches!(
-                b,
-                Binding::Import(_)
-                    | Binding::ImportFrom { .. }
-                    | Binding::Assign(Expr::Name(_) | Expr::Attribute(_))
-                    | Binding::Param(Some(Expr::Name(_) | Expr::Attribute(_)))
-            )
-        };
-        if !info.bindings.iter().any(may_be_module) {
-            return ModState::NotModule;
+        match self.names.get(name) {
+            Some(info) if info.may_be_module => self.module_state_of(info),
+            _ => ModState::NotModule,
         }
-        if let Some(state) = self.modules.borrow().get(key) {
-            return *state;
+    }
+
+    fn module_state_of(&self, info: &super::names::NameInfo<'a>) -> ModState<'a> {
+        if let Some(state) = info.module.get() {
+            return state;
         }
-        // Cycle guard (`a = b`, `b = a`): while `key` is being resolved it is no module.
-        self.modules.borrow_mut().insert(key, ModState::NotModule);
+        // Cycle guard (`a = b`, `b = a`): while being resolved the name is no module.
+        info.module.set(Some(ModState::NotModule));
         let mut state = ModState::NotModule;
-        for binding in &info.bindings {
+        for binding in info.bindings() {
             let this = match binding {
                 Binding::Import(dotted) => ModState::Module(dotted),
                 Binding::ImportFrom { module, attr } => module_api::lookup(module)
@@ -501,7 +522,7 @@ impl<'a> Walker<'a, '_> {
                 _ => ModState::Ambiguous,
             };
         }
-        self.modules.borrow_mut().insert(key, state);
+        info.module.set(Some(state));
         state
     }
 
@@ -515,7 +536,7 @@ impl<'a> Walker<'a, '_> {
             },
             Expr::Attribute(a) => {
                 let module = self.module_of_expr(&a.value)?;
-                module_api::lookup(module)?.submodule(&nfkc(a.attr.as_str()))
+                module_api::lookup(module)?.submodule(a.attr.as_str())
             }
             _ => None,
         }
@@ -525,9 +546,7 @@ impl<'a> Walker<'a, '_> {
     /// a name imported from there).
     fn name_taking(&self, expr: &Expr) -> Option<(NameTaking, &'static str)> {
         match expr {
-            Expr::Attribute(a) => {
-                name_taking_in(self.module_of_expr(&a.value)?, &nfkc(a.attr.as_str()))
-            }
+            Expr::Attribute(a) => name_taking_in(self.module_of_expr(&a.value)?, a.attr.as_str()),
             Expr::Name(n) => self.name_taking_name(n.id.as_str()),
             _ => None,
         }
@@ -535,7 +554,11 @@ impl<'a> Walker<'a, '_> {
 
     /// The name-taking function a name is bound to by `from operator import attrgetter`.
     fn name_taking_name(&self, id: &str) -> Option<(NameTaking, &'static str)> {
-        self.names.get(id)?.bindings.iter().find_map(|b| match b {
+        if self.rules.kind(id) & kind::NAME_TAKING == 0 && !self.names.get(id)?.may_be_module {
+            // Only `from m import f [as g]` can bind one, and that makes `may_be_module`.
+            return None;
+        }
+        self.names.get(id)?.bindings().find_map(|b| match b {
             Binding::ImportFrom { module, attr } => name_taking_in(module, attr),
             _ => None,
         })
@@ -543,23 +566,34 @@ impl<'a> Walker<'a, '_> {
 
     /// Could `expr` be the host's client object? Only a parameter (the seeds handed the client
     /// to handlers) or a name the module never binds (a client injected as a global) can be,
-    /// and attribute or item chains starting there. A method's `self`, a value the module made
-    /// (`m = re.match(...)`, a loop variable) or a call's result cannot.
+    /// and attribute or item chains starting there; also what a method keeps on its instance
+    /// (`self.client`), which was handed to it from outside. A method's `self` itself, a value
+    /// the module made (`m = re.match(...)`, a loop variable) or a call's result cannot.
     fn may_be_client(&self, expr: &Expr) -> bool {
         let mut root = expr;
+        let mut hops = 0;
         loop {
             match root {
                 Expr::Attribute(a) => root = &a.value,
                 Expr::Subscript(s) => root = &s.value,
                 _ => break,
             }
+            hops += 1;
         }
-        match root {
-            Expr::Name(n) => {
-                let id = n.id.as_str();
-                self.names.is_unbound(id) || self.names.is_param(id)
+        let Expr::Name(n) = root else {
+            return false;
+        };
+        let id = n.id.as_str();
+        match self.names.get(id) {
+            None => true,
+            Some(info) => {
+                !info.is_bound()
+                    || info.bindings().any(|b| match b {
+                        Binding::Param(_) => true,
+                        Binding::SelfParam => hops > 0,
+                        _ => false,
+                    })
             }
-            _ => false,
         }
     }
 
@@ -579,11 +613,11 @@ impl<'a> Walker<'a, '_> {
             return None;
         };
         let info = self.names.get(n.id.as_str())?;
-        if info.bindings.is_empty() {
+        if !info.is_bound() {
             return None;
         }
         let mut out = Vec::new();
-        for binding in &info.bindings {
+        for binding in info.bindings() {
             let Binding::Loop(iter) = binding else {
                 return None;
             };
@@ -616,8 +650,8 @@ impl<'a> Walker<'a, '_> {
         let Some(info) = self.names.get(field.id.as_str()) else {
             return false;
         };
-        !info.bindings.is_empty()
-            && info.bindings.iter().all(|b| match b {
+        info.is_bound()
+            && info.bindings().all(|b| match b {
                 Binding::Loop(Expr::Call(call)) => self.is_dataclass_fields(&call.func),
                 _ => false,
             })
@@ -629,8 +663,8 @@ impl<'a> Walker<'a, '_> {
                 a.attr.as_str() == "fields" && self.module_of_expr(&a.value) == Some("dataclasses")
             }
             Expr::Name(n) => self.names.get(n.id.as_str()).is_some_and(|info| {
-                !info.bindings.is_empty()
-                    && info.bindings.iter().all(|b| {
+                info.is_bound()
+                    && info.bindings().all(|b| {
                         matches!(
                             b,
                             Binding::ImportFrom {
@@ -646,13 +680,14 @@ impl<'a> Walker<'a, '_> {
 
     /// Why a module may not name `name` as an attribute of an object it does not know, if so.
     fn attribute_name_problem(&self, name: &str) -> Option<&'static str> {
-        if name.starts_with('_') || self.attribute_forbidden(name) || self.is_hook(name) {
+        let kind = self.rules.kind(name);
+        if name.starts_with('_') || kind & (kind::FORBIDDEN_ATTRIBUTE | kind::HOOK_METHOD) != 0 {
             Some("the forbidden attribute")
-        } else if self.is_builtin_named(name) {
+        } else if kind & (kind::FORBIDDEN_NAME | kind::ATTRIBUTE_BY_NAME) != 0 {
             Some("the attribute named like the forbidden builtin")
-        } else if FORMAT_METHODS.contains(&name) {
+        } else if kind & kind::FORMAT_METHOD != 0 {
             Some("the format method (its format string cannot be checked that way)")
-        } else if NAME_TAKING.iter().any(|(_, f, _)| *f == name) {
+        } else if kind & kind::NAME_TAKING != 0 {
             Some("the name-taking function (its names cannot be checked that way)")
         } else {
             None
@@ -698,7 +733,7 @@ impl<'a> Walker<'a, '_> {
                 continue;
             }
             let problem = self.attribute_name_problem(&name).or_else(|| {
-                (self.rules.client_attributes.contains(name.as_str())
+                (self.rules.kind(&name) & kind::CLIENT_ATTRIBUTE != 0
                     && object.is_some_and(|o| self.may_be_client(o)))
                 .then_some("the session-control attribute")
             });
@@ -721,7 +756,7 @@ impl<'a> Walker<'a, '_> {
         name: &str,
         range: TextRange,
     ) {
-        if name.starts_with('_') || (SYSTEM_MODULES.contains(&name) && !self.import_allowed(name)) {
+        if name.starts_with('_') || self.is_system_module(name) {
             self.report(
                 Rule::DynamicAttribute,
                 range,
@@ -740,8 +775,9 @@ impl<'a> Walker<'a, '_> {
             return;
         };
         if api.has(name) {
-            let builtin =
-                self.is_builtin_named(name) && !HARMLESS_MODULE_FUNCTIONS.contains(&(module, name));
+            let builtin = self.rules.kind(name) & (kind::FORBIDDEN_NAME | kind::ATTRIBUTE_BY_NAME)
+                != 0
+                && !HARMLESS_MODULE_FUNCTIONS.contains(&(module, name));
             let name_taking = NAME_TAKING
                 .iter()
                 .any(|(m, f, _)| *m == module && *f == name);
@@ -883,10 +919,10 @@ impl<'a> Walker<'a, '_> {
                 for alias in &import.names {
                     let name = alias.name.as_str();
                     for part in name.split('.') {
-                        self.saw(&nfkc(part));
+                        self.saw(part);
                     }
                     if let Some(asname) = &alias.asname {
-                        self.saw(&nfkc(asname.as_str()));
+                        self.saw(asname.as_str());
                     }
                     if !self.import_allowed(name) {
                         self.report(
@@ -900,12 +936,12 @@ impl<'a> Walker<'a, '_> {
             Stmt::ImportFrom(import) => {
                 let module = import.module.as_ref().map_or("", |m| m.as_str());
                 for part in module.split('.') {
-                    self.saw(&nfkc(part));
+                    self.saw(part);
                 }
                 for alias in &import.names {
-                    self.saw(&nfkc(alias.name.as_str()));
+                    self.saw(alias.name.as_str());
                     if let Some(asname) = &alias.asname {
-                        self.saw(&nfkc(asname.as_str()));
+                        self.saw(asname.as_str());
                     }
                 }
                 if import.level > 0 {
@@ -924,9 +960,9 @@ impl<'a> Walker<'a, '_> {
                     );
                     return;
                 }
-                let api = module_api::lookup(&nfkc(module));
+                let api = module_api::lookup(module);
                 for alias in &import.names {
-                    let name: &str = &nfkc(alias.name.as_str());
+                    let name: &str = alias.name.as_str();
                     if name == "*" {
                         self.report(
                             Rule::StarImport,
@@ -934,9 +970,10 @@ impl<'a> Walker<'a, '_> {
                             format!("`from {module} import *` hides which names the module takes; import the names you use"),
                         );
                     } else if name.starts_with('_')
-                        || self.attribute_forbidden(name)
-                        || self.rules.forbidden_names.contains(name)
-                        || (SYSTEM_MODULES.contains(&name) && !self.import_allowed(name))
+                        || self.rules.kind(name)
+                            & (kind::FORBIDDEN_ATTRIBUTE | kind::FORBIDDEN_NAME)
+                            != 0
+                        || self.is_system_module(name)
                     {
                         self.report(
                             Rule::ForbiddenImport,
@@ -978,15 +1015,26 @@ impl<'a> Walker<'a, '_> {
     }
 
     fn check_name(&mut self, name: &ast::ExprName, usage: Use) {
-        let id: &str = &nfkc(name.id.as_str());
-        self.saw(id);
-        if self.rules.forbidden_names.contains(id) {
+        let id: &str = name.id.as_str();
+        let names = self.names;
+        self.check_name_info(name, id, names.get(id), usage);
+    }
+
+    fn check_name_info(
+        &mut self,
+        name: &ast::ExprName,
+        id: &str,
+        info: Option<&NameInfo<'a>>,
+        usage: Use,
+    ) {
+        let kind = self.name_kind(id, info);
+        if kind & kind::FORBIDDEN_NAME != 0 {
             self.report(
                 Rule::ForbiddenName,
                 name.range,
                 format!("`{id}` is not available to modules (scan.forbidden_names)"),
             );
-        } else if ATTRIBUTE_BY_NAME.contains(&id) {
+        } else if kind & kind::ATTRIBUTE_BY_NAME != 0 {
             self.report(
                 Rule::DynamicAttribute,
                 name.range,
@@ -1006,7 +1054,10 @@ impl<'a> Walker<'a, '_> {
         if !name.ctx.is_load() {
             return;
         }
-        match self.module_state(id) {
+        let Some(info) = info.filter(|info| info.may_be_module) else {
+            return;
+        };
+        match self.module_state_of(info) {
             ModState::Module(module) if !matches!(usage, Use::Receiver | Use::Alias) => {
                 self.report(
                     Rule::ModuleAttribute,
@@ -1033,14 +1084,14 @@ impl<'a> Walker<'a, '_> {
     }
 
     fn visit_attribute(&mut self, attribute: &'a ast::ExprAttribute, usage: Use) {
-        let attr: &str = &nfkc(attribute.attr.as_str());
-        self.saw(attr);
+        let attr: &str = attribute.attr.as_str();
+        let kind = self.kind_of(attr);
         // `x.__class__.__name__`: the name of a class is only a string.
         if matches!(attr, "__name__" | "__qualname__")
             && attribute.ctx.is_load()
             && let Expr::Attribute(inner) = attribute.value.as_ref()
             && inner.ctx.is_load()
-            && nfkc(inner.attr.as_str()) == "__class__"
+            && inner.attr.as_str() == "__class__"
         {
             self.saw("__class__");
             if self.enter(inner.range) {
@@ -1050,14 +1101,42 @@ impl<'a> Walker<'a, '_> {
             }
             return;
         }
-        self.check_attribute(attribute, attr, usage);
+        // A name as the receiver (most attribute reads): one lookup serves both the module
+        // check here and the name's own checks.
+        if let Expr::Name(receiver) = attribute.value.as_ref() {
+            let id: &str = receiver.id.as_str();
+            let names = self.names;
+            let info = names.get(id);
+            let module = match info.filter(|info| info.may_be_module) {
+                Some(info) => match self.module_state_of(info) {
+                    ModState::Module(module) => Some(module),
+                    _ => None,
+                },
+                None => None,
+            };
+            self.check_attribute(attribute, attr, kind, usage, module);
+            if self.enter(receiver.range) {
+                self.check_name_info(receiver, id, info, Use::Receiver);
+                self.depth -= 1;
+            }
+            return;
+        }
+        let module = self.module_of_expr(&attribute.value);
+        self.check_attribute(attribute, attr, kind, usage, module);
         self.usage = Use::Receiver;
         self.visit_expr(&attribute.value);
     }
 
-    fn check_attribute(&mut self, attribute: &'a ast::ExprAttribute, attr: &str, usage: Use) {
+    fn check_attribute(
+        &mut self,
+        attribute: &'a ast::ExprAttribute,
+        attr: &str,
+        kind: u16,
+        usage: Use,
+        receiver_module: Option<&'a str>,
+    ) {
         let range = attribute.range;
-        if self.attribute_forbidden(attr) {
+        if kind & kind::FORBIDDEN_ATTRIBUTE != 0 {
             self.report(
                 Rule::ForbiddenAttribute,
                 range,
@@ -1068,7 +1147,7 @@ impl<'a> Walker<'a, '_> {
             );
             return;
         }
-        if self.is_hook(attr) {
+        if kind & kind::HOOK_METHOD != 0 {
             self.report(
                 Rule::ForbiddenAttribute,
                 range,
@@ -1076,7 +1155,8 @@ impl<'a> Walker<'a, '_> {
             );
             return;
         }
-        if let Some(module) = self.module_of_expr(&attribute.value) {
+        let builtin_named = kind & (kind::FORBIDDEN_NAME | kind::ATTRIBUTE_BY_NAME) != 0;
+        if let Some(module) = receiver_module {
             if !attribute.ctx.is_load() {
                 self.report(
                     Rule::ModuleAttribute,
@@ -1086,7 +1166,7 @@ impl<'a> Walker<'a, '_> {
                 return;
             }
             if attr.starts_with('_')
-                || (SYSTEM_MODULES.contains(&attr) && !self.import_allowed(attr))
+                || (kind & kind::SYSTEM_MODULE != 0 && !self.import_allowed(attr))
             {
                 self.report(
                     Rule::ForbiddenAttribute,
@@ -1095,7 +1175,7 @@ impl<'a> Walker<'a, '_> {
                 );
                 return;
             }
-            if self.is_builtin_named(attr) && !HARMLESS_MODULE_FUNCTIONS.contains(&(module, attr)) {
+            if builtin_named && !HARMLESS_MODULE_FUNCTIONS.contains(&(module, attr)) {
                 self.report(
                     Rule::ForbiddenAttribute,
                     range,
@@ -1141,7 +1221,7 @@ impl<'a> Walker<'a, '_> {
             }
             // A module the table does not describe: judged like any other object below.
         }
-        if self.is_builtin_named(attr) {
+        if builtin_named {
             self.report(
                 Rule::ForbiddenAttribute,
                 range,
@@ -1149,7 +1229,7 @@ impl<'a> Walker<'a, '_> {
             );
             return;
         }
-        if self.rules.client_attributes.contains(attr) && self.may_be_client(&attribute.value) {
+        if kind & kind::CLIENT_ATTRIBUTE != 0 && self.may_be_client(&attribute.value) {
             self.report(
                 Rule::ForbiddenAttribute,
                 range,
@@ -1160,7 +1240,7 @@ impl<'a> Walker<'a, '_> {
             );
             return;
         }
-        if usage != Use::Callee && attribute.ctx.is_load() && FORMAT_METHODS.contains(&attr) {
+        if usage != Use::Callee && attribute.ctx.is_load() && kind & kind::FORMAT_METHOD != 0 {
             // A format method taken as a value (calls are judged with their arguments).
             let format = (attr != "vformat").then_some(attribute.value.as_ref());
             self.check_format_string(format, range);
@@ -1174,9 +1254,9 @@ impl<'a> Walker<'a, '_> {
 
     fn visit_call(&mut self, expr: &'a Expr, call: &'a ast::ExprCall) {
         if let Expr::Name(func) = call.func.as_ref()
-            && ATTRIBUTE_BY_NAME.contains(&&*nfkc(func.id.as_str()))
+            && self.rules.kind(func.id.as_str()) & kind::ATTRIBUTE_BY_NAME != 0
         {
-            let func: &str = &nfkc(func.id.as_str());
+            let func: &str = func.id.as_str();
             self.check_attribute_by_name(func, call);
             // The function name itself is fine here; walk only the arguments. The object was
             // judged together with the name (a module there is checked against its API).
@@ -1202,7 +1282,7 @@ impl<'a> Walker<'a, '_> {
         {
             let args = &call.arguments.args;
             let first_arg = args.first().filter(|a| !a.is_starred_expr());
-            match &*nfkc(method.attr.as_str()) {
+            match method.attr.as_str() {
                 // str.format(fmt, ...) names the format string first.
                 "format" | "format_map" if self.is_builtin(&method.value, "str") => {
                     self.check_format_string(first_arg, call.range);
@@ -1224,9 +1304,8 @@ impl<'a> Walker<'a, '_> {
 
     /// Defining a hook method, or a module-level `__getattr__`.
     fn check_def(&mut self, def: &ast::StmtFunctionDef) {
-        let name: &str = &nfkc(def.name.as_str());
-        self.saw(name);
-        if self.is_hook(name) {
+        let name: &str = def.name.as_str();
+        if self.kind_of(name) & kind::HOOK_METHOD != 0 {
             self.report(
                 Rule::HookMethod,
                 def.name.range(),
@@ -1268,9 +1347,8 @@ impl<'a> Visitor<'a> for Walker<'a, '_> {
             Stmt::Global(ast::StmtGlobal { names, .. })
             | Stmt::Nonlocal(ast::StmtNonlocal { names, .. }) => {
                 for n in names {
-                    let id: &str = &nfkc(n.as_str());
-                    self.saw(id);
-                    if self.rules.forbidden_names.contains(id) {
+                    let id: &str = n.as_str();
+                    if self.kind_of(id) & kind::FORBIDDEN_NAME != 0 {
                         self.report(
                             Rule::ForbiddenName,
                             n.range(),
@@ -1290,7 +1368,7 @@ impl<'a> Visitor<'a> for Walker<'a, '_> {
                 return;
             }
             Stmt::ClassDef(class) => {
-                self.saw(&nfkc(class.name.as_str()));
+                self.saw(class.name.as_str());
                 self.scope_depth += 1;
                 let in_class = std::mem::replace(&mut self.class_body, true);
                 visitor::walk_stmt(self, stmt);
@@ -1405,14 +1483,14 @@ impl<'a> Visitor<'a> for Walker<'a, '_> {
     }
 
     fn visit_parameter(&mut self, parameter: &'a ast::Parameter) {
-        self.saw(&nfkc(parameter.name.as_str()));
+        self.saw(parameter.name.as_str());
         visitor::walk_parameter(self, parameter);
     }
 
     fn visit_except_handler(&mut self, handler: &'a ast::ExceptHandler) {
         let ast::ExceptHandler::ExceptHandler(h) = handler;
         if let Some(name) = &h.name {
-            self.saw(&nfkc(name.as_str()));
+            self.saw(name.as_str());
         }
         visitor::walk_except_handler(self, handler);
     }
@@ -1430,7 +1508,7 @@ impl<'a> Visitor<'a> for Walker<'a, '_> {
             })
             | ast::Pattern::MatchMapping(ast::PatternMatchMapping {
                 rest: Some(name), ..
-            }) => self.saw(&nfkc(name.as_str())),
+            }) => self.saw(name.as_str()),
             _ => {}
         }
         visitor::walk_pattern(self, pattern);
@@ -1438,12 +1516,23 @@ impl<'a> Visitor<'a> for Walker<'a, '_> {
     }
 
     fn visit_type_param(&mut self, type_param: &'a ast::TypeParam) {
-        self.saw(&nfkc(type_param.name().as_str()));
+        self.saw(type_param.name().as_str());
         visitor::walk_type_param(self, type_param);
     }
 
+    fn visit_interpolated_string_element(&mut self, element: &'a ast::InterpolatedStringElement) {
+        // Literal text of a format spec (`f"{x:exec}"`) is a constant of the compiled code too;
+        // the f-string's own literal parts were judged with the f-string.
+        if let ast::InterpolatedStringElement::Literal(lit) = element
+            && lit.value.len() <= MAX_WORD_LEN
+        {
+            self.saw(&nfkc(&lit.value));
+        }
+        visitor::walk_interpolated_string_element(self, element);
+    }
+
     fn visit_pattern_keyword(&mut self, keyword: &'a ast::PatternKeyword) {
-        let attr: &str = &nfkc(keyword.attr.as_str());
+        let attr: &str = keyword.attr.as_str();
         self.saw(attr);
         if attr.starts_with('_') || self.attribute_forbidden(attr) {
             self.report(
@@ -1457,9 +1546,10 @@ impl<'a> Visitor<'a> for Walker<'a, '_> {
 
     fn visit_keyword(&mut self, keyword: &'a ast::Keyword) {
         if let Some(arg) = &keyword.arg {
-            let arg: &str = &nfkc(arg.as_str());
-            self.saw(arg);
-            if arg.starts_with("__") && (self.attribute_forbidden(arg) || self.is_hook(arg)) {
+            let arg: &str = arg.as_str();
+            let kind = self.kind_of(arg);
+            if arg.starts_with("__") && kind & (kind::FORBIDDEN_ATTRIBUTE | kind::HOOK_METHOD) != 0
+            {
                 self.report(
                     Rule::ForbiddenAttribute,
                     keyword.range,
