@@ -905,10 +905,10 @@ pub(super) static MODULES: &[ModuleApi] = &[
     ModuleApi {
         name: "pyward",
         api: &[
-            "BudgetExceeded", "HttpError", "HttpResponse", "OutputLimitExceeded", "SandboxViolation",
-            "cancel_schedule", "command", "config", "edit_message", "every", "http", "http_request",
-            "kv_delete", "kv_get", "kv_keys", "kv_set", "log", "manifest", "on", "reply",
-            "schedule_at", "send_file", "send_message",
+            "BudgetExceeded", "HttpError", "HttpResponse", "OutputLimitExceeded",
+            "SandboxViolation", "cancel_schedule", "command", "config", "edit_message", "every",
+            "http", "http_request", "kv_delete", "kv_get", "kv_keys", "kv_set", "log", "manifest",
+            "on", "reply", "schedule_at", "send_file", "send_message",
         ],
         submodules: &[
         ],
