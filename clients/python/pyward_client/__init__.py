@@ -107,7 +107,9 @@ class Client:
         self._handlers: Dict[str, HostHandler] = {}
         self._pending: Dict[Any, "asyncio.Future[Dict[str, Any]]"] = {}
         self._ids = itertools.count(1)
-        self._reader = self._writer = self._task = None
+        self._reader: Optional[asyncio.StreamReader] = None
+        self._writer: Optional[asyncio.StreamWriter] = None
+        self._task: Optional["asyncio.Task[None]"] = None
         self._lock = asyncio.Lock()
 
     # -- host calls ------------------------------------------------------------------------
@@ -154,7 +156,9 @@ class Client:
             self._task.cancel()
         if self._writer:
             self._writer.close()
-        self._reader = self._writer = self._task = None
+        self._reader = None
+        self._writer = None
+        self._task = None
 
     async def __aenter__(self) -> "Client":
         await self.connect()
@@ -164,14 +168,19 @@ class Client:
         await self.close()
 
     async def _send(self, message: Dict[str, Any]) -> None:
-        self._writer.write((json.dumps(message) + "\n").encode())
-        await self._writer.drain()
+        writer = self._writer
+        if writer is None:
+            raise ConnectionError("not connected to the pyward supervisor")
+        writer.write((json.dumps(message) + "\n").encode())
+        await writer.drain()
 
     async def _read_loop(self) -> None:
         """Split what the supervisor sends into lines of at most `line_limit` bytes. A longer
         line is dropped as it arrives (never held whole) and fails only the request it answers;
         a line that is not JSON is skipped. Either way the connection goes on."""
         reader = self._reader
+        if reader is None:
+            return
         buffer = bytearray()
         scanned = 0  # bytes of `buffer` known to hold no newline
         head = None  # the start of a line too long, while the rest of it is dropped
@@ -283,9 +292,25 @@ class Client:
             raise ConnectionError("the pyward supervisor closed the connection") from error
         message = await future
         if "error" in message:
-            error = message["error"]
-            raise PywardError(error.get("code"), error.get("message", ""), error.get("data"))
+            failure = message["error"]
+            raise PywardError(failure.get("code"), failure.get("message", ""), failure.get("data"))
         return message.get("result")
+
+    async def _object(self, method: str, params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """A request whose result is a JSON object (docs/protocol.md)."""
+        result = await self.request(method, params)
+        if not isinstance(result, dict):
+            raise PywardError(None, "{} answered {} where the protocol says an object".format(
+                method, type(result).__name__), {"reason": "bad_answer"})
+        return result
+
+    async def _list(self, method: str, params: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+        """A request whose result is a JSON array of objects (docs/protocol.md)."""
+        result = await self.request(method, params)
+        if not isinstance(result, list):
+            raise PywardError(None, "{} answered {} where the protocol says an array".format(
+                method, type(result).__name__), {"reason": "bad_answer"})
+        return result
 
     # -- typed methods (docs/protocol.md) ---------------------------------------------------
 
@@ -299,7 +324,7 @@ class Client:
             params["tier"] = tier
         if approve:
             params["approve"] = True
-        return await self.request("module.load", params)
+        return await self._object("module.load", params)
 
     async def approve(self, name: str, source_sha256: Optional[str] = None) -> Dict[str, Any]:
         """Approve the version of `name` waiting for approval (exactly the one with this hash,
@@ -307,16 +332,16 @@ class Client:
         params: Dict[str, Any] = {"name": name}
         if source_sha256:
             params["source_sha256"] = source_sha256
-        return await self.request("module.approve", params)
+        return await self._object("module.approve", params)
 
     async def pending(self) -> List[Dict[str, Any]]:
         """Versions waiting for approval, with what they ask for beyond what runs."""
-        return await self.request("module.pending")
+        return await self._list("module.pending")
 
     async def configure(self, name: str, values: Mapping[str, Any], *,
                         secret: Iterable[str] = ()) -> Dict[str, Any]:
         """Set config values (`None` removes one); keys in `secret` are never shown again."""
-        return await self.request("module.configure", {"name": name, "values": dict(values),
+        return await self._object("module.configure", {"name": name, "values": dict(values),
                                                         "secret": list(secret)})
 
     async def unload(self, name: str, *, purge: bool = False) -> Dict[str, Any]:
@@ -324,33 +349,33 @@ class Client:
         params: Dict[str, Any] = {"name": name}
         if purge:
             params["purge"] = True
-        return await self.request("module.unload", params)
+        return await self._object("module.unload", params)
 
     async def modules(self) -> List[Dict[str, Any]]:
-        return await self.request("module.list")
+        return await self._list("module.list")
 
     async def call_command(self, module: str, command: str, args: str = "", *, user: str,
                            event: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         params: Dict[str, Any] = {"module": module, "command": command, "args": args, "caller": {"user": user}}
         if event is not None:
             params["event"] = event
-        return await self.request("module.call", params)
+        return await self._object("module.call", params)
 
     async def call_function(self, module: str, function: str, args: Any = None, *,
                             user: str) -> Dict[str, Any]:
-        return await self.request("module.call", {"module": module, "function": function,
+        return await self._object("module.call", {"module": module, "function": function,
                                                   "args": args if args is not None else [], "caller": {"user": user}})
 
     async def event(self, event: Dict[str, Any]) -> Dict[str, Any]:
         """Forward a chat event (`{"type": "message", "chat", "sender", "text", ...}`) once;
         pyward delivers it to every module that asked for it. The answer says per module what
         happened: `{"delivered": [{"module", "ok", "result" | "error"}]}`."""
-        return await self.request("module.event", {"event": event})
+        return await self._object("module.event", {"event": event})
 
     async def subscribe(self, modules: Union[str, Sequence[str]] = "*") -> Dict[str, Any]:
         """Get the host calls of these modules' events and schedules on this connection
         (`"*"`: every module). Reconnecting does not renew it: call it again."""
-        return await self.request("host.subscribe", {"modules": modules if isinstance(modules, str) else list(modules)})
+        return await self._object("host.subscribe", {"modules": modules if isinstance(modules, str) else list(modules)})
 
     async def run(self, source: str, function: str, args: Any = None, *, name: Optional[str] = None,
                   tier: Optional[str] = None) -> Dict[str, Any]:
@@ -359,7 +384,7 @@ class Client:
             params["name"] = name
         if tier:
             params["tier"] = tier
-        return await self.request("run", params)
+        return await self._object("run", params)
 
     async def grant(self, user: str, module: str, command: Optional[str] = None, *,
                     expires_in: Optional[float] = None) -> Dict[str, Any]:
@@ -368,28 +393,28 @@ class Client:
             params["command"] = command
         if expires_in is not None:
             params["expires_in_seconds"] = expires_in
-        return await self.request("acl.grant", params)
+        return await self._object("acl.grant", params)
 
     async def revoke(self, user: str, module: str, command: Optional[str] = None) -> Dict[str, Any]:
         params: Dict[str, Any] = {"user": user, "module": module}
         if command:
             params["command"] = command
-        return await self.request("acl.revoke", params)
+        return await self._object("acl.revoke", params)
 
     async def grants(self) -> List[Dict[str, Any]]:
-        return await self.request("acl.list")
+        return await self._list("acl.list")
 
     async def health(self) -> Dict[str, Any]:
-        return await self.request("health")
+        return await self._object("health")
 
     async def release(self, module: str) -> Dict[str, Any]:
-        return await self.request("quarantine.release", {"module": module})
+        return await self._object("quarantine.release", {"module": module})
 
     async def reload_policy(self) -> Dict[str, Any]:
-        return await self.request("policy.reload")
+        return await self._object("policy.reload")
 
     async def audit(self, limit: int = 100) -> List[Dict[str, Any]]:
-        return await self.request("audit.list", {"limit": limit})
+        return await self._list("audit.list", {"limit": limit})
 
 
 from .dispatcher import Dispatcher, Outcome  # noqa: E402  (it uses Client and PywardError)
