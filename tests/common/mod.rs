@@ -3,7 +3,11 @@
 #![allow(dead_code)]
 
 pub mod container;
+pub mod corpus_files;
 pub mod daemon;
+
+#[allow(unused_imports)] // not every test binary reads `# expect:` headers
+pub use corpus_files::{expected_rule, py_files};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -39,25 +43,4 @@ pub fn skip_unless_expected(capability: &str, why: &str) {
         panic!("PYWARD_TEST_EXPECT lists `{capability}` but it is not available: {why}");
     }
     eprintln!("SKIPPED ({capability} not available): {why}");
-}
-
-/// The `# expect: rule` header of a corpus file (first 600 bytes).
-pub fn expected_rule(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap();
-    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(600)]).into_owned();
-    let line = head
-        .lines()
-        .find_map(|l| l.strip_prefix("# expect: "))
-        .unwrap_or_else(|| panic!("{} has no `# expect:` header", path.display()));
-    line.trim().to_string()
-}
-
-pub fn py_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "py"))
-        .collect();
-    files.sort();
-    files
 }
