@@ -842,10 +842,7 @@ async fn dispatch(
     match method {
         "module.load" => {
             require_admin(role, method)?;
-            let state = state.clone();
-            tokio::task::spawn_blocking(move || load(&state, &params))
-                .await
-                .map_err(rpc::internal)?
+            on_blocking_thread(state, params, load).await
         }
         "module.unload" => {
             require_admin(role, method)?;
@@ -890,17 +887,11 @@ async fn dispatch(
         }
         "module.approve" => {
             require_admin(role, method)?;
-            let state = state.clone();
-            tokio::task::spawn_blocking(move || approve(&state, &params))
-                .await
-                .map_err(rpc::internal)?
+            on_blocking_thread(state, params, approve).await
         }
         "module.configure" => {
             require_admin(role, method)?;
-            let state = state.clone();
-            tokio::task::spawn_blocking(move || configure(&state, &params))
-                .await
-                .map_err(rpc::internal)?
+            on_blocking_thread(state, params, configure).await
         }
         "module.event" => deliver_event(state, conn, &params).await,
         "host.subscribe" => subscribe(state, conn, &params),
@@ -1771,10 +1762,16 @@ fn start_worker(
             // What it declares is part of every `module.list` and `health` answer.
             budget::check_commands(name, &loaded.commands, &policy.budgets)
                 .map_err(|e| e.error())?;
-            // The parser cross-check: what CPython compiled against what the scanner saw.
-            if !policy.scan.dangerously_skip_scan {
+            // The parser cross-check: what CPython compiled against what the scanner saw. Only
+            // forbidden identifiers can differ, so the source is scanned again (for what the
+            // scanner saw) only when CPython compiled some; most modules compile none.
+            let compiled = scan::forbidden_identifiers(
+                &policy.scan,
+                loaded.identifiers.iter().map(String::as_str),
+            );
+            if !policy.scan.dangerously_skip_scan && !compiled.is_empty() {
                 let seen = scan::scan_source(name, source.as_bytes(), &policy.scan).seen_forbidden;
-                let compiled = loaded.identifiers.iter().map(String::as_str);
+                let compiled = compiled.iter().map(String::as_str);
                 if let Some(finding) = scan::parser_differential(&policy.scan, &seen, compiled) {
                     let error = rpc::error(
                         Reason::ScanRejected,
@@ -1795,6 +1792,19 @@ fn start_worker(
             &failure, limits,
         ))),
     }
+}
+
+/// Work that blocks (a worker to start, the database to write) on a blocking thread, so that
+/// the connection's task and the others stay free meanwhile.
+async fn on_blocking_thread(
+    state: &Arc<State>,
+    params: Value,
+    work: fn(&Arc<State>, &Value) -> Result<Value, RpcError>,
+) -> Result<Value, RpcError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || work(&state, &params))
+        .await
+        .map_err(rpc::internal)?
 }
 
 /// The supervisor's own process is out of file descriptors or memory.
