@@ -92,11 +92,16 @@ pub struct RuntimeConfig {
 
 impl RuntimeConfig {
     pub fn from_policy(policy: &pyward_policy::Policy) -> RuntimeConfig {
-        let sorted = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>();
+        // The policy keeps them in hash sets; sorted, the configuration is stable.
+        let sorted = |set: &pyward_policy::scan::NameSet| {
+            let mut names: Vec<String> = set.iter().cloned().collect();
+            names.sort();
+            names
+        };
         RuntimeConfig {
-            allowed_imports: sorted(&policy.scan.allowed_imports.iter().cloned().collect()),
-            blocked_builtins: sorted(&policy.scan.forbidden_names.iter().cloned().collect()),
-            blocked_attributes: sorted(&policy.scan.forbidden_attributes.iter().cloned().collect()),
+            allowed_imports: sorted(&policy.scan.allowed_imports),
+            blocked_builtins: sorted(&policy.scan.forbidden_names),
+            blocked_attributes: sorted(&policy.scan.forbidden_attributes),
             max_output_bytes: policy.sandbox.max_output_bytes,
             preload: Preload::Allowlist,
             packages_dir: policy.sandbox.packages_dir.clone(),
