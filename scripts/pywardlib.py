@@ -297,10 +297,10 @@ class Supervisor:
 
     def _kill(self) -> None:
         assert self.process is not None
-        for pid in {self.process.pid, self._serve_pid}:
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        # Under a wrapper, the supervisor too: it would outlive a killed strace, detached.
+        for pid in [self.process.pid] + (children(self.process.pid) if self.wrapper else []):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.process.wait()
 
 
