@@ -205,6 +205,8 @@ class Supervisor:
             self.process = subprocess.Popen(self.wrapper + [self.pyward, "serve", "--config", self.config],
                                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self._serve_pid = None if self.wrapper else self.process.pid
+        if self._serve_pid is not None:
+            self.pids.append(self._serve_pid)  # even if it never listens: its children count too
         self._ending = False
         while True:
             if self.process.poll() is not None:
@@ -222,7 +224,7 @@ class Supervisor:
             except OSError:
                 time.sleep(0.02)
         if self.pid not in self.pids:
-            self.pids.append(self.pid)
+            self.pids.append(self.pid)  # under a wrapper, known only now
         return time.monotonic() - started
 
     @property
