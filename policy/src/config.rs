@@ -11,7 +11,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::http::{HttpPolicy, RawHttp};
+pub use crate::position::line_col;
 use crate::scan::ScanRules;
+// The `[scan]` section belongs to the scanner (`scan::rules`), defaults included; these keep
+// their `config::` paths.
+pub use crate::scan::{
+    DEFAULT_ALLOWED_IMPORTS, DEFAULT_CLIENT_ATTRIBUTES, DEFAULT_FORBIDDEN_ATTRIBUTES,
+    DEFAULT_FORBIDDEN_HOOK_METHODS, DEFAULT_FORBIDDEN_NAMES, DEFAULT_FORBIDDEN_PATTERNS, RawScan,
+};
 
 /// The commented default policy written by `pyward policy init`. A test proves that it parses to
 /// exactly [`Policy::default()`], so the two cannot drift apart.
@@ -404,22 +411,6 @@ pub struct Tier {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct RawScan {
-    pub max_file_bytes: usize,
-    pub max_nesting: usize,
-    pub allowed_imports: Vec<String>,
-    pub forbidden_names: Vec<String>,
-    pub forbidden_attributes: Vec<String>,
-    pub client_attributes: Vec<String>,
-    pub forbidden_hook_methods: Vec<String>,
-    pub forbidden_patterns: Vec<String>,
-    pub prelude_marker: Option<String>,
-    pub trusted_preludes: Vec<String>,
-    pub dangerously_skip_scan: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
 pub struct RawSandbox {
     pub memory_mb: u64,
     pub cpu_seconds: u64,
@@ -466,191 +457,6 @@ pub struct RawQuarantine {
     pub failure_factor: f64,
     pub initial_score: f64,
 }
-
-/// Imports a module may make unless the policy says otherwise: both seeds' allowlist, the host
-/// API module, and the side-effect-free standard library a bot module needs (docs/policy.md
-/// says why each commonly wanted module that stays out is out). `scripts/gen-module-api` writes
-/// the scanner's table of these modules' public APIs.
-pub const DEFAULT_ALLOWED_IMPORTS: &[&str] = &[
-    "json",
-    "time",
-    "math",
-    "re",
-    "functools",
-    "collections",
-    "hashlib",
-    "datetime",
-    "random",
-    "pyward",
-    "string",
-    "itertools",
-    "textwrap",
-    "dataclasses",
-    "enum",
-    "typing",
-    "statistics",
-    "decimal",
-    "fractions",
-    "base64",
-    "binascii",
-    "html",
-    "urllib.parse",
-    "difflib",
-    "unicodedata",
-    "uuid",
-    "calendar",
-    "zoneinfo",
-    "csv",
-    "io",
-    "asyncio",
-    "copy",
-    "bisect",
-    "heapq",
-    "operator",
-    "secrets",
-    "struct",
-    "zlib",
-    "__future__",
-    "abc",
-    "contextlib",
-    "numbers",
-    "array",
-    "pprint",
-    "shlex",
-];
-
-/// Bare names a module may not use: the builtins both seeds block (getattr and friends are judged
-/// by the `dynamic-attribute` rule instead) and the interpreter's own handles.
-pub const DEFAULT_FORBIDDEN_NAMES: &[&str] = &[
-    "eval",
-    "exec",
-    "compile",
-    "__import__",
-    "globals",
-    "locals",
-    "vars",
-    "dir",
-    "breakpoint",
-    "exit",
-    "quit",
-    "open",
-    "input",
-    "memoryview",
-    "bytearray",
-    "__builtins__",
-    "__loader__",
-    "__spec__",
-    "__build_class__",
-];
-
-/// Attribute names that matter only on the host's client object: the Sekai seed's session
-/// control. A module never gets the client, and `.start()`/`.stop()` are ordinary methods on
-/// regex matches, ranges and slices, so the scanner flags these only where the receiver could be
-/// a client handed to the module (a parameter, or a name the module never binds).
-pub const DEFAULT_CLIENT_ATTRIBUTES: &[&str] = &["login", "logout", "stop", "start"];
-
-/// Methods a module may not define: hooks the interpreter calls behind the code's back (class
-/// creation, finalisation, pickling, attribute lookup, isinstance). A module-level `__getattr__`
-/// or `__dir__` (PEP 562) is refused as well, whatever this list says; a class-level
-/// `__getattr__` is ordinary code and is allowed.
-pub const DEFAULT_FORBIDDEN_HOOK_METHODS: &[&str] = &[
-    "__init_subclass__",
-    "__class_getitem__",
-    "__set_name__",
-    "__mro_entries__",
-    "__prepare__",
-    "__del__",
-    "__reduce__",
-    "__reduce_ex__",
-    "__getattribute__",
-    "__instancecheck__",
-    "__subclasscheck__",
-    "__subclasshook__",
-    "__class__",
-];
-
-/// Attribute names a module may not touch: the Sekai seed's sensitive client data, and the
-/// object-model escapes of both seeds and of the classic sandbox breakouts.
-pub const DEFAULT_FORBIDDEN_ATTRIBUTES: &[&str] = &[
-    // sensitive client data (Sekai seed)
-    "crypto",
-    "api",
-    "device_id",
-    "access_token",
-    // object model
-    "__class__",
-    "__bases__",
-    "__base__",
-    "__subclasses__",
-    "__mro__",
-    "mro",
-    "__globals__",
-    "__builtins__",
-    "__code__",
-    "__dict__",
-    "__closure__",
-    "__func__",
-    "__self__",
-    "__getattribute__",
-    "__getattr__",
-    "__setattr__",
-    "__delattr__",
-    "__reduce__",
-    "__reduce_ex__",
-    "__subclasshook__",
-    "__init_subclass__",
-    "__import__",
-    "__loader__",
-    "__spec__",
-    "__traceback__",
-    "__defaults__",
-    "__kwdefaults__",
-    "__wrapped__",
-    // frames, code, generators, coroutines, tracebacks
-    "f_back",
-    "f_globals",
-    "f_locals",
-    "f_builtins",
-    "f_code",
-    "f_trace",
-    "gi_frame",
-    "gi_code",
-    "gi_yieldfrom",
-    "cr_frame",
-    "cr_code",
-    "cr_await",
-    "ag_frame",
-    "ag_code",
-    "tb_frame",
-    "tb_next",
-    "co_code",
-    "co_consts",
-    "func_globals",
-    "_getframe",
-];
-
-/// Text that no module needs to hold in a string (pipeline seed's patterns and input sanitiser).
-/// Matched case-insensitively against every string constant after constant folding; a pattern
-/// made of identifier characters matches only as a whole word.
-pub const DEFAULT_FORBIDDEN_PATTERNS: &[&str] = &[
-    "os.system",
-    "os.popen",
-    "os.exec",
-    "os.remove",
-    "os.unlink",
-    "subprocess",
-    "importlib",
-    "ctypes",
-    "socket",
-    "sys.exit",
-    "sys.modules",
-    "builtins",
-    "posix",
-    "rm -rf",
-    "chmod 777",
-    "| sh",
-    "| bash",
-];
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
@@ -738,24 +544,6 @@ impl Default for RawAcl {
             sudos: Vec::new(),
             default_security: Security::Owner,
             commands: BTreeMap::new(),
-        }
-    }
-}
-
-impl Default for RawScan {
-    fn default() -> Self {
-        RawScan {
-            max_file_bytes: 256 * 1024,
-            max_nesting: 100,
-            allowed_imports: strings(DEFAULT_ALLOWED_IMPORTS),
-            forbidden_names: strings(DEFAULT_FORBIDDEN_NAMES),
-            forbidden_attributes: strings(DEFAULT_FORBIDDEN_ATTRIBUTES),
-            client_attributes: strings(DEFAULT_CLIENT_ATTRIBUTES),
-            forbidden_hook_methods: strings(DEFAULT_FORBIDDEN_HOOK_METHODS),
-            forbidden_patterns: strings(DEFAULT_FORBIDDEN_PATTERNS),
-            prelude_marker: None,
-            trusted_preludes: Vec::new(),
-            dangerously_skip_scan: false,
         }
     }
 }
@@ -1523,22 +1311,6 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..floor_char_boundary(text, offset)];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    (line, column)
-}
-
-fn floor_char_boundary(text: &str, mut i: usize) -> usize {
-    while !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
 /// The byte span of a dotted key (`a.b[2].c`) in a TOML document, for error positions.
 fn key_span(text: &str, key: &str) -> Option<Range<usize>> {
     let doc = toml_edit::ImDocument::parse(text).ok()?;
@@ -1669,11 +1441,5 @@ mod tests {
         assert_eq!(errors[2].line, Some(7), "{}", errors[2]);
         let errors = Policy::from_toml_str("[budgets]\nmax_helptext = 5\n", "p").unwrap_err();
         assert!(errors[0].message.contains("max_helptext"), "{}", errors[0]);
-    }
-
-    #[test]
-    fn line_col_counts_characters() {
-        assert_eq!(line_col("ab\ncé d", 7), (2, 4));
-        assert_eq!(line_col("x", 100), (1, 2));
     }
 }
