@@ -11,6 +11,7 @@ pub mod config;
 pub mod http;
 pub mod imports;
 pub mod manifest;
+mod position;
 pub mod scan;
 
 pub use config::{Policy, PolicyError};

@@ -14,7 +14,8 @@ use ruff_python_ast::{Expr, ExprCall, Number, Stmt};
 use ruff_text_size::{Ranged, TextRange};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{HostCall, KNOWN_EVENTS, Policy, Tier, line_col};
+use crate::config::{HostCall, KNOWN_EVENTS, Policy, Tier};
+use crate::position::line_col;
 
 /// What a manifest may ask for, as the module declared it. Absent keys are `None`: they take
 /// the baseline (what a module without a manifest gets).

@@ -14,6 +14,7 @@ mod module_api;
 mod names;
 mod precheck;
 mod report;
+mod rules;
 mod walk;
 
 use std::collections::BTreeSet;
@@ -22,8 +23,14 @@ use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
 pub use report::{FileReport, ScanSummary, Verdict, render_json, render_sarif, render_text};
+pub(crate) use rules::kind;
+pub use rules::{
+    DEFAULT_ALLOWED_IMPORTS, DEFAULT_CLIENT_ATTRIBUTES, DEFAULT_FORBIDDEN_ATTRIBUTES,
+    DEFAULT_FORBIDDEN_HOOK_METHODS, DEFAULT_FORBIDDEN_NAMES, DEFAULT_FORBIDDEN_PATTERNS,
+    MAX_NESTING_LIMIT, NameSet, PatternSet, RawScan, ScanRules,
+};
 
-use crate::config::{RawScan, line_col};
+use crate::position::line_col;
 
 /// How much a finding matters. Only errors reject a module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -240,236 +247,6 @@ impl Finding {
     }
 }
 
-/// The scan part of the policy, validated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScanRules {
-    pub max_file_bytes: usize,
-    pub max_nesting: usize,
-    pub allowed_imports: NameSet,
-    pub forbidden_names: NameSet,
-    pub forbidden_attributes: NameSet,
-    /// Attributes that matter only on the host's client object (session control): flagged where
-    /// the receiver could be a client handed to the module, not on values the module made.
-    pub client_attributes: NameSet,
-    /// Methods a module may not define: the interpreter calls them behind the code's back.
-    pub forbidden_hook_methods: NameSet,
-    pub forbidden_patterns: PatternSet,
-    pub prelude_marker: Option<String>,
-    /// Hex SHA-256 digests of preludes that may be skipped.
-    pub trusted_preludes: BTreeSet<String>,
-    pub dangerously_skip_scan: bool,
-    /// Every identifier any rule treats specially, with what it is ([`kind`] flags): one lookup
-    /// per name the scanner meets instead of one per list.
-    kinds: rustc_hash::FxHashMap<String, u16>,
-}
-
-/// Flags of [`ScanRules::kind`]: what an identifier is to the scanner.
-pub(crate) mod kind {
-    pub const FORBIDDEN_NAME: u16 = 1;
-    pub const FORBIDDEN_ATTRIBUTE: u16 = 1 << 1;
-    pub const CLIENT_ATTRIBUTE: u16 = 1 << 2;
-    pub const HOOK_METHOD: u16 = 1 << 3;
-    /// `getattr`, `setattr`, `delattr`, `hasattr`.
-    pub const ATTRIBUTE_BY_NAME: u16 = 1 << 4;
-    /// A standard module that reaches the operating system or the interpreter's internals.
-    pub const SYSTEM_MODULE: u16 = 1 << 5;
-    /// `format`, `format_map`, `vformat`.
-    pub const FORMAT_METHOD: u16 = 1 << 6;
-    /// `attrgetter`, `methodcaller`, `update_wrapper`, `wraps`.
-    pub const NAME_TAKING: u16 = 1 << 7;
-    /// On a policy list: what `seen_forbidden` and [`super::forbidden_identifiers`] report.
-    pub const ON_A_LIST: u16 =
-        FORBIDDEN_NAME | FORBIDDEN_ATTRIBUTE | CLIENT_ATTRIBUTE | HOOK_METHOD;
-}
-
-/// The forbidden text patterns, matched case-insensitively in one pass (Aho-Corasick). A pattern
-/// that starts or ends with an identifier character matches only at a word edge there.
-#[derive(Clone)]
-pub struct PatternSet {
-    patterns: Vec<String>,
-    automaton: aho_corasick::AhoCorasick,
-}
-
-impl PatternSet {
-    pub fn new(patterns: &[String]) -> PatternSet {
-        let patterns: Vec<String> = patterns.iter().map(|p| p.to_lowercase()).collect();
-        let automaton = aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(&patterns)
-            .expect("a few short literal patterns always build");
-        PatternSet {
-            patterns,
-            automaton,
-        }
-    }
-
-    pub fn patterns(&self) -> &[String] {
-        &self.patterns
-    }
-
-    /// The first pattern found in `haystack` at proper word edges.
-    pub fn find_in(&self, haystack: &str) -> Option<&str> {
-        // Nearly every string holds no pattern at all: say so without the overlapping search.
-        if !self.automaton.is_match(haystack) {
-            return None;
-        }
-        let is_word = |c: char| c.is_alphanumeric() || c == '_';
-        self.automaton
-            .find_overlapping_iter(haystack)
-            .find(|m| {
-                let pattern = &self.patterns[m.pattern().as_usize()];
-                let starts_word = pattern.chars().next().is_some_and(is_word);
-                let ends_word = pattern.chars().last().is_some_and(is_word);
-                let before_ok = !starts_word
-                    || haystack[..m.start()]
-                        .chars()
-                        .next_back()
-                        .is_none_or(|c| !is_word(c));
-                let after_ok = !ends_word
-                    || haystack[m.end()..]
-                        .chars()
-                        .next()
-                        .is_none_or(|c| !is_word(c));
-                before_ok && after_ok
-            })
-            .map(|m| self.patterns[m.pattern().as_usize()].as_str())
-    }
-}
-
-impl PartialEq for PatternSet {
-    fn eq(&self, other: &Self) -> bool {
-        self.patterns == other.patterns
-    }
-}
-
-impl std::fmt::Debug for PatternSet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(&self.patterns).finish()
-    }
-}
-
-/// A set of identifiers, looked up on every name the scanner meets (hence a fast hash).
-pub type NameSet = rustc_hash::FxHashSet<String>;
-
-/// Highest `scan.max_nesting` a policy may set: the parser's recursion at that depth must fit in
-/// a 2 MiB thread stack (`scanner_survives_max_nesting_on_small_stack` proves it).
-pub const MAX_NESTING_LIMIT: usize = 200;
-
-impl ScanRules {
-    pub(crate) fn from_raw(raw: &RawScan, mut error: impl FnMut(String, String)) -> ScanRules {
-        if raw.max_file_bytes == 0 || raw.max_file_bytes > 16 << 20 {
-            error(
-                "scan.max_file_bytes".into(),
-                "must be between 1 and 16777216".into(),
-            );
-        }
-        if !(10..=MAX_NESTING_LIMIT).contains(&raw.max_nesting) {
-            error(
-                "scan.max_nesting".into(),
-                format!("must be between 10 and {MAX_NESTING_LIMIT}"),
-            );
-        }
-        let identifiers = |key: &str, list: &[String], error: &mut dyn FnMut(String, String)| {
-            let mut out = NameSet::default();
-            for (i, item) in list.iter().enumerate() {
-                let normalised: String = item.nfkc().collect();
-                let valid = !normalised.is_empty()
-                    && normalised.split('.').all(|p| {
-                        !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_')
-                    });
-                if valid {
-                    out.insert(normalised);
-                } else {
-                    error(
-                        format!("scan.{key}[{i}]"),
-                        format!("`{item}` is not a Python identifier"),
-                    );
-                }
-            }
-            out
-        };
-        let allowed_imports = identifiers("allowed_imports", &raw.allowed_imports, &mut error);
-        let forbidden_names = identifiers("forbidden_names", &raw.forbidden_names, &mut error);
-        let forbidden_attributes = identifiers(
-            "forbidden_attributes",
-            &raw.forbidden_attributes,
-            &mut error,
-        );
-        let client_attributes =
-            identifiers("client_attributes", &raw.client_attributes, &mut error);
-        let forbidden_hook_methods = identifiers(
-            "forbidden_hook_methods",
-            &raw.forbidden_hook_methods,
-            &mut error,
-        );
-        let mut kinds: rustc_hash::FxHashMap<String, u16> = rustc_hash::FxHashMap::default();
-        for (set, flag) in [
-            (&forbidden_names, kind::FORBIDDEN_NAME),
-            (&forbidden_attributes, kind::FORBIDDEN_ATTRIBUTE),
-            (&client_attributes, kind::CLIENT_ATTRIBUTE),
-            (&forbidden_hook_methods, kind::HOOK_METHOD),
-        ] {
-            for name in set {
-                *kinds.entry(name.clone()).or_default() |= flag;
-            }
-        }
-        for (name, flag) in walk::fixed_kinds() {
-            *kinds.entry(name.to_string()).or_default() |= flag;
-        }
-        for (i, p) in raw.forbidden_patterns.iter().enumerate() {
-            if p.trim().is_empty() {
-                error(
-                    format!("scan.forbidden_patterns[{i}]"),
-                    "must not be empty".into(),
-                );
-            }
-        }
-        for (i, digest) in raw.trusted_preludes.iter().enumerate() {
-            if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
-                error(
-                    format!("scan.trusted_preludes[{i}]"),
-                    "must be a hex SHA-256 digest (64 hex digits)".into(),
-                );
-            }
-        }
-        if !raw.trusted_preludes.is_empty() && raw.prelude_marker.is_none() {
-            error(
-                "scan.trusted_preludes".into(),
-                "needs scan.prelude_marker to say where a prelude ends".into(),
-            );
-        }
-        ScanRules {
-            max_file_bytes: raw.max_file_bytes,
-            max_nesting: raw.max_nesting,
-            allowed_imports,
-            forbidden_names,
-            forbidden_attributes,
-            client_attributes,
-            forbidden_hook_methods,
-            forbidden_patterns: PatternSet::new(&raw.forbidden_patterns),
-            prelude_marker: raw.prelude_marker.clone(),
-            trusted_preludes: raw
-                .trusted_preludes
-                .iter()
-                .map(|d| d.to_ascii_lowercase())
-                .collect(),
-            dangerously_skip_scan: raw.dangerously_skip_scan,
-            kinds,
-        }
-    }
-
-    /// What `identifier` (NFKC-normalised) is to the scanner: [`kind`] flags, 0 for most.
-    pub(crate) fn kind(&self, identifier: &str) -> u16 {
-        self.kinds.get(identifier).copied().unwrap_or(0)
-    }
-
-    /// Is `identifier` (NFKC-normalised) on any forbidden list (forbidden names, forbidden
-    /// attributes, client attributes, hook methods)?
-    pub fn is_forbidden_identifier(&self, identifier: &str) -> bool {
-        self.kind(identifier) & kind::ON_A_LIST != 0
-    }
-}
-
 /// The public attributes the scanner lets module code read on `module` (dotted name), modules
 /// aside: its entry in the module-API table, if it has one.
 pub fn module_public_api(module: &str) -> Option<&'static [&'static str]> {
@@ -533,12 +310,6 @@ pub fn parser_differential<'w>(
                 .join(", ")
         ),
     ))
-}
-
-impl Default for ScanRules {
-    fn default() -> Self {
-        crate::config::Policy::default().scan
-    }
 }
 
 /// Scan one file's bytes. `path` only names the file in the report. Never panics on any input,

@@ -47,7 +47,7 @@ mod tests {
 
     #[test]
     fn table_covers_every_default_allowed_module() {
-        for module in crate::config::DEFAULT_ALLOWED_IMPORTS {
+        for module in crate::scan::DEFAULT_ALLOWED_IMPORTS {
             assert!(
                 lookup(module).is_some(),
                 "`{module}` is on the default import allowlist but not in the module-API table; \

@@ -6,7 +6,7 @@ use ruff_python_ast::token::TokenKind;
 use ruff_python_parser::{Mode, lexer};
 
 use super::{Finding, Rule};
-use crate::config::line_col;
+use crate::position::line_col;
 
 /// What the byte checks decided.
 #[derive(Debug)]

@@ -121,7 +121,7 @@ fn trusted_prelude_only_with_matching_digest() {
     let prelude = "import os\n# ── End Prelude\n";
     let src = format!("{prelude}x = 1\n");
     let with = |digests: Vec<String>| {
-        let raw = crate::config::RawScan {
+        let raw = RawScan {
             prelude_marker: Some("# ── End Prelude".into()),
             trusted_preludes: digests,
             ..Default::default()
@@ -185,7 +185,7 @@ fn scanner_survives_deep_nesting_on_small_stack() {
 /// for each construct, the deepest input the pre-check lets through is parsed and walked.
 #[test]
 fn scanner_survives_max_nesting_on_small_stack() {
-    let raw = crate::config::RawScan {
+    let raw = RawScan {
         max_nesting: MAX_NESTING_LIMIT,
         ..Default::default()
     };
@@ -413,7 +413,7 @@ fn hook_methods_may_not_be_defined() {
     assert!(errors("C = type('C', (), {'__del__': f})\n").contains(&"forbidden-string"));
     assert!(errors("C.__set_name__ = f\n").contains(&"forbidden-attribute"));
     // The list is the policy's.
-    let raw = crate::config::RawScan {
+    let raw = RawScan {
         forbidden_hook_methods: vec![],
         ..Default::default()
     };
@@ -545,7 +545,7 @@ fn ordinary_idioms_pass() {
 
 #[test]
 fn future_imports_follow_the_allowlist() {
-    let raw = crate::config::RawScan {
+    let raw = RawScan {
         allowed_imports: vec!["json".into()],
         ..Default::default()
     };
