@@ -12,9 +12,10 @@ them. The modules' host calls become Matrix messages: `reply` (an `m.notice` in 
 message), `send_message`, `edit_message` (an `m.replace` of a message this bot sent), `send_file`
 (an `m.file` upload); their events and schedules arrive on the same connection.
 
-The bot never answers itself, and never handles what was said before it started: its first
-sync is read for pending invites only (an invite from an owner is accepted), so a restart
-replays no history. Owner commands, reserved to the `--owner` Matrix IDs, change what pyward
+The bot never answers itself or notices (other bots), never runs an edited command again, and
+never handles what was said before it started or before it joined a room: its first sync (a
+fresh one) is read for pending invites only (an owner's are accepted), and the history a room
+it just joined comes with is dropped, so a restart replays nothing. Owner commands, reserved to the `--owner` Matrix IDs, change what pyward
 runs (the bot's socket role must be `admin` for them):
 
     .load NAME [TIER]       with the module in a ``` code block in the same message, or as a

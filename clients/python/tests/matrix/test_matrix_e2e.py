@@ -18,7 +18,6 @@ Brokered HTTP: the test's HTTP server listens on 127.0.0.1, and the policy opens
 and private addresses are tested in tests/http.rs, with its servers in a namespace.
 """
 import asyncio
-import base64
 import http.server
 import os
 import shutil
