@@ -17,6 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from pyward_client import Client, Dispatcher, PywardError  # noqa: E402
+from pyward_client.dispatcher import load_refusal, load_summary  # noqa: E402
 
 CHAT = "!example-room"
 
@@ -65,12 +66,10 @@ async def main():
             # The operator ships these modules with the bot: what they ask for is approved here.
             loaded = await client.load(name, source, approve=True)
         except PywardError as error:
-            say("refused to load {}: {}".format(name, error.reason))
-            for finding in error.data.get("findings", []):
-                if finding["severity"] == "error":
-                    say("  line {}: [{}] {}".format(finding["line"], finding["rule"], finding["message"]))
+            for line in load_refusal(name, error):
+                say(line)
             continue
-        say("loaded {} ({})".format(name, ", ".join(c["name"] for c in loaded["commands"])))
+        say(load_summary(name, loaded))
     await dispatcher.start()
 
     for number, line in enumerate(sys.stdin, 1):
@@ -91,22 +90,12 @@ async def main():
         sender, _, text = line.partition(": ")
         say("{}: {}".format(sender, text))
         outcome = await dispatcher.handle(sender, text, chat=CHAT, message_id=str(number))
-        if outcome.kind == "error":
-            error = outcome.error
-            if error.reason == "acl_denied":
-                denied = error.data.get("denied", {})
-                if denied.get("reason") == "grant_expired":
-                    say("bot> {}, your permission for .{} has expired".format(sender, outcome.command))
-                else:
-                    say("bot> {}, .{} needs {} rights".format(sender, outcome.command, denied.get("needs", "more")))
-            else:
-                say("bot> .{} failed ({}): {}".format(outcome.command, error.reason, error.message))
-        elif outcome.kind == "event":
-            for delivery in outcome.delivered:
-                if not delivery["ok"]:
-                    say("[event] {} failed: {}".format(delivery["module"], delivery["error"]["message"]))
-        elif outcome.text:
-            say("bot> " + outcome.text)
+        answer = dispatcher.answer(outcome, sender)
+        if answer:
+            say("bot> " + answer)
+        for delivery in outcome.delivered:
+            if not delivery["ok"]:
+                say("[event] {} failed: {}".format(delivery["module"], delivery["error"]["message"]))
     await client.close()
 
 

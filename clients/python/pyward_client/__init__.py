@@ -111,6 +111,10 @@ class Client:
         self._writer: Optional[asyncio.StreamWriter] = None
         self._task: Optional["asyncio.Task[None]"] = None
         self._lock = asyncio.Lock()
+        #: How many times a connection was made (by `connect()`, or by a request reconnecting).
+        #: A bot that subscribed compares it to the count it subscribed at: a new connection
+        #: does not carry the subscription over (docs/protocol.md, `host.subscribe`).
+        self.connections = 0
 
     # -- host calls ------------------------------------------------------------------------
 
@@ -143,6 +147,7 @@ class Client:
                     writer.close()
                     raise BlockingIOError(errno.EAGAIN, "the supervisor's connection backlog is full")
                 self._reader, self._writer = reader, writer
+                self.connections += 1
                 break
             except OSError:
                 if not self.reconnect or delay > limit:
@@ -150,6 +155,12 @@ class Client:
                 await asyncio.sleep(delay)
                 delay *= 2
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is up, as far as this client knows (it learns of a lost one
+        when the supervisor closes it, or when a request fails)."""
+        return self._reader is not None
 
     async def close(self) -> None:
         if self._task:

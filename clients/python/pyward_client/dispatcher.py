@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 if TYPE_CHECKING:
     from . import Client, PywardError
 
-__all__ = ["Dispatcher", "Outcome"]
+__all__ = ["Dispatcher", "Outcome", "load_refusal", "load_summary"]
 
 
 @dataclass
@@ -56,12 +56,26 @@ class Dispatcher:
         self.subscribe = subscribe
         # command name -> (module, declaration)
         self.commands: Dict[str, Tuple[str, Dict[str, Any]]] = {}
+        # The client's connection count when this dispatcher last subscribed.
+        self._subscribed_on: Optional[int] = None
 
     async def start(self) -> None:
         """Learn the loaded modules' commands, and take their event and schedule host calls."""
         await self.refresh()
         if self.subscribe:
+            connection = self.client.connections
             await self.client.subscribe("*")
+            self._subscribed_on = connection
+
+    async def renew(self) -> bool:
+        """After the client reconnected (the supervisor restarted, say), learn the commands and
+        subscribe again: a subscription ends with its connection. Call it now and then (a bot's
+        housekeeping loop); it does nothing while the connection is the one subscribed on.
+        Returns whether it renewed."""
+        if self.client.connected and self.client.connections == self._subscribed_on:
+            return False
+        await self.start()  # its first request reconnects, if the connection is down
+        return True
 
     async def refresh(self) -> None:
         """Read the commands again (after a module was loaded or unloaded). When two modules
@@ -88,21 +102,34 @@ class Dispatcher:
                  for name, (module, info) in sorted(self.commands.items())]
         return "\n".join(lines) if lines else "no commands"
 
-    async def handle(self, sender: str, text: str, *, chat: str, message_id: Optional[str] = None,
-                     extra: Optional[Mapping[str, Any]] = None) -> Outcome:
-        """Handle one chat message."""
-        from . import PywardError
-
+    @staticmethod
+    def _event(sender: str, chat: str, message_id: Optional[str], extra: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
         event: Dict[str, Any] = {"chat": chat, "sender": sender, "sent_ms": int(time.time() * 1000)}
         if message_id is not None:
             event["message_id"] = message_id
         if extra:
             event.update(extra)
+        return event
+
+    async def forward(self, kind: str, sender: str, *, chat: str, message_id: Optional[str] = None,
+                      extra: Optional[Mapping[str, Any]] = None) -> Outcome:
+        """Forward a chat event once to the modules that asked for its kind (`message` with its
+        `text`, `join`, `leave`, `reaction`); their host calls come as for commands. "ignored"
+        when this dispatcher does not forward events."""
+        if not self.forward_events:
+            return Outcome("ignored")
+        answer = await self.client.event(dict(self._event(sender, chat, message_id, extra), type=kind))
+        return Outcome("event", delivered=answer.get("delivered", []))
+
+    async def handle(self, sender: str, text: str, *, chat: str, message_id: Optional[str] = None,
+                     extra: Optional[Mapping[str, Any]] = None) -> Outcome:
+        """Handle one chat message."""
+        from . import PywardError
+
         if not text.startswith(self.prefix):
-            if not self.forward_events:
-                return Outcome("ignored")
-            answer = await self.client.event(dict(event, type="message", text=text))
-            return Outcome("event", delivered=answer.get("delivered", []))
+            return await self.forward("message", sender, chat=chat, message_id=message_id,
+                                      extra=dict(extra or {}, text=text))
+        event = self._event(sender, chat, message_id, extra)
         command, _, args = text[len(self.prefix):].partition(" ")
         if command == "help" and "help" not in self.commands:
             return Outcome("help", text=self.help_text(args.strip() or None), command="help")
@@ -116,3 +143,44 @@ class Dispatcher:
             return Outcome("error", module=module, command=command, error=error)
         value = result.get("result")
         return Outcome("reply", text=value if isinstance(value, str) else None, module=module, command=command)
+
+    def answer(self, outcome: Outcome, sender: str) -> Optional[str]:
+        """What the chat should be told about a handled message: the reply, the help text, or
+        why the command was refused or failed. None when there is nothing to say (an event
+        forwarded, a command that returned no text)."""
+        if outcome.kind == "error" and outcome.error is not None:
+            error = outcome.error
+            if error.reason == "acl_denied":
+                denied = error.data.get("denied", {})
+                if denied.get("reason") == "grant_expired":
+                    return "{}, your permission for {}{} has expired".format(sender, self.prefix, outcome.command)
+                return "{}, {}{} needs {} rights".format(sender, self.prefix, outcome.command,
+                                                          denied.get("needs", "more"))
+            return "{}{} failed ({}): {}".format(self.prefix, outcome.command, error.reason, error.message)
+        if outcome.kind in ("reply", "help", "unknown"):
+            return outcome.text
+        return None
+
+
+def load_refusal(name: str, error: "PywardError") -> List[str]:
+    """Why loading a module was refused, as lines for a chat or a log: the reason, then each
+    error the scanner found (line, rule, message), or the supervisor's message otherwise."""
+    lines = ["refused to load {}: {}".format(name, error.reason)]
+    findings = [f for f in error.data.get("findings", []) if isinstance(f, dict) and f.get("severity") == "error"]
+    for finding in findings:
+        lines.append("  line {}: [{}] {}".format(finding.get("line"), finding.get("rule"), finding.get("message")))
+    if not findings:
+        lines.append("  " + error.message)
+    return lines
+
+
+def load_summary(name: str, answer: Mapping[str, Any]) -> str:
+    """One line on a `module.load` or `module.approve` answer: what now runs, or what waits for
+    an admin's approval."""
+    if answer.get("pending_approval"):
+        widening = ", ".join(str(w) for w in answer.get("widening", [])) or "more than it had"
+        return "{} waits for approval: it asks for {} (sha256 {}){}".format(
+            name, widening, str(answer.get("source_sha256", ""))[:16],
+            "; the older version keeps running" if answer.get("running") else "")
+    commands = ", ".join(c.get("name", "?") for c in answer.get("commands", []) if isinstance(c, dict))
+    return "loaded {} ({})".format(name, commands or "no commands")

@@ -1,5 +1,6 @@
 """Start a real `pyward serve` for each test (the binary from PYWARD_BIN, or the workspace's
 debug build), on a socket and state directory of its own."""
+import json
 import os
 import shutil
 import signal
@@ -24,14 +25,17 @@ def pyward_bin():
 
 
 class Daemon:
-    def __init__(self, extra=""):
+    """`extra` is appended to the policy; `owners` and `sudos` are its chat identities."""
+
+    def __init__(self, extra="", owners=("@owner",), sudos=("@sudo",)):
         self.dir = tempfile.mkdtemp(prefix="pyward-pyclient-")
         self.socket = os.path.join(self.dir, "pyward.sock")
         self.config = os.path.join(self.dir, "policy.toml")
         with open(self.config, "w") as f:
             f.write('[server]\nsocket = "{}"\nstate_dir = "{}"\n\n[[clients]]\nuid = {}\nrole = "admin"\n\n'
-                    '[acl]\nowners = ["@owner"]\nsudos = ["@sudo"]\n\n{}'.format(
-                        self.socket, os.path.join(self.dir, "state"), os.getuid(), extra))
+                    '[acl]\nowners = {}\nsudos = {}\n\n{}'.format(
+                        self.socket, os.path.join(self.dir, "state"), os.getuid(), json.dumps(list(owners)),
+                        json.dumps(list(sudos)), extra))
         self.process = None
         self.start()
 

@@ -22,14 +22,28 @@ def test_pip_installs_an_importable_typed_package():
         assert out.returncode == 0, out.stdout + out.stderr
         package = os.path.join(target, "pyward_client")
         assert sorted(f for f in os.listdir(package) if not f.startswith("__pycache__")) == \
-            ["__init__.py", "dispatcher.py", "py.typed"]
+            ["__init__.py", "dispatcher.py", "matrix.py", "py.typed"]
         assert any(d.startswith("pyward_client-0.1.0") and d.endswith(".dist-info") for d in os.listdir(target))
         # Imported from the install only (-I: no user site, no current directory), elsewhere.
         check = ("import sys; sys.path.insert(0, {!r}); import pyward_client, pyward_client.dispatcher; "
                  "assert pyward_client.__file__.startswith({!r}), pyward_client.__file__; "
+                 "assert 'mautrix' not in sys.modules, 'the client itself needs only the standard library'; "
                  "print(sorted(pyward_client.__all__))").format(target, target)
         out = subprocess.run([sys.executable, "-I", "-c", check], capture_output=True, text=True,
                              cwd=work, timeout=60)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == str(sorted(["Client", "PywardError", "DEFAULT_SOCKET", "HostHandler",
                                                  "Dispatcher", "Outcome"]))
+
+
+def test_the_matrix_extra_pins_what_the_matrix_tests_run_with():
+    import tomllib
+
+    with open(os.path.join(PROJECT, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    extra = project["optional-dependencies"]["matrix"]
+    with open(os.path.join(PROJECT, "..", "..", "scripts", "matrix-requirements.txt")) as f:
+        pinned = {line.strip().lower() for line in f if line.strip() and not line.startswith("#")}
+    assert extra and all("==" in requirement for requirement in extra), extra
+    assert [r for r in extra if r.lower() not in pinned] == [], "pin the extra as scripts/matrix-requirements.txt does"
+    assert project["scripts"]["pyward-matrix"] == "pyward_client.matrix:main"
