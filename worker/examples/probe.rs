@@ -629,7 +629,7 @@ fn main() {
                 if layers != Layers::None {
                     if let Err(e) = confine(layers, &policy, child_link, report_write) {
                         let msg = format!("SANDBOX {e}");
-                        let _ = sys::send_packet(sys::worker_link(), msg.as_bytes(), None);
+                        let _ = sys::send_packet(sandbox::worker_link(), msg.as_bytes(), None);
                         sys::exit_now(3);
                     }
                 } else {
@@ -643,7 +643,7 @@ fn main() {
                     Ok(info) => format!("OK {info}"),
                     Err(e) => format!("ERR {e}"),
                 };
-                let _ = sys::send_packet(sys::worker_link(), result.as_bytes(), None);
+                let _ = sys::send_packet(sandbox::worker_link(), result.as_bytes(), None);
                 sys::exit_now(0);
             }
             sys::Forked::Parent { pid } => {

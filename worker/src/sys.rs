@@ -768,11 +768,15 @@ pub fn set_process_name(name: &str) {
     }
 }
 
-/// The supervisor link inside a sandboxed worker (where [`crate::sandbox::apply`] put it).
-pub fn worker_link() -> BorrowedFd<'static> {
-    // SAFETY: `sandbox::apply` moved the link to this fd number and nothing in the worker closes
-    // it; it stays open until the process exits.
-    unsafe { BorrowedFd::borrow_raw(crate::sandbox::LINK_FD) }
+/// Borrow `fd` for the rest of the process's life. Only for a descriptor that stays open until
+/// the process exits: the supervisor link that the sandbox's first stage put at a fixed number
+/// (`sandbox::worker_link` passes it in; this module knows no fd layout).
+pub fn borrow_for_life(fd: RawFd) -> BorrowedFd<'static> {
+    assert!(fd >= 0, "a descriptor number is never negative");
+    // SAFETY: the callers pass only a descriptor that nothing in the process closes (the worker
+    // link: stage 1 moved it there and the worker never closes it), so it stays open for as long
+    // as any borrow can live.
+    unsafe { BorrowedFd::borrow_raw(fd) }
 }
 
 // --- allocation failure ---------------------------------------------------------------------

@@ -24,6 +24,11 @@ pub const LINK_FD: RawFd = 3;
 /// Where the SIGSYS reporter writes (read by whoever reaps the worker).
 pub const REPORT_FD: RawFd = 4;
 
+/// The supervisor link inside a sandboxed worker, where [`apply`] put it ([`LINK_FD`]).
+pub fn worker_link() -> std::os::fd::BorrowedFd<'static> {
+    sys::borrow_for_life(LINK_FD)
+}
+
 /// Everything [`apply`] will do, decided before it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SandboxPlan {
