@@ -1,5 +1,7 @@
 //! What this machine can enforce, found by trying (never by assuming).
 
+#![forbid(unsafe_code)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::sys;

@@ -1,6 +1,8 @@
 //! The worker process: confine itself, then serve its module over the link until the
 //! supervisor hangs up.
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::OwnedFd;
 
 use pyward_policy::config::SandboxLimits;

@@ -1,6 +1,8 @@
 //! Privilege drop, as a value: which ids to become and which capability sets to empty; and the
 //! capability sets as the kernel shows them, to check that the drop happened.
 
+#![forbid(unsafe_code)]
+
 use pyward_policy::config::SandboxLimits;
 
 /// What the worker does about privileges.

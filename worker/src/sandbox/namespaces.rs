@@ -1,5 +1,7 @@
 //! Namespaces, as a value: the `unshare` flags for what the policy asks.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeSet;
 
 use nix::sched::CloneFlags;

@@ -1,5 +1,7 @@
 //! Resource limits for a worker, as values.
 
+#![forbid(unsafe_code)]
+
 use pyward_policy::config::SandboxLimits;
 
 /// The resources, as `nix` names them (re-exported for callers that ask for a limit).
