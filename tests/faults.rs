@@ -214,7 +214,9 @@ fn out_of_file_descriptors_new_connections_wait_and_nothing_is_lost() {
     let mut c = daemon.client();
     load(&mut c, "calc", "calc.py");
     let pid = daemon.child.id();
-    let (soft, _) = pyward_worker::sys::get_rlimit(libc::RLIMIT_NOFILE).unwrap();
+    let (soft, _) =
+        pyward_worker::sys::get_rlimit(pyward_worker::sandbox::rlimits::Resource::RLIMIT_NOFILE)
+            .unwrap();
     set_nofile(pid, open_fds(pid) + 4);
 
     // More connections than the supervisor has descriptors for: the kernel queues them all;

@@ -19,7 +19,7 @@ use std::os::unix::net::UnixListener;
 use std::process::Command;
 
 use pyward_policy::Policy;
-use pyward_worker::sandbox::{self, SandboxReport};
+use pyward_worker::sandbox::{self, LinuxSys, SandboxReport};
 use pyward_worker::sys;
 
 /// This run's scratch directory (per process, so concurrent probes cannot see each other).
@@ -536,19 +536,19 @@ fn confine(
     }
     let mut r = SandboxReport::default();
     let single = sys::SingleThreaded::check().map_err(|e| e.to_string())?;
-    sandbox::stage_fds(&single, link, report, &mut r).map_err(|e| e.to_string())?;
+    sandbox::stage_fds(&LinuxSys, &single, link, report, &mut r).map_err(|e| e.to_string())?;
     let needs_nnp = matches!(layers, Layers::Landlock | Layers::Seccomp);
     let apply = |r: &mut SandboxReport| -> Result<(), sandbox::SandboxError> {
         match layers {
-            Layers::Rlimits => sandbox::stage_limits(&plan, r),
-            Layers::Privileges => sandbox::stage_privileges(&plan, r),
-            Layers::Landlock => sandbox::stage_landlock(&plan, r),
-            Layers::Seccomp => sandbox::stage_seccomp(&plan, r),
+            Layers::Rlimits => sandbox::stage_limits(&LinuxSys, &plan, r),
+            Layers::Privileges => sandbox::stage_privileges(&LinuxSys, &plan, r),
+            Layers::Landlock => sandbox::stage_landlock(&LinuxSys, &plan, r),
+            Layers::Seccomp => sandbox::stage_seccomp(&LinuxSys, &plan, r),
             Layers::All | Layers::None | Layers::Fds => Ok(()),
         }
     };
     if needs_nnp {
-        sandbox::stage_no_new_privs(&plan, &mut r).map_err(|e| e.to_string())?;
+        sandbox::stage_no_new_privs(&LinuxSys, &plan, &mut r).map_err(|e| e.to_string())?;
     }
     apply(&mut r).map_err(|e| e.to_string())?;
     Ok(r)
@@ -629,7 +629,7 @@ fn main() {
                 if layers != Layers::None {
                     if let Err(e) = confine(layers, &policy, child_link, report_write) {
                         let msg = format!("SANDBOX {e}");
-                        let _ = sys::send_packet(sys::worker_link(), msg.as_bytes(), None);
+                        let _ = sys::send_packet(sandbox::worker_link(), msg.as_bytes(), None);
                         sys::exit_now(3);
                     }
                 } else {
@@ -643,7 +643,7 @@ fn main() {
                     Ok(info) => format!("OK {info}"),
                     Err(e) => format!("ERR {e}"),
                 };
-                let _ = sys::send_packet(sys::worker_link(), result.as_bytes(), None);
+                let _ = sys::send_packet(sandbox::worker_link(), result.as_bytes(), None);
                 sys::exit_now(0);
             }
             sys::Forked::Parent { pid } => {

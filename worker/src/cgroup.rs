@@ -4,6 +4,8 @@
 //! controllers are available, bound its real memory (`memory.max`, no swap) and its process
 //! count (`pids.max`) beside the rlimits. What could be set is reported, never assumed.
 
+#![forbid(unsafe_code)]
+
 use std::io;
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,7 @@
 //! What this machine can enforce, found by trying (never by assuming).
 
+#![forbid(unsafe_code)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::sys;
@@ -34,7 +36,7 @@ pub fn probe() -> KernelFacts {
     let seccomp_filter = status.lines().any(|l| l.starts_with("Seccomp_filters:"))
         || std::path::Path::new("/proc/sys/kernel/seccomp/actions_avail").exists();
     let (user_namespaces, user_namespaces_error) =
-        match try_in_child(|| sys::unshare(libc::CLONE_NEWUSER).is_ok()) {
+        match try_in_child(|| nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).is_ok()) {
             Ok(true) => (true, None),
             Ok(false) => (false, Some("unshare(CLONE_NEWUSER) was refused".into())),
             Err(e) => (false, Some(e.to_string())),

@@ -2,6 +2,8 @@
 //! SOCK_SEQPACKET socket. A message larger than one datagram is sent in chunks: every datagram
 //! starts with a flag byte, 1 when more chunks follow, 0 on the last.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeSet;
 use std::io;
 use std::os::fd::BorrowedFd;

@@ -1,6 +1,8 @@
 //! The supervisor's side of one worker process: spawn it, drive it over the link, enforce the
 //! wall-clock deadline, and say how it ended and which layer stopped it.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeSet;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};

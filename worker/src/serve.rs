@@ -1,6 +1,8 @@
 //! The worker process: confine itself, then serve its module over the link until the
 //! supervisor hangs up.
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::OwnedFd;
 
 use pyward_policy::config::SandboxLimits;
@@ -21,7 +23,7 @@ impl HostBridge for LinkHost {
     fn call(&mut self, name: &str, args_json: &str) -> Result<String, String> {
         self.next_id += 1;
         let id = self.next_id;
-        let link = sys::worker_link();
+        let link = sandbox::worker_link();
         link::send(
             link,
             &FromWorker::HostCall {
@@ -50,14 +52,14 @@ pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: 
     let plan = sandbox::plan(limits, sys::euid(), sys::getpid() as u32);
     match sandbox::apply(&plan, link, report) {
         Ok(sandbox) => {
-            if link::send(sys::worker_link(), &FromWorker::Ready { sandbox }).is_err() {
+            if link::send(sandbox::worker_link(), &FromWorker::Ready { sandbox }).is_err() {
                 sys::exit_now(0);
             }
         }
         Err(error) => {
             // Only the thread check runs before the link reaches its final place.
             if error.layer != "process" {
-                let _ = link::send(sys::worker_link(), &FromWorker::SandboxFailed { error });
+                let _ = link::send(sandbox::worker_link(), &FromWorker::SandboxFailed { error });
             }
             sys::exit_now(SANDBOX_FAILED_EXIT_CODE);
         }
@@ -65,7 +67,7 @@ pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: 
     sys::exit_on_allocation_failure();
     runtime.sandbox_applied();
     runtime.set_host(Box::new(LinkHost { next_id: 0 }));
-    let link = sys::worker_link();
+    let link = sandbox::worker_link();
     loop {
         let reply = match link::recv::<ToWorker>(link, None) {
             Ok(ToWorker::Load {

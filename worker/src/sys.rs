@@ -1,12 +1,37 @@
-//! Every `unsafe` call pyward makes lives here: thin wrappers over the system calls the sandbox,
-//! the zygote and the worker link need. Each wrapper checks the return value and turns it into
-//! an `io::Result`; each `unsafe` block says which invariant makes it sound.
+//! The one module of pyward that may use `unsafe` (the crate root denies it, every other module
+//! forbids it). What is here and why:
+//!
+//! * calls no safe crate covers, or covers only by losing something pyward needs: `fork`
+//!   (sound only single-threaded, so `nix` marks it unsafe too), moving a descriptor to a fixed
+//!   number and `close_range` (both close descriptors some other owner may hold), `waitpid`
+//!   (`nix` fails after reaping a child killed by a real-time signal, losing its status),
+//!   `_exit`, taking ownership of a descriptor received over `SCM_RIGHTS` or inherited at exec,
+//!   the Landlock ABI query (rust-landlock keeps its own private, and the error it meets, say a
+//!   container's `EPERM`, is what a refused worker must report);
+//! * what is raw memory by nature: the SIGSYS reporter (a signal handler reading the kernel's
+//!   `siginfo`), the seccomp program handed to the kernel by pointer, overwriting the inherited
+//!   environment, the global allocator, a `pre_exec` closure, and CPython's C API.
+//!
+//! Each `unsafe` block says which invariant makes it sound. The rest are thin safe wrappers over
+//! `nix` (process, signal and socket calls) used by the link, the zygote and the worker handles.
+//! The sandbox stages reach the kernel through `sandbox::syscalls::Sys`, whose real
+//! implementation calls `nix`, `caps`, rust-landlock and this module.
 //!
 //! Nothing here decides anything: what to apply is computed elsewhere, as plain values.
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::resource::Resource;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
+use nix::unistd::{ForkResult, Pid};
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {
@@ -46,17 +71,24 @@ impl SingleThreaded {
             ))),
         }
     }
+
+    /// A token for the sandbox's fake kernel in unit tests, which forks nothing and touches no
+    /// environment with it.
+    #[cfg(test)]
+    pub(crate) fn assumed_for_tests() -> SingleThreaded {
+        SingleThreaded(())
+    }
 }
 
 /// Fork the calling process (which the token proves is single-threaded, so no other thread
 /// can hold a lock the child would need).
 pub fn fork(_proof: &SingleThreaded) -> io::Result<Forked> {
     // SAFETY: single-threaded (the token), so the child inherits no lock held by another thread.
-    let pid = check(unsafe { libc::fork() })?;
-    Ok(if pid == 0 {
-        Forked::Child
-    } else {
-        Forked::Parent { pid }
+    Ok(match unsafe { nix::unistd::fork() }? {
+        ForkResult::Child => Forked::Child,
+        ForkResult::Parent { child } => Forked::Parent {
+            pid: child.as_raw(),
+        },
     })
 }
 
@@ -70,21 +102,27 @@ pub fn thread_count() -> io::Result<usize> {
         .ok_or_else(|| io::Error::other("no Threads: line in /proc/self/status"))
 }
 
-/// Move `fd` to exactly `target` (dup2, then close the original if it differs).
+// --- descriptors --------------------------------------------------------------------------------
+
+/// Move `fd` to exactly `target` (dup2, then close the original if it differs). The descriptor
+/// stays open at `target` for the rest of the process's life.
 pub fn move_fd(fd: OwnedFd, target: RawFd) -> io::Result<()> {
-    let raw = fd.as_raw_fd();
-    if raw == target {
-        // Keep it open past OwnedFd's drop and clear close-on-exec is irrelevant: we never exec.
-        std::mem::forget(fd);
+    if fd.as_raw_fd() == target {
+        // Keep it open past OwnedFd's drop (close-on-exec is irrelevant: we never exec).
+        let _ = fd.into_raw_fd();
         return Ok(());
     }
-    // SAFETY: dup2 on a valid fd we own; `target` is replaced atomically by the kernel.
-    check(unsafe { libc::dup2(raw, target) })?;
+    // SAFETY: `target` is replaced atomically by the kernel. The sandbox's first stage is the
+    // only caller: it moves the link and the report pipe to their fixed numbers and closes every
+    // descriptor above them next, so no other owner of the old `target` uses it afterwards; the
+    // new descriptor is never closed (into_raw_fd), as the fixed layout needs.
+    let moved = unsafe { nix::unistd::dup2_raw(&fd, target) }?;
+    let _ = moved.into_raw_fd();
     drop(fd);
     Ok(())
 }
 
-/// Close every fd from `first` upwards.
+/// Close every fd from `first` upwards (`nix` has no `close_range`).
 pub fn close_from(first: RawFd) -> io::Result<()> {
     // SAFETY: close_range only closes descriptors; callers moved the ones they keep below `first`,
     // and no OwnedFd above `first` is used afterwards (the process is about to run untrusted code).
@@ -99,200 +137,34 @@ pub fn close_from(first: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Point stdin, stdout and stderr at /dev/null.
-pub fn stdio_to_dev_null() -> io::Result<()> {
-    let path = CString::new("/dev/null").expect("no NUL in a literal");
-    // SAFETY: open with a valid NUL-terminated path; the result is checked.
-    let fd = check(unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
-    for target in 0..=2 {
-        // SAFETY: dup2 of a valid fd onto the standard descriptors.
-        check(unsafe { libc::dup2(fd, target) })?;
-    }
-    if fd > 2 {
-        // SAFETY: `fd` is ours and no longer needed.
-        unsafe { libc::close(fd) };
-    }
-    Ok(())
+/// Borrow `fd` for the rest of the process's life. Only for a descriptor that stays open until
+/// the process exits: the supervisor link that the sandbox's first stage put at a fixed number
+/// (`sandbox::worker_link` passes it in; this module knows no fd layout).
+pub fn borrow_for_life(fd: RawFd) -> BorrowedFd<'static> {
+    assert!(fd >= 0, "a descriptor number is never negative");
+    // SAFETY: the callers pass only a descriptor that nothing in the process closes (the worker
+    // link: stage 1 moved it there and the worker never closes it), so it stays open for as long
+    // as any borrow can live.
+    unsafe { BorrowedFd::borrow_raw(fd) }
 }
 
-/// Start a new session: no controlling terminal, so TIOCSTI-style ioctls reach nothing.
-pub fn new_session() -> io::Result<()> {
-    // SAFETY: setsid has no memory-safety preconditions.
-    check(unsafe { libc::setsid() }).map(|_| ())
+/// Take ownership of an fd number inherited at exec time (the zygote's control socket).
+pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFD only inspects the descriptor table.
+    check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    // SAFETY: the fd is open (checked above) and was handed to this process to own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-pub fn set_dumpable(dumpable: bool) -> io::Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    check(unsafe {
-        libc::prctl(
-            libc::PR_SET_DUMPABLE,
-            libc::c_ulong::from(dumpable),
-            0,
-            0,
-            0,
-        )
-    })
-    .map(|_| ())
-}
+// --- Landlock -----------------------------------------------------------------------------------
 
-pub fn is_dumpable() -> io::Result<bool> {
-    // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }).map(|v| v != 0)
-}
-
-pub fn set_rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::Result<()> {
-    let limit = libc::rlimit {
-        rlim_cur: soft,
-        rlim_max: hard,
-    };
-    // SAFETY: `limit` is a valid rlimit that outlives the call.
-    check(unsafe { libc::setrlimit(resource, &limit) }).map(|_| ())
-}
-
-pub fn get_rlimit(resource: libc::__rlimit_resource_t) -> io::Result<(u64, u64)> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit.
-    check(unsafe { libc::getrlimit(resource, &mut limit) })?;
-    Ok((limit.rlim_cur, limit.rlim_max))
-}
-
-pub fn unshare(flags: libc::c_int) -> io::Result<()> {
-    // SAFETY: unshare takes flags only; the process is single-threaded (checked by the caller).
-    check(unsafe { libc::unshare(flags) }).map(|_| ())
-}
-
-pub fn uid() -> u32 {
-    // SAFETY: getuid cannot fail and has no preconditions.
-    unsafe { libc::getuid() }
-}
-
-pub fn euid() -> u32 {
-    // SAFETY: geteuid cannot fail and has no preconditions.
-    unsafe { libc::geteuid() }
-}
-
-pub fn gid() -> u32 {
-    // SAFETY: getgid cannot fail and has no preconditions.
-    unsafe { libc::getgid() }
-}
-
-pub fn clear_supplementary_groups() -> io::Result<()> {
-    // SAFETY: a zero-length list with a null pointer is the documented way to clear groups.
-    check(unsafe { libc::setgroups(0, std::ptr::null()) }).map(|_| ())
-}
-
-pub fn set_gid(gid: u32) -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    check(unsafe { libc::setresgid(gid, gid, gid) }).map(|_| ())
-}
-
-pub fn set_uid(uid: u32) -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    check(unsafe { libc::setresuid(uid, uid, uid) }).map(|_| ())
-}
-
-/// Drop capability `cap` from the bounding set (needs CAP_SETPCAP).
-pub fn drop_bounding_cap(cap: u32) -> io::Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) })
-        .map(|_| ())
-}
-
-/// Is `cap` still in the bounding set? `Ok(None)` when the kernel does not know the capability.
-pub fn bounding_has(cap: u32) -> io::Result<Option<bool>> {
-    // SAFETY: prctl with integer arguments only.
-    let ret = unsafe { libc::prctl(libc::PR_CAPBSET_READ, libc::c_ulong::from(cap), 0, 0, 0) };
-    if ret < 0 {
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::EINVAL) {
-            return Ok(None);
-        }
-        return Err(err);
-    }
-    Ok(Some(ret == 1))
-}
-
-pub fn clear_ambient_caps() -> io::Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    check(unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    })
-    .map(|_| ())
-}
-
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-/// Empty the effective, permitted and inheritable sets of this thread.
-pub fn clear_caps() -> io::Result<()> {
-    let mut header = CapHeader {
-        version: CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let data = [CapData::default(); 2];
-    // SAFETY: header and a two-element data array (the v3 layout) are valid for the call.
-    check_long(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) }).map(|_| ())
-}
-
-/// (effective, permitted, inheritable) as 64-bit masks.
-pub fn get_caps() -> io::Result<(u64, u64, u64)> {
-    let mut header = CapHeader {
-        version: CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: header and a writable two-element data array (the v3 layout).
-    check_long(unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) })?;
-    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
-    Ok((
-        join(data[0].effective, data[1].effective),
-        join(data[0].permitted, data[1].permitted),
-        join(data[0].inheritable, data[1].inheritable),
-    ))
-}
-
-pub fn set_no_new_privs() -> io::Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(|_| ())
-}
-
-pub fn no_new_privs() -> io::Result<bool> {
-    // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) }).map(|v| v == 1)
-}
-
-// --- Landlock (syscall numbers are the same on every architecture) ---------------------------
-
-const SYS_LANDLOCK_CREATE_RULESET: libc::c_long = 444;
-const SYS_LANDLOCK_ADD_RULE: libc::c_long = 445;
-const SYS_LANDLOCK_RESTRICT_SELF: libc::c_long = 446;
-const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1;
-const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
-
-/// The Landlock ABI version the running kernel offers, or the error (ENOSYS, EOPNOTSUPP).
+/// The Landlock ABI version the running kernel offers, or the error (ENOSYS, EOPNOTSUPP, or the
+/// EPERM of a container's seccomp filter). rust-landlock keeps this query private: it handles
+/// the ABI itself. pyward asks too, to report the ABI (`pyward check`) and to name the error
+/// when a worker cannot have Landlock.
 pub fn landlock_abi() -> io::Result<u32> {
+    const SYS_LANDLOCK_CREATE_RULESET: libc::c_long = 444; // the same on every architecture
+    const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1;
     // SAFETY: the version query takes a null attribute pointer and size 0 by definition.
     let v = check_long(unsafe {
         libc::syscall(
@@ -303,75 +175,6 @@ pub fn landlock_abi() -> io::Result<u32> {
         )
     })?;
     Ok(v as u32)
-}
-
-/// `struct landlock_ruleset_attr`; `size` passed to the kernel selects how many fields it reads.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LandlockRulesetAttr {
-    pub handled_access_fs: u64,
-    pub handled_access_net: u64,
-    pub scoped: u64,
-}
-
-pub fn landlock_create_ruleset(attr: &LandlockRulesetAttr, size: usize) -> io::Result<OwnedFd> {
-    assert!(size <= std::mem::size_of::<LandlockRulesetAttr>());
-    // SAFETY: `attr` is valid for `size` bytes (asserted above); the result is a new fd we own.
-    let fd = check_long(unsafe {
-        libc::syscall(
-            SYS_LANDLOCK_CREATE_RULESET,
-            attr as *const LandlockRulesetAttr,
-            size,
-            0u32,
-        )
-    })?;
-    // SAFETY: the kernel just returned this fd to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-#[repr(C, packed)]
-struct LandlockPathBeneathAttr {
-    allowed_access: u64,
-    parent_fd: i32,
-}
-
-pub fn landlock_allow_beneath(
-    ruleset: BorrowedFd<'_>,
-    parent: BorrowedFd<'_>,
-    access: u64,
-) -> io::Result<()> {
-    let attr = LandlockPathBeneathAttr {
-        allowed_access: access,
-        parent_fd: parent.as_raw_fd(),
-    };
-    // SAFETY: `attr` is a valid packed path_beneath attribute for the duration of the call.
-    check_long(unsafe {
-        libc::syscall(
-            SYS_LANDLOCK_ADD_RULE,
-            ruleset.as_raw_fd(),
-            LANDLOCK_RULE_PATH_BENEATH,
-            &attr as *const LandlockPathBeneathAttr,
-            0u32,
-        )
-    })
-    .map(|_| ())
-}
-
-pub fn landlock_restrict_self(ruleset: BorrowedFd<'_>) -> io::Result<()> {
-    // SAFETY: integer arguments only; the ruleset fd is valid.
-    check_long(unsafe { libc::syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset.as_raw_fd(), 0u32) })
-        .map(|_| ())
-}
-
-/// Open a path for use as a Landlock rule anchor (O_PATH: grants no access by itself).
-pub fn open_path(path: &std::path::Path) -> io::Result<OwnedFd> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
-    // SAFETY: valid NUL-terminated path; the fd returned is ours.
-    let fd = check(unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) })?;
-    // SAFETY: the kernel just returned this fd to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 // --- seccomp ----------------------------------------------------------------------------------
@@ -413,12 +216,6 @@ pub fn seccomp_install(program: &[SockFilter]) -> io::Result<()> {
     .map(|_| ())
 }
 
-/// Is a seccomp filter in force on this thread?
-pub fn seccomp_mode() -> io::Result<i32> {
-    // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) })
-}
-
 /// Where the SIGSYS reporter writes the denied syscall's number.
 static SIGSYS_REPORT_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
@@ -448,24 +245,15 @@ extern "C" fn report_sigsys(
 /// The seccomp filter itself forbids changing this handler afterwards.
 pub fn install_sigsys_reporter(report_fd: RawFd) -> io::Result<()> {
     SIGSYS_REPORT_FD.store(report_fd, std::sync::atomic::Ordering::Relaxed);
-    // SAFETY: a zeroed sigaction is a valid starting value; we set handler, flags and mask.
-    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-    action.sa_sigaction = report_sigsys as *const () as usize;
-    action.sa_flags = libc::SA_SIGINFO;
-    // SAFETY: sa_mask is a valid sigset_t inside `action`.
-    unsafe { libc::sigemptyset(&mut action.sa_mask) };
-    // SAFETY: `action` is fully initialised and outlives the call.
-    check(unsafe { libc::sigaction(libc::SIGSYS, &action, std::ptr::null_mut()) }).map(|_| ())
-}
-
-/// Unblock every signal (a worker must not inherit a mask that hides SIGSYS or SIGXCPU).
-pub fn unblock_all_signals() -> io::Result<()> {
-    // SAFETY: a zeroed sigset is valid; sigemptyset initialises it.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid sigset_t.
-    unsafe { libc::sigemptyset(&mut set) };
-    // SAFETY: valid sigset pointer; the old mask is not needed.
-    check(unsafe { libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) }).map(|_| ())
+    let action = SigAction::new(
+        SigHandler::SigAction(report_sigsys),
+        SaFlags::SA_SIGINFO,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler calls only async-signal-safe functions (write, _exit) and reads only
+    // the siginfo the kernel hands it and an atomic.
+    unsafe { nix::sys::signal::sigaction(Signal::SIGSYS, &action) }?;
+    Ok(())
 }
 
 // --- processes --------------------------------------------------------------------------------
@@ -477,10 +265,10 @@ pub enum ExitStatus {
     Signaled(i32),
 }
 
-/// Wait for `pid`; `block: false` returns `Ok(None)` if it is still running.
-pub fn wait_pid(pid: libc::pid_t, block: bool) -> io::Result<Option<ExitStatus>> {
+/// waitpid(2), retried on EINTR: `Ok(None)` when `flags` has WNOHANG and nothing has ended.
+/// Not `nix`'s: it turns a death by a real-time signal into an error after reaping the child.
+fn waitpid(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<(libc::pid_t, ExitStatus)>> {
     let mut status = 0;
-    let flags = if block { 0 } else { libc::WNOHANG };
     loop {
         // SAFETY: `status` is a valid out-pointer.
         let ret = unsafe { libc::waitpid(pid, &mut status, flags) };
@@ -494,98 +282,96 @@ pub fn wait_pid(pid: libc::pid_t, block: bool) -> io::Result<Option<ExitStatus>>
         if ret == 0 {
             return Ok(None);
         }
-        return Ok(Some(if libc::WIFEXITED(status) {
+        let ended = if libc::WIFEXITED(status) {
             ExitStatus::Exited(libc::WEXITSTATUS(status))
         } else {
             ExitStatus::Signaled(libc::WTERMSIG(status))
-        }));
+        };
+        return Ok(Some((ret, ended)));
     }
+}
+
+/// Wait for `pid`; `block: false` returns `Ok(None)` if it is still running.
+pub fn wait_pid(pid: libc::pid_t, block: bool) -> io::Result<Option<ExitStatus>> {
+    let flags = if block { 0 } else { libc::WNOHANG };
+    Ok(waitpid(pid, flags)?.map(|(_, status)| status))
 }
 
 /// Reap any one child that has ended, without blocking: `(pid, status)`.
 pub fn reap_any() -> io::Result<Option<(libc::pid_t, ExitStatus)>> {
-    let mut status = 0;
-    // SAFETY: `status` is a valid out-pointer.
-    let ret = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-    if ret < 0 {
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::ECHILD) {
-            return Ok(None);
-        }
-        return Err(err);
+    match waitpid(-1, libc::WNOHANG) {
+        Err(err) if err.raw_os_error() == Some(libc::ECHILD) => Ok(None),
+        other => other,
     }
-    if ret == 0 {
-        return Ok(None);
-    }
-    let st = if libc::WIFEXITED(status) {
-        ExitStatus::Exited(libc::WEXITSTATUS(status))
-    } else {
-        ExitStatus::Signaled(libc::WTERMSIG(status))
-    };
-    Ok(Some((ret, st)))
 }
 
+/// Send `signal` (a number, as `kill(2)` takes it) to `pid`.
 pub fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    check(unsafe { libc::kill(pid, signal) }).map(|_| ())
+    let signal = Signal::try_from(signal)?;
+    nix::sys::signal::kill(Pid::from_raw(pid), signal)?;
+    Ok(())
 }
 
 /// Ask the kernel to SIGKILL this process when its parent dies (no worker outlives the zygote).
 pub fn die_with_parent() -> io::Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    check(unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    })
-    .map(|_| ())
-}
-
-pub fn getppid() -> libc::pid_t {
-    // SAFETY: getppid cannot fail.
-    unsafe { libc::getppid() }
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+    Ok(())
 }
 
 pub fn getpid() -> libc::pid_t {
-    // SAFETY: getpid cannot fail.
-    unsafe { libc::getpid() }
+    nix::unistd::getpid().as_raw()
+}
+
+pub fn uid() -> u32 {
+    nix::unistd::getuid().as_raw()
+}
+
+pub fn euid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
+/// This process's (soft, hard) limit on `resource`.
+pub fn get_rlimit(resource: Resource) -> io::Result<(u64, u64)> {
+    Ok(nix::sys::resource::getrlimit(resource)?)
 }
 
 /// Exit now, without running destructors or atexit handlers (for forked children).
 pub fn exit_now(code: i32) -> ! {
-    // SAFETY: _exit never returns and has no preconditions.
+    // SAFETY: _exit never returns and has no preconditions (`nix` has no wrapper for it).
     unsafe { libc::_exit(code) }
+}
+
+/// Block SIGCHLD and return a signalfd that reports it (the zygote's wake-up on child exit).
+pub fn sigchld_fd() -> io::Result<OwnedFd> {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
+    let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+    Ok(fd.into())
+}
+
+/// Set the process's name as `ps` and `/proc/PID/comm` show it.
+pub fn set_process_name(name: &str) {
+    if let Ok(c) = CString::new(name) {
+        let _ = nix::sys::prctl::set_name(&c);
+    }
 }
 
 // --- sockets ----------------------------------------------------------------------------------
 
 /// A connected pair of SOCK_SEQPACKET Unix sockets (close-on-exec).
 pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` is a valid two-element out-array.
-    check(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
-    // SAFETY: the kernel just returned these two fds to us.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(nix::sys::socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?)
 }
 
 /// A pipe (close-on-exec): (read end, write end).
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` is a valid two-element out-array.
-    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: the kernel just returned these two fds to us.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
 }
 
 /// Send one datagram, optionally carrying one fd (SCM_RIGHTS).
@@ -594,185 +380,114 @@ pub fn send_packet(
     data: &[u8],
     fd: Option<BorrowedFd<'_>>,
 ) -> io::Result<()> {
-    let mut iov = libc::iovec {
-        iov_base: data.as_ptr() as *mut libc::c_void,
-        iov_len: data.len(),
-    };
-    // Room for one fd of control data, 8-byte aligned.
-    let mut control = [0u64; 4];
-    // SAFETY: a zeroed msghdr is valid; we fill in the fields we use.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    if let Some(fd) = fd {
-        // SAFETY: CMSG_SPACE is a pure size computation.
-        let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = space;
-        // SAFETY: msg_control points at `control`, large enough for one fd's cmsg (asserted by
-        // the size of `control` versus CMSG_SPACE(4) = 24 bytes).
-        unsafe {
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd.as_raw_fd());
-        }
-    }
+    let iov = [IoSlice::new(data)];
+    let fds = fd.map(|fd| [fd.as_raw_fd()]);
+    let rights: Vec<ControlMessage<'_>> =
+        fds.iter().map(|f| ControlMessage::ScmRights(f)).collect();
     loop {
-        // SAFETY: `msg` and everything it points at are valid for the call.
-        let ret = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
-        if ret < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
+        match nix::sys::socket::sendmsg::<()>(
+            sock.as_raw_fd(),
+            &iov,
+            &rights,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => return Ok(()),
         }
-        return Ok(());
     }
 }
 
 /// Receive one datagram into `buf`, with an fd if one was attached. `Ok((0, None))` at EOF.
 /// A datagram larger than `buf` is an error (it was truncated).
 pub fn recv_packet(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let mut control = [0u64; 4];
-    // SAFETY: a zeroed msghdr is valid; we fill in the fields we use.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control);
-    let n = loop {
-        // SAFETY: `msg` points at `buf` and `control`, both valid and writable.
-        let ret = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        if ret < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
+    let mut iov = [IoSliceMut::new(buf)];
+    let mut control = nix::cmsg_space!([RawFd; 1]);
+    let (n, raw_fds, truncated) = loop {
+        match nix::sys::socket::recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut control),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(msg) => {
+                let mut raw_fds = Vec::new();
+                for cmsg in msg.cmsgs()? {
+                    if let ControlMessageOwned::ScmRights(fds) = cmsg {
+                        raw_fds.extend(fds);
+                    }
+                }
+                break (msg.bytes, raw_fds, msg.flags.contains(MsgFlags::MSG_TRUNC));
             }
-            return Err(err);
         }
-        break ret as usize;
     };
-    let mut received = None;
-    // SAFETY: iterating the control messages the kernel wrote into `control`.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
-                received = Some(OwnedFd::from_raw_fd(fd));
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
-    if msg.msg_flags & libc::MSG_TRUNC != 0 {
+    // SAFETY: the kernel installed these descriptors in this process's table for this message
+    // (SCM_RIGHTS) and nothing else refers to them: each gets exactly one owner.
+    let mut received: Vec<OwnedFd> = raw_fds
+        .into_iter()
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect();
+    if truncated {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "datagram truncated",
         ));
     }
-    Ok((n, received))
+    // One fd is the protocol; any extra one is closed here rather than leaked.
+    Ok((n, received.pop()))
 }
 
 /// Wait until `fd` is readable or `timeout_ms` passes (-1: forever). Returns readiness.
 pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<Vec<bool>> {
-    let mut pollfds: Vec<libc::pollfd> = fds
+    let timeout = PollTimeout::try_from(timeout_ms)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let mut pollfds: Vec<PollFd<'_>> = fds
         .iter()
-        .map(|fd| libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
+        .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
         .collect();
     loop {
-        // SAFETY: `pollfds` is a valid array of `len` pollfd structs.
-        let ret = unsafe {
-            libc::poll(
-                pollfds.as_mut_ptr(),
-                pollfds.len() as libc::nfds_t,
-                timeout_ms,
-            )
-        };
-        if ret < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
+        match nix::poll::poll(&mut pollfds, timeout) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => {
+                let ready = PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR;
+                return Ok(pollfds
+                    .iter()
+                    .map(|p| p.revents().is_some_and(|r| r.intersects(ready)))
+                    .collect());
             }
-            return Err(err);
         }
-        return Ok(pollfds
-            .iter()
-            .map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
-            .collect());
     }
 }
 
 /// Read whatever is available (non-blocking semantics are the caller's business).
 pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid and writable for its length.
-    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+    Ok(nix::unistd::read(fd, buf)?)
 }
 
-/// Fill `buf` from the kernel's random source.
-pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n =
-            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
-        }
-        filled += n as usize;
-    }
-    Ok(())
+/// Drain a signalfd (the zygote only needs to know that something happened).
+pub fn drain(fd: BorrowedFd<'_>) {
+    let mut buf = [0u8; 128 * 8];
+    while read(fd, &mut buf).is_ok_and(|n| n > 0) {}
 }
 
-/// Block SIGCHLD and return a signalfd that reports it (the zygote's wake-up on child exit).
-pub fn sigchld_fd() -> io::Result<OwnedFd> {
-    // SAFETY: a zeroed sigset is valid; sigemptyset/sigaddset initialise it.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid sigset_t.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGCHLD);
-    }
-    // SAFETY: valid sigset pointer.
-    check(unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) })?;
-    // SAFETY: valid sigset pointer; -1 asks for a new fd.
-    let fd = check(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
-    // SAFETY: the kernel just returned this fd to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+/// access(path, W_OK) for the real uid.
+pub fn access_writable(path: &std::ffi::CStr) -> bool {
+    nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).is_ok()
 }
 
-/// Set the process's name as `ps` and `/proc/PID/comm` show it.
-pub fn set_process_name(name: &str) {
-    if let Ok(c) = CString::new(name) {
-        // SAFETY: PR_SET_NAME reads at most 16 bytes from a valid NUL-terminated string.
-        unsafe { libc::prctl(libc::PR_SET_NAME, c.as_ptr() as libc::c_ulong, 0, 0, 0) };
-    }
-}
-
-/// The supervisor link inside a sandboxed worker (where [`crate::sandbox::apply`] put it).
-pub fn worker_link() -> BorrowedFd<'static> {
-    // SAFETY: `sandbox::apply` moved the link to this fd number and nothing in the worker closes
-    // it; it stays open until the process exits.
-    unsafe { BorrowedFd::borrow_raw(crate::sandbox::LINK_FD) }
+/// CPU time (user + system) a process has used so far, from /proc/PID/stat.
+pub fn cpu_seconds_used(pid: i32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+    (ticks > 0).then(|| (utime + stime) / ticks as f64)
 }
 
 // --- allocation failure ---------------------------------------------------------------------
@@ -835,7 +550,6 @@ fn out_of_memory() {
     }
 }
 
-/// Spawn `cmd` with `fd` placed at `target` in the child (and nothing else inherited but
 /// stdio): how the supervisor hands the zygote its control socket.
 pub fn spawn_with_fd(
     cmd: &mut std::process::Command,
@@ -860,38 +574,6 @@ pub fn spawn_with_fd(
         })
     };
     cmd.spawn()
-}
-
-/// Drain a signalfd (the zygote only needs to know that something happened).
-pub fn drain(fd: BorrowedFd<'_>) {
-    let mut buf = [0u8; 128 * 8];
-    while read(fd, &mut buf).is_ok_and(|n| n > 0) {}
-}
-
-/// Take ownership of an fd number inherited at exec time (the zygote's control socket).
-pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: F_GETFD only inspects the descriptor table.
-    check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
-    // SAFETY: the fd is open (checked above) and was handed to this process to own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// access(path, W_OK) for the real uid.
-pub fn access_writable(path: &std::ffi::CStr) -> bool {
-    // SAFETY: a valid NUL-terminated path.
-    unsafe { libc::access(path.as_ptr(), libc::W_OK) == 0 }
-}
-
-/// CPU time (user + system) a process has used so far, from /proc/PID/stat.
-pub fn cpu_seconds_used(pid: i32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    // SAFETY: sysconf takes an integer name and has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    (ticks > 0).then(|| (utime + stime) / ticks as f64)
 }
 
 // --- the embedded interpreter (CPython's C API) -------------------------------------------------

@@ -1,6 +1,8 @@
 //! One place that turns how a call ended into a status, the layer that stopped it, and a
 //! sentence: used by `pyward run` and by the supervisor's error replies.
 
+#![forbid(unsafe_code)]
+
 use pyward_policy::config::SandboxLimits;
 use serde::{Deserialize, Serialize};
 

@@ -6,6 +6,8 @@
 //! Control messages are JSON datagrams on a SOCK_SEQPACKET socket; a spawn request carries the
 //! worker's end of its link as SCM_RIGHTS.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};

@@ -12,6 +12,8 @@
 //! that was touched stays touched. [`judge`] is pure and unit-tested; [`decide`] extracts the
 //! facts and records.
 
+#![forbid(unsafe_code)]
+
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

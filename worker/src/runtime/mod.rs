@@ -8,6 +8,8 @@
 //! the OS sandbox around the process; the test suite runs every escape with the scanner and
 //! this layer off to prove it holds.
 
+#![forbid(unsafe_code)]
+
 pub mod audit;
 
 use std::cell::RefCell;

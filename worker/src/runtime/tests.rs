@@ -1,6 +1,8 @@
 //! Each test starts CPython in its own process (nextest runs one test per process; CPython
 //! cannot be started twice in one).
 
+#![forbid(unsafe_code)]
+
 use super::*;
 
 type Calls = std::rc::Rc<RefCell<Vec<(String, String)>>>;

@@ -1,10 +1,9 @@
-//! Privilege drop, as a value: which ids to become and which capability sets to empty.
+//! Privilege drop, as a value: which ids to become and which capability sets to empty; and the
+//! capability sets as the kernel shows them, to check that the drop happened.
+
+#![forbid(unsafe_code)]
 
 use pyward_policy::config::SandboxLimits;
-
-/// The highest capability number any kernel defines today is 40 (CAP_CHECKPOINT_RESTORE);
-/// dropping walks up to 63 and stops where the kernel says the capability does not exist.
-pub const MAX_CAP: u32 = 63;
 
 /// What the worker does about privileges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,9 +27,64 @@ pub fn plan(limits: &SandboxLimits, effective_uid: u32) -> PrivilegePlan {
     }
 }
 
+/// A thread's capability sets as 64-bit masks, read from `/proc/self/status` rather than through
+/// the `caps` crate, whose sets hold only the capabilities it knows (up to
+/// CAP_CHECKPOINT_RESTORE): the check after dropping must see every bit the kernel has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CapabilitySets {
+    pub inheritable: u64,
+    pub permitted: u64,
+    pub effective: u64,
+    pub bounding: u64,
+}
+
+impl CapabilitySets {
+    /// From the text of `/proc/PID/status` (`CapInh:`, `CapPrm:`, `CapEff:`, `CapBnd:`, in hex).
+    pub fn parse(status: &str) -> Option<CapabilitySets> {
+        let mask = |key: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        };
+        Some(CapabilitySets {
+            inheritable: mask("CapInh:")?,
+            permitted: mask("CapPrm:")?,
+            effective: mask("CapEff:")?,
+            bounding: mask("CapBnd:")?,
+        })
+    }
+
+    /// Effective, permitted and inheritable are empty (the ambient set is a subset of permitted
+    /// and inheritable, so it is empty too).
+    pub fn base_empty(&self) -> bool {
+        self.effective == 0 && self.permitted == 0 && self.inheritable == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capability_sets_are_read_from_proc_status() {
+        let status = "Name:\tpyward\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\n\
+                      CapEff:\t000001ffffffffff\nCapBnd:\t0000020000000000\nCapAmb:\t0000000000000000\n";
+        let sets = CapabilitySets::parse(status).unwrap();
+        assert_eq!(sets.permitted, 0x1ff_ffff_ffff);
+        assert_eq!(
+            sets.bounding,
+            1 << 41,
+            "a bit the caps crate has no name for is still seen"
+        );
+        assert!(!sets.base_empty());
+        assert!(CapabilitySets::default().base_empty());
+        assert_eq!(
+            CapabilitySets::parse("CapInh:\t0\n"),
+            None,
+            "a missing set is no answer"
+        );
+    }
 
     #[test]
     fn root_drops_to_the_policy_ids() {

@@ -1,34 +1,35 @@
-//! Landlock rule sets, as values: which access rights the running kernel's ABI can handle, and
-//! the read-only rules for the policy's read paths. Every right the ABI knows is handled (so it
-//! is denied unless a rule grants it); rules grant only reading.
+//! Landlock, as values and one apply step through rust-landlock: the rights a worker hands to
+//! the kernel (every right Landlock ABI 7 defines, so each is denied unless a rule grants it;
+//! rules grant only reading), and what the kernel really enforced.
+//!
+//! ABI compatibility is the crate's: on an older kernel it handles the rights that kernel knows
+//! and reports the ruleset as partially enforced (best effort). The first ABI's file-system
+//! rights are a hard requirement, and a ruleset the kernel did not enforce at all is an error:
+//! a kernel without Landlock never passes silently.
 
-/// File-system access rights (`LANDLOCK_ACCESS_FS_*`) and the ABI that introduced them.
-pub const FS_EXECUTE: u64 = 1 << 0;
-pub const FS_WRITE_FILE: u64 = 1 << 1;
-pub const FS_READ_FILE: u64 = 1 << 2;
-pub const FS_READ_DIR: u64 = 1 << 3;
-/// ABI 1 handles bits 0..=12 (execute, write, read, remove, make-*).
-const FS_ABI1: u64 = (1 << 13) - 1;
-const FS_REFER: u64 = 1 << 13; // ABI 2
-const FS_TRUNCATE: u64 = 1 << 14; // ABI 3
-const FS_IOCTL_DEV: u64 = 1 << 15; // ABI 5
-pub const NET_BIND_TCP: u64 = 1 << 0; // ABI 4
-pub const NET_CONNECT_TCP: u64 = 1 << 1; // ABI 4
-pub const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0; // ABI 6
-pub const SCOPE_SIGNAL: u64 = 1 << 1; // ABI 6
+#![forbid(unsafe_code)]
 
-/// The newest ABI this code knows the rights of. Newer kernels are used at this level.
-pub const NEWEST_KNOWN_ABI: u32 = 7;
+use std::path::PathBuf;
 
-/// What to ask the kernel for, given its ABI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ruleset {
-    pub abi: u32,
-    pub handled_fs: u64,
-    pub handled_net: u64,
-    pub scoped: u64,
-    /// How many bytes of `landlock_ruleset_attr` this ABI reads.
-    pub attr_size: usize,
+use ::landlock::{
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, LandlockStatus,
+    PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+};
+
+use crate::sys;
+
+/// The newest ABI whose rights pyward handles. A newer kernel is used at this level: rights it
+/// adds are left alone until pyward is taught them and tested with them.
+pub const NEWEST_KNOWN_ABI: ABI = ABI::V7;
+
+/// What to ask the kernel for (the crate drops what an older kernel does not know).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesetPlan {
+    pub handled_fs: BitFlags<AccessFs>,
+    pub handled_net: BitFlags<AccessNet>,
+    pub scoped: BitFlags<Scope>,
+    /// Granted read-only (reading files; listing too when the path is a directory).
+    pub read_paths: Vec<PathBuf>,
 }
 
 /// How completely the policy's intent can be enforced at this ABI.
@@ -41,92 +42,157 @@ pub enum Coverage {
     Partial,
 }
 
-pub fn ruleset(kernel_abi: u32, network_allowed: bool) -> Ruleset {
-    let abi = kernel_abi.min(NEWEST_KNOWN_ABI);
-    let mut fs = FS_ABI1;
-    if abi >= 2 {
-        fs |= FS_REFER;
-    }
-    if abi >= 3 {
-        fs |= FS_TRUNCATE;
-    }
-    if abi >= 5 {
-        fs |= FS_IOCTL_DEV;
-    }
-    let net = if abi >= 4 && !network_allowed {
-        NET_BIND_TCP | NET_CONNECT_TCP
-    } else {
-        0
-    };
-    let scoped = if abi >= 6 {
-        SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
-    } else {
-        0
-    };
-    let attr_size = match abi {
-        0..=3 => 8,
-        4..=5 => 16,
-        _ => 24,
-    };
-    Ruleset {
-        abi,
-        handled_fs: fs,
-        handled_net: net,
-        scoped,
-        attr_size,
-    }
-}
-
-pub fn coverage(ruleset: &Ruleset) -> Coverage {
-    if ruleset.abi >= 6 {
-        Coverage::Full
-    } else {
-        Coverage::Partial
+/// Every file-system right, TCP bind and connect (unless the policy allows the network), and
+/// both scopes: signals and abstract Unix sockets stay inside the worker's own domain.
+pub fn ruleset(network_allowed: bool, read_paths: Vec<PathBuf>) -> RulesetPlan {
+    RulesetPlan {
+        handled_fs: AccessFs::from_all(NEWEST_KNOWN_ABI),
+        handled_net: if network_allowed {
+            BitFlags::EMPTY
+        } else {
+            AccessNet::BindTcp | AccessNet::ConnectTcp
+        },
+        scoped: Scope::from_all(NEWEST_KNOWN_ABI),
+        read_paths,
     }
 }
 
 /// Rights a read path gets: reading files, and listing if it is a directory. Never execute.
-pub fn read_access(is_dir: bool) -> u64 {
+pub fn read_access(is_dir: bool) -> BitFlags<AccessFs> {
     if is_dir {
-        FS_READ_FILE | FS_READ_DIR
+        AccessFs::ReadFile | AccessFs::ReadDir
     } else {
-        FS_READ_FILE
+        AccessFs::ReadFile.into()
     }
+}
+
+/// Judge what `restrict_self` reported: the ABI the ruleset was built at (the kernel's, up to
+/// [`NEWEST_KNOWN_ABI`]) and how much of it is in force. Not enforced at all is an error.
+pub fn enforced(
+    ruleset: RulesetStatus,
+    landlock: LandlockStatus,
+) -> Result<(u32, Coverage), String> {
+    let abi = match landlock {
+        LandlockStatus::Available { effective_abi, .. } => effective_abi.min(NEWEST_KNOWN_ABI),
+        other => return Err(format!("the kernel offers no Landlock ({other:?})")),
+    };
+    let coverage = match ruleset {
+        RulesetStatus::FullyEnforced => Coverage::Full,
+        RulesetStatus::PartiallyEnforced => Coverage::Partial,
+        RulesetStatus::NotEnforced => {
+            return Err(format!(
+                "the kernel (Landlock ABI {abi}) enforced none of the ruleset"
+            ));
+        }
+    };
+    Ok((abi as u32, coverage))
+}
+
+/// Apply `plan` to the calling thread: a new Landlock domain for this worker alone. Needs
+/// no_new_privs (set by the stage before; the crate is told not to set it again).
+pub fn restrict_self(plan: &RulesetPlan) -> Result<(u32, Coverage), String> {
+    // The crate's answer to "no Landlock here" is a status without the errno; asking first names
+    // the cause (a kernel without it, or a container's seccomp filter refusing it with EPERM).
+    sys::landlock_abi().map_err(|e| format!("the kernel offers no Landlock: {e}"))?;
+    let built = || -> Result<_, ::landlock::RulesetError> {
+        Ruleset::default()
+            .set_compatibility(CompatLevel::HardRequirement)
+            .handle_access(AccessFs::from_all(ABI::V1))?
+            .set_compatibility(CompatLevel::BestEffort)
+            .handle_access(plan.handled_fs)?
+            .handle_access(plan.handled_net)?
+            .scope(plan.scoped)?
+            .create()
+    };
+    let mut ruleset = built()
+        .map_err(|e| format!("landlock ruleset: {e}"))?
+        .no_new_privs(false);
+    for path in &plan.read_paths {
+        let anchor = PathFd::new(path).map_err(|e| format!("read path {}: {e}", path.display()))?;
+        let is_dir = std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false);
+        ruleset = ruleset
+            .add_rule(PathBeneath::new(anchor, read_access(is_dir)))
+            .map_err(|e| format!("read path {}: {e}", path.display()))?;
+    }
+    let status = ruleset
+        .restrict_self()
+        .map_err(|e| format!("landlock_restrict_self: {e}"))?;
+    enforced(status.ruleset, status.landlock)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// What the crate hands a kernel of ABI `abi`: the plan's rights that ABI knows.
+    fn handled_at(plan: &RulesetPlan, abi: i32) -> (u64, u64, u64) {
+        let abi = ABI::from(abi);
+        (
+            (plan.handled_fs & AccessFs::from_all(abi)).bits(),
+            (plan.handled_net & AccessNet::from_all(abi)).bits(),
+            (plan.scoped & Scope::from_all(abi)).bits(),
+        )
+    }
+
     #[test]
     fn every_right_of_each_abi_is_handled() {
-        assert_eq!(ruleset(1, false).handled_fs, 0x1fff);
-        assert_eq!(ruleset(2, false).handled_fs, 0x3fff);
-        assert_eq!(ruleset(3, false).handled_fs, 0x7fff);
-        assert_eq!(ruleset(4, false).handled_fs, 0x7fff);
-        assert_eq!(ruleset(5, false).handled_fs, 0xffff);
-        assert_eq!(ruleset(7, false).handled_fs, 0xffff);
-        assert_eq!(ruleset(3, false).handled_net, 0);
-        assert_eq!(ruleset(4, false).handled_net, 3);
-        assert_eq!(ruleset(4, true).handled_net, 0, "network allowed by policy");
-        assert_eq!(ruleset(5, false).scoped, 0);
-        assert_eq!(ruleset(6, false).scoped, 3);
-        assert_eq!(ruleset(99, false).abi, NEWEST_KNOWN_ABI);
-        assert_eq!(
-            [1, 4, 6].map(|abi| ruleset(abi, false).attr_size),
-            [8, 16, 24]
+        let plan = ruleset(false, Vec::new());
+        let fs = |abi| handled_at(&plan, abi).0;
+        assert_eq!(fs(1), 0x1fff);
+        assert_eq!(fs(2), 0x3fff);
+        assert_eq!(fs(3), 0x7fff);
+        assert_eq!(fs(4), 0x7fff);
+        assert_eq!(fs(5), 0xffff);
+        assert_eq!(fs(7), 0xffff);
+        assert_eq!(handled_at(&plan, 3).1, 0);
+        assert_eq!(handled_at(&plan, 4).1, 3);
+        let network = ruleset(true, Vec::new());
+        assert_eq!(handled_at(&network, 4).1, 0, "network allowed by policy");
+        assert_eq!(handled_at(&plan, 5).2, 0);
+        assert_eq!(handled_at(&plan, 6).2, 3);
+        // A kernel newer than pyward knows is used at the newest ABI pyward knows.
+        assert_eq!(handled_at(&plan, 99), handled_at(&plan, 7));
+        // The crate enforces all of it from ABI 6 on, as `Coverage::Full` always meant.
+        let all = (
+            plan.handled_fs.bits(),
+            plan.handled_net.bits(),
+            plan.scoped.bits(),
         );
-        assert_eq!(coverage(&ruleset(5, false)), Coverage::Partial);
-        assert_eq!(coverage(&ruleset(7, false)), Coverage::Full);
+        assert_ne!(handled_at(&plan, 5), all);
+        assert_eq!(handled_at(&plan, 6), all);
+    }
+
+    #[test]
+    fn the_report_says_what_the_kernel_enforced() {
+        let at = |abi| LandlockStatus::Available {
+            effective_abi: abi,
+            kernel_abi: None,
+        };
+        assert_eq!(
+            enforced(RulesetStatus::PartiallyEnforced, at(ABI::V5)),
+            Ok((5, Coverage::Partial))
+        );
+        assert_eq!(
+            enforced(RulesetStatus::FullyEnforced, at(ABI::V7)),
+            Ok((7, Coverage::Full))
+        );
+        assert_eq!(
+            enforced(RulesetStatus::FullyEnforced, at(ABI::V10)),
+            Ok((7, Coverage::Full)),
+            "the ABI reported is the one the ruleset was built for"
+        );
+        assert!(enforced(RulesetStatus::NotEnforced, at(ABI::V7)).is_err());
+        assert!(enforced(RulesetStatus::NotEnforced, LandlockStatus::NotEnabled).is_err());
+        assert!(enforced(RulesetStatus::FullyEnforced, LandlockStatus::NotImplemented).is_err());
     }
 
     #[test]
     fn read_paths_never_get_write_or_execute() {
         for is_dir in [true, false] {
             let access = read_access(is_dir);
-            assert_eq!(access & (FS_WRITE_FILE | FS_EXECUTE), 0);
-            assert_ne!(access & FS_READ_FILE, 0);
+            assert!(!access.intersects(AccessFs::WriteFile | AccessFs::Execute));
+            assert!(access.contains(AccessFs::ReadFile));
         }
-        assert_eq!(read_access(false) & FS_READ_DIR, 0);
+        assert!(!read_access(false).contains(AccessFs::ReadDir));
     }
 }

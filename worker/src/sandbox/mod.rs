@@ -3,26 +3,41 @@
 //!
 //! A layer the policy requires but the kernel cannot enforce is an error unless the policy sets
 //! `dangerously_allow_degraded`; what was enforced is reported either way, never assumed.
+//!
+//! The stages reach the kernel only through [`Sys`]: [`apply`] runs them on the real one
+//! ([`LinuxSys`]), the unit tests on a recording fake.
+
+#![forbid(unsafe_code)]
 
 pub mod caps;
+#[cfg(test)]
+mod fake;
 pub mod landlock;
 pub mod namespaces;
 pub mod rlimits;
 pub mod seccomp;
+pub mod syscalls;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
-use std::path::PathBuf;
 
 use pyward_policy::config::{Layer, Namespace, SandboxLimits};
 use serde::{Deserialize, Serialize};
 
 use crate::sys;
+pub use syscalls::{LinuxSys, Sys};
 
 /// Where the supervisor link sits in a sandboxed worker.
 pub const LINK_FD: RawFd = 3;
 /// Where the SIGSYS reporter writes (read by whoever reaps the worker).
 pub const REPORT_FD: RawFd = 4;
+
+/// The supervisor link inside a sandboxed worker, where [`apply`] put it ([`LINK_FD`]).
+pub fn worker_link() -> std::os::fd::BorrowedFd<'static> {
+    sys::borrow_for_life(LINK_FD)
+}
 
 /// Everything [`apply`] will do, decided before it starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,8 +45,7 @@ pub struct SandboxPlan {
     pub rlimits: Vec<rlimits::Rlimit>,
     pub namespaces: namespaces::NamespacePlan,
     pub privileges: caps::PrivilegePlan,
-    pub read_paths: Vec<PathBuf>,
-    pub network_allowed: bool,
+    pub landlock: landlock::RulesetPlan,
     pub seccomp: Vec<sys::SockFilter>,
     pub required: BTreeSet<Layer>,
     pub allow_degraded: bool,
@@ -49,11 +63,13 @@ pub fn plan(limits: &SandboxLimits, euid: u32, self_pid: u32) -> SandboxPlan {
         rlimits: rlimits::plan(limits),
         namespaces: namespaces::plan(&limits.namespaces, euid),
         privileges: caps::plan(limits, euid),
-        read_paths: crate::runtime::interpreter_read_paths(limits.packages_dir.as_deref())
-            .into_iter()
-            .chain(limits.read_paths.iter().cloned())
-            .collect(),
-        network_allowed: limits.dangerously_allow_network,
+        landlock: landlock::ruleset(
+            limits.dangerously_allow_network,
+            crate::runtime::interpreter_read_paths(limits.packages_dir.as_deref())
+                .into_iter()
+                .chain(limits.read_paths.iter().cloned())
+                .collect(),
+        ),
         seccomp: program,
         required: limits.require.clone(),
         allow_degraded: limits.dangerously_allow_degraded,
@@ -142,28 +158,38 @@ pub fn apply(
     link: OwnedFd,
     report_pipe: OwnedFd,
 ) -> Result<SandboxReport, SandboxError> {
+    apply_with(&LinuxSys, plan, link, report_pipe)
+}
+
+/// [`apply`], on the kernel `sys` stands for.
+pub fn apply_with(
+    sys: &dyn Sys,
+    plan: &SandboxPlan,
+    link: OwnedFd,
+    report_pipe: OwnedFd,
+) -> Result<SandboxReport, SandboxError> {
     let mut report = SandboxReport::default();
     // INVARIANT: everything below assumes one thread: unshare, setuid, seccomp and the
     // environment apply to the calling thread (or need there to be only one).
-    let single = sys::SingleThreaded::check().map_err(|e| error("process", e))?;
-    stage_fds(&single, link, report_pipe, &mut report)?;
-    stage_limits(plan, &mut report)?;
-    stage_namespaces(plan, &mut report)?;
+    let single = sys.single_threaded().map_err(|e| error("process", e))?;
+    stage_fds(sys, &single, link, report_pipe, &mut report)?;
+    stage_limits(sys, plan, &mut report)?;
+    stage_namespaces(sys, plan, &mut report)?;
     // INVARIANT: privileges are dropped before no_new_privs and Landlock, which an
     // unprivileged process may set up for itself, and before seccomp forbids setuid.
-    stage_privileges(plan, &mut report)?;
-    stage_no_new_privs(plan, &mut report)?;
-    stage_landlock(plan, &mut report)?;
+    stage_privileges(sys, plan, &mut report)?;
+    stage_no_new_privs(sys, plan, &mut report)?;
+    stage_landlock(sys, plan, &mut report)?;
     stage_not_built(plan, &mut report)?;
     // INVARIANT: seccomp last: every earlier stage makes syscalls the filter forbids.
-    stage_seccomp(plan, &mut report)?;
+    stage_seccomp(sys, plan, &mut report)?;
     Ok(report)
 }
 
 /// Requirements the worker can judge by itself that no stage covers: required namespaces with
 /// none named. (A required `cgroup` is the caller's to check: the supervisor makes the groups.)
 fn stage_not_built(plan: &SandboxPlan, report: &mut SandboxReport) -> Result<(), SandboxError> {
-    if plan.required.contains(&Layer::Namespaces) && plan.namespaces.flags == 0 {
+    if plan.required.contains(&Layer::Namespaces) && plan.namespaces.flags.is_empty() {
         plan.degrade(
             Layer::Namespaces,
             "namespaces",
@@ -176,6 +202,7 @@ fn stage_not_built(plan: &SandboxPlan, report: &mut SandboxReport) -> Result<(),
 
 /// Stage 1: descriptors, session, environment, signal mask.
 pub fn stage_fds(
+    sys: &dyn Sys,
     single: &sys::SingleThreaded,
     link: OwnedFd,
     report_pipe: OwnedFd,
@@ -184,31 +211,35 @@ pub fn stage_fds(
     let fds = || -> std::io::Result<()> {
         let link = dup_above(link, REPORT_FD)?;
         let report_pipe = dup_above(report_pipe, REPORT_FD)?;
-        sys::move_fd(link, LINK_FD)?;
-        sys::move_fd(report_pipe, REPORT_FD)?;
-        sys::stdio_to_dev_null()?;
-        sys::close_from(REPORT_FD + 1)
+        sys.move_fd(link, LINK_FD)?;
+        sys.move_fd(report_pipe, REPORT_FD)?;
+        sys.stdio_to_dev_null()?;
+        sys.close_from(REPORT_FD + 1)
     };
     fds().map_err(|e| error("fds", e))?;
     report.fds_closed = true;
     // A worker forked from a session leader (the zygote is one) cannot start its own session;
     // it has no controlling tty either way, which is what matters.
-    let _ = sys::new_session();
+    let _ = sys.new_session();
     // Overwrite, then drop: the strings and the kernel's block, so a compromised interpreter
     // finds no secret of the caller in its own memory (the direct path scrubs before the
     // interpreter starts too; here it covers every other way in).
-    sys::scrub_environment(single);
-    report.environment_cleared = std::env::vars_os().next().is_none();
-    sys::unblock_all_signals().map_err(|e| error("signals", e))
+    sys.scrub_environment(single);
+    report.environment_cleared = sys.environment_is_empty();
+    sys.unblock_all_signals().map_err(|e| error("signals", e))
 }
 
 /// Stage 2: not dumpable, no core files, the policy's resource limits.
-pub fn stage_limits(plan: &SandboxPlan, report: &mut SandboxReport) -> Result<(), SandboxError> {
-    sys::set_dumpable(false).map_err(|e| error("dumpable", e))?;
-    report.not_dumpable = !sys::is_dumpable().unwrap_or(true);
+pub fn stage_limits(
+    sys: &dyn Sys,
+    plan: &SandboxPlan,
+    report: &mut SandboxReport,
+) -> Result<(), SandboxError> {
+    sys.set_dumpable(false).map_err(|e| error("dumpable", e))?;
+    report.not_dumpable = !sys.is_dumpable().unwrap_or(true);
     let mut ok = true;
     for limit in &plan.rlimits {
-        if let Err(e) = sys::set_rlimit(limit.resource, limit.soft, limit.hard) {
+        if let Err(e) = sys.set_rlimit(limit) {
             ok = false;
             plan.degrade(
                 Layer::Rlimits,
@@ -224,13 +255,14 @@ pub fn stage_limits(plan: &SandboxPlan, report: &mut SandboxReport) -> Result<()
 
 /// Stage 3: the namespaces the policy asks for.
 pub fn stage_namespaces(
+    sys: &dyn Sys,
     plan: &SandboxPlan,
     report: &mut SandboxReport,
 ) -> Result<(), SandboxError> {
-    if plan.namespaces.flags == 0 {
+    if plan.namespaces.flags.is_empty() {
         return Ok(());
     }
-    match sys::unshare(plan.namespaces.flags) {
+    match sys.unshare(plan.namespaces.flags) {
         Ok(()) => {
             report.namespaces = plan.namespaces.namespaces.iter().copied().collect();
             Ok(())
@@ -246,24 +278,19 @@ pub fn stage_namespaces(
 
 /// Stage 4: become the unprivileged uid (as root) and empty every capability set.
 pub fn stage_privileges(
+    sys: &dyn Sys,
     plan: &SandboxPlan,
     report: &mut SandboxReport,
 ) -> Result<(), SandboxError> {
-    let parent = sys::getppid();
+    let parent = sys.parent_pid();
     if let caps::PrivilegePlan::DropTo { uid, gid } = plan.privileges {
         // INVARIANT: the bounding set can only be changed while we still hold CAP_SETPCAP,
         // i.e. before setuid; groups and gid before uid for the same reason.
         let drop = || -> std::io::Result<()> {
-            sys::clear_supplementary_groups()?;
-            sys::set_gid(gid)?;
-            for cap in 0..=caps::MAX_CAP {
-                match sys::bounding_has(cap)? {
-                    None => break,
-                    Some(true) => sys::drop_bounding_cap(cap)?,
-                    Some(false) => {}
-                }
-            }
-            sys::set_uid(uid)
+            sys.clear_supplementary_groups()?;
+            sys.set_gid(gid)?;
+            sys.clear_bounding_set()?;
+            sys.set_uid(uid)
         };
         match drop() {
             Ok(()) => report.privileges_dropped = true,
@@ -277,23 +304,23 @@ pub fn stage_privileges(
     }
     // INVARIANT: the kernel clears the parent-death signal when credentials change, so it is
     // armed again here; a parent that died in between is noticed by the pid check.
-    sys::die_with_parent().map_err(|e| error("parent_death_signal", e))?;
-    if sys::getppid() != parent {
+    sys.die_with_parent()
+        .map_err(|e| error("parent_death_signal", e))?;
+    if sys.parent_pid() != parent {
         return Err(error(
             "process",
             "the parent exited while the worker was starting",
         ));
     }
-    let empty_caps = sys::clear_ambient_caps().and_then(|()| sys::clear_caps());
+    let empty_caps = sys.clear_ambient_caps().and_then(|()| sys.clear_caps());
     if let Err(e) = empty_caps {
         plan.degrade(Layer::PrivilegeDrop, "capabilities", e.to_string(), report)?;
     }
-    report.uid = sys::uid();
-    report.gid = sys::gid();
-    report.bounding_set_empty = (0..=caps::MAX_CAP)
-        .map_while(|cap| sys::bounding_has(cap).ok().flatten())
-        .all(|held| !held);
-    report.capabilities_empty = sys::get_caps().is_ok_and(|(e, p, i)| e == 0 && p == 0 && i == 0);
+    (report.uid, report.gid) = sys.ids();
+    // Read back from the kernel, every bit of every set: an error reading counts as not empty.
+    let sets = sys.capability_sets();
+    report.bounding_set_empty = sets.as_ref().is_ok_and(|s| s.bounding == 0);
+    report.capabilities_empty = sets.as_ref().is_ok_and(|s| s.base_empty());
     let all_empty = report.capabilities_empty && report.bounding_set_empty;
     if plan.privileges != caps::PrivilegePlan::AlreadyUnprivileged && !all_empty {
         plan.degrade(
@@ -308,11 +335,13 @@ pub fn stage_privileges(
 
 /// Stage 5: no new privileges (also what lets an unprivileged process install seccomp).
 pub fn stage_no_new_privs(
+    sys: &dyn Sys,
     plan: &SandboxPlan,
     report: &mut SandboxReport,
 ) -> Result<(), SandboxError> {
-    sys::set_no_new_privs().map_err(|e| error("no_new_privs", e))?;
-    report.no_new_privs = sys::no_new_privs().unwrap_or(false);
+    sys.set_no_new_privs()
+        .map_err(|e| error("no_new_privs", e))?;
+    report.no_new_privs = sys.no_new_privs().unwrap_or(false);
     if !report.no_new_privs {
         plan.degrade(
             Layer::NoNewPrivs,
@@ -325,8 +354,12 @@ pub fn stage_no_new_privs(
 }
 
 /// Stage 6: Landlock.
-pub fn stage_landlock(plan: &SandboxPlan, report: &mut SandboxReport) -> Result<(), SandboxError> {
-    match apply_landlock(plan) {
+pub fn stage_landlock(
+    sys: &dyn Sys,
+    plan: &SandboxPlan,
+    report: &mut SandboxReport,
+) -> Result<(), SandboxError> {
+    match sys.landlock_restrict_self(&plan.landlock) {
         Ok((abi, coverage)) => {
             report.landlock_abi = Some(abi);
             report.landlock = Some(coverage);
@@ -337,10 +370,14 @@ pub fn stage_landlock(plan: &SandboxPlan, report: &mut SandboxReport) -> Result<
 }
 
 /// Stage 7: seccomp, after the SIGSYS reporter (which writes to [`REPORT_FD`]).
-pub fn stage_seccomp(plan: &SandboxPlan, report: &mut SandboxReport) -> Result<(), SandboxError> {
+pub fn stage_seccomp(
+    sys: &dyn Sys,
+    plan: &SandboxPlan,
+    report: &mut SandboxReport,
+) -> Result<(), SandboxError> {
     let seccomp = || -> std::io::Result<()> {
-        sys::install_sigsys_reporter(REPORT_FD)?;
-        sys::seccomp_install(&plan.seccomp)
+        sys.install_sigsys_reporter(REPORT_FD)?;
+        sys.seccomp_install(&plan.seccomp)
     };
     match seccomp() {
         // The kernel accepted the filter, so it is in force (querying would need prctl, which
@@ -372,25 +409,4 @@ fn dup_above(fd: OwnedFd, floor: RawFd) -> std::io::Result<OwnedFd> {
         }
         held.push(next);
     }
-}
-
-fn apply_landlock(plan: &SandboxPlan) -> Result<(u32, landlock::Coverage), String> {
-    let abi = sys::landlock_abi().map_err(|e| format!("the kernel offers no Landlock: {e}"))?;
-    let ruleset = landlock::ruleset(abi, plan.network_allowed);
-    let attr = sys::LandlockRulesetAttr {
-        handled_access_fs: ruleset.handled_fs,
-        handled_access_net: ruleset.handled_net,
-        scoped: ruleset.scoped,
-    };
-    let fd = sys::landlock_create_ruleset(&attr, ruleset.attr_size)
-        .map_err(|e| format!("landlock_create_ruleset (ABI {abi}): {e}"))?;
-    for path in &plan.read_paths {
-        let anchor =
-            sys::open_path(path).map_err(|e| format!("read path {}: {e}", path.display()))?;
-        let is_dir = std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false);
-        sys::landlock_allow_beneath(fd.as_fd(), anchor.as_fd(), landlock::read_access(is_dir))
-            .map_err(|e| format!("read path {}: {e}", path.display()))?;
-    }
-    sys::landlock_restrict_self(fd.as_fd()).map_err(|e| format!("landlock_restrict_self: {e}"))?;
-    Ok((ruleset.abi, landlock::coverage(&ruleset)))
 }

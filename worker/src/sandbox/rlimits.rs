@@ -1,17 +1,22 @@
 //! Resource limits for a worker, as values.
 
+#![forbid(unsafe_code)]
+
 use pyward_policy::config::SandboxLimits;
+
+/// The resources, as `nix` names them (re-exported for callers that ask for a limit).
+pub use nix::sys::resource::Resource;
 
 /// One `setrlimit` to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rlimit {
-    pub resource: libc::__rlimit_resource_t,
+    pub resource: Resource,
     pub name: &'static str,
     pub soft: u64,
     pub hard: u64,
 }
 
-fn both(resource: libc::__rlimit_resource_t, name: &'static str, value: u64) -> Rlimit {
+fn both(resource: Resource, name: &'static str, value: u64) -> Rlimit {
     Rlimit {
         resource,
         name,
@@ -24,19 +29,23 @@ fn both(resource: libc::__rlimit_resource_t, name: &'static str, value: u64) -> 
 /// (SIGXCPU, reported as the rlimit layer stopping the module) and the hard one (SIGKILL).
 pub fn plan(limits: &SandboxLimits) -> Vec<Rlimit> {
     vec![
-        both(libc::RLIMIT_CORE, "RLIMIT_CORE", 0),
-        both(libc::RLIMIT_AS, "RLIMIT_AS", limits.memory_bytes),
+        both(Resource::RLIMIT_CORE, "RLIMIT_CORE", 0),
+        both(Resource::RLIMIT_AS, "RLIMIT_AS", limits.memory_bytes),
         Rlimit {
-            resource: libc::RLIMIT_CPU,
+            resource: Resource::RLIMIT_CPU,
             name: "RLIMIT_CPU",
             soft: limits.cpu_seconds,
             hard: limits.cpu_seconds + 1,
         },
-        both(libc::RLIMIT_NOFILE, "RLIMIT_NOFILE", limits.max_open_files),
-        both(libc::RLIMIT_FSIZE, "RLIMIT_FSIZE", 0),
-        both(libc::RLIMIT_NPROC, "RLIMIT_NPROC", limits.max_processes),
-        both(libc::RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK", 0),
-        both(libc::RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE", 0),
+        both(
+            Resource::RLIMIT_NOFILE,
+            "RLIMIT_NOFILE",
+            limits.max_open_files,
+        ),
+        both(Resource::RLIMIT_FSIZE, "RLIMIT_FSIZE", 0),
+        both(Resource::RLIMIT_NPROC, "RLIMIT_NPROC", limits.max_processes),
+        both(Resource::RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK", 0),
+        both(Resource::RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE", 0),
     ]
 }
 
@@ -49,12 +58,12 @@ mod tests {
         let limits = pyward_policy::Policy::default().sandbox;
         let plan = plan(&limits);
         let get = |r| plan.iter().find(|l| l.resource == r).unwrap();
-        assert_eq!(get(libc::RLIMIT_AS).soft, 256 << 20);
-        assert_eq!(get(libc::RLIMIT_CPU).soft, 5);
-        assert_eq!(get(libc::RLIMIT_CPU).hard, 6);
-        assert_eq!(get(libc::RLIMIT_FSIZE).hard, 0);
-        assert_eq!(get(libc::RLIMIT_CORE).hard, 0);
-        assert_eq!(get(libc::RLIMIT_NPROC).hard, 1);
-        assert_eq!(get(libc::RLIMIT_NOFILE).hard, 32);
+        assert_eq!(get(Resource::RLIMIT_AS).soft, 256 << 20);
+        assert_eq!(get(Resource::RLIMIT_CPU).soft, 5);
+        assert_eq!(get(Resource::RLIMIT_CPU).hard, 6);
+        assert_eq!(get(Resource::RLIMIT_FSIZE).hard, 0);
+        assert_eq!(get(Resource::RLIMIT_CORE).hard, 0);
+        assert_eq!(get(Resource::RLIMIT_NPROC).hard, 1);
+        assert_eq!(get(Resource::RLIMIT_NOFILE).hard, 32);
     }
 }

@@ -8,6 +8,8 @@
 //!
 //! Compute, then apply: [`rules`] and [`compile`] are pure; `super::apply` installs the result.
 
+#![forbid(unsafe_code)]
+
 use crate::sys::SockFilter;
 
 /// What the filter does with a syscall.
