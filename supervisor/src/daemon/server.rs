@@ -44,8 +44,29 @@ use super::rpc::{self, Reason, RpcError};
 use super::store::{Pending, Store};
 use super::verdicts;
 
-/// How long the supervisor waits for the host to answer one host call.
+/// How long the supervisor waits for the host to answer one host call (docs/protocol.md tells
+/// bots so): a bot answers in milliseconds, and one that has not answered by then is taken to
+/// have lost the call; the module's `sandbox.wall_ms` deadline still bounds the whole call.
 const HOST_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often due schedules are looked for: the precision a schedule fires with.
+const SCHEDULE_TICK: Duration = Duration::from_millis(200);
+
+/// How often health scores after successful calls are written (docs/protocol.md says every two
+/// seconds): a write per call would cost a disk sync per call; failures are written at once.
+const HEALTH_FLUSH_EVERY: Duration = Duration::from_secs(2);
+
+/// How often ended refusal windows are written as audit records: a refused peer's records are
+/// at most this late, and a flood of refusals costs one write per window.
+const REFUSALS_FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// How long the accept loop waits before trying again when out of descriptors: long enough not
+/// to spin while none is free, short enough that a freed one is used soon.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// How often a host call of an event or schedule looks again for a subscribed bot, within
+/// `schedules.subscriber_wait_ms`.
+const SUBSCRIBER_POLL: Duration = Duration::from_millis(20);
 
 /// Bytes read from a client at a time.
 const READ_CHUNK: usize = 64 * 1024;
@@ -328,7 +349,7 @@ async fn serve(
     let ticking = state.clone();
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(SCHEDULE_TICK).await;
             let state = ticking.clone();
             let due =
                 tokio::task::spawn_blocking(move || lock(&state.store).take_due(now_ms())).await;
@@ -364,7 +385,7 @@ async fn serve(
     let flushing = state.clone();
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::time::sleep(HEALTH_FLUSH_EVERY).await;
             let state = flushing.clone();
             let _ = tokio::task::spawn_blocking(move || state.flush_health()).await;
         }
@@ -373,7 +394,7 @@ async fn serve(
     let counting = state.clone();
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(REFUSALS_FLUSH_EVERY).await;
             let ended = lock(&counting.refusals).expire(now_ms());
             if !ended.is_empty() {
                 let state = counting.clone();
@@ -399,8 +420,8 @@ async fn serve(
                     // Out of file descriptors (or memory): the connection waits in the backlog
                     // and is taken once a descriptor is free. Serving everyone else goes on.
                     Err(e) => {
-                        eprintln!("{}", json!({ "event": "accept_failed", "error": e.to_string(), "retry_ms": 100 }));
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        eprintln!("{}", json!({ "event": "accept_failed", "error": e.to_string(), "retry_ms": ACCEPT_RETRY.as_millis() }));
+                        tokio::time::sleep(ACCEPT_RETRY).await;
                     }
                 }
             }
@@ -2811,7 +2832,7 @@ fn relay(
                         wait.as_millis()
                     ));
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(SUBSCRIBER_POLL);
             }
         }
     };
