@@ -4,6 +4,7 @@
 //! All `unsafe` code lives in [`sys`]; everything else computes values or calls `sys`.
 
 pub mod cgroup;
+pub mod exit;
 pub mod kernel;
 pub mod link;
 pub mod process;

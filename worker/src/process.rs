@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use pyward_policy::config::{HostCall, SandboxLimits};
 use serde::{Deserialize, Serialize};
 
+use crate::exit::WorkerExit;
 use crate::link::{self, FromWorker, RecvError, ToWorker};
 use crate::runtime::{CallOutcome, Loaded, PyError, Runtime, RuntimeConfig, Target};
 use crate::sandbox::{SandboxError, SandboxReport, seccomp};
@@ -37,7 +38,8 @@ impl Ending {
     pub fn from_status(status: sys::ExitStatus, report: &[u8]) -> Ending {
         match status {
             sys::ExitStatus::Exited(code)
-                if code == sys::SECCOMP_EXIT_CODE && report.len() >= 4 =>
+                if WorkerExit::from_code(code) == Some(WorkerExit::Seccomp)
+                    && report.len() >= 4 =>
             {
                 let syscall = u32::from_le_bytes([report[0], report[1], report[2], report[3]]);
                 Ending::Seccomp {
@@ -89,7 +91,9 @@ impl std::fmt::Debug for WorkerProcess {
     }
 }
 
-/// How long a worker gets to confine itself and say it is ready.
+/// How long a worker gets to confine itself and say it is ready. Confining takes milliseconds;
+/// the margin is for a machine under load (many workers starting at once on few cores), and a
+/// worker that has not confined itself by then is killed rather than waited for.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl WorkerProcess {
@@ -118,12 +122,12 @@ impl WorkerProcess {
                 let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let runtime = match Runtime::new(config.clone()) {
                         Ok(runtime) => runtime,
-                        Err(_) => sys::exit_now(serve::SANDBOX_FAILED_EXIT_CODE),
+                        Err(_) => sys::exit_now(WorkerExit::SandboxFailed.code()),
                     };
                     serve::run(runtime, limits, child_link, report_write)
                 }));
                 let _ = served;
-                sys::exit_now(101)
+                sys::exit_now(WorkerExit::Panic.code())
             }
             sys::Forked::Parent { pid } => Ok(WorkerProcess::adopt(pid, parent_link, report_read)),
         }

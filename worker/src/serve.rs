@@ -5,12 +5,10 @@ use std::os::fd::OwnedFd;
 
 use pyward_policy::config::SandboxLimits;
 
+use crate::exit::WorkerExit;
 use crate::link::{self, FromWorker, RecvError, ToWorker};
 use crate::runtime::{HostBridge, Runtime};
 use crate::{sandbox, sys};
-
-/// Exit code when the sandbox could not be applied (the reason went over the link).
-pub const SANDBOX_FAILED_EXIT_CODE: i32 = 70;
 
 /// Host calls travel over the link; the worker blocks until the supervisor answers.
 struct LinkHost {
@@ -51,7 +49,7 @@ pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: 
     match sandbox::apply(&plan, link, report) {
         Ok(sandbox) => {
             if link::send(sys::worker_link(), &FromWorker::Ready { sandbox }).is_err() {
-                sys::exit_now(0);
+                sys::exit_now(WorkerExit::Finished.code());
             }
         }
         Err(error) => {
@@ -59,7 +57,7 @@ pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: 
             if error.layer != "process" {
                 let _ = link::send(sys::worker_link(), &FromWorker::SandboxFailed { error });
             }
-            sys::exit_now(SANDBOX_FAILED_EXIT_CODE);
+            sys::exit_now(WorkerExit::SandboxFailed.code());
         }
     }
     sys::exit_on_allocation_failure();
@@ -84,11 +82,11 @@ pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: 
                 outcome: runtime.call(&target, &args, &event),
             },
             Ok(ToWorker::HostResult { .. }) => continue,
-            Err(RecvError::Closed) => sys::exit_now(0),
-            Err(_) => sys::exit_now(1),
+            Err(RecvError::Closed) => sys::exit_now(WorkerExit::Finished.code()),
+            Err(_) => sys::exit_now(WorkerExit::LinkFailed.code()),
         };
         if link::send(link, &reply).is_err() {
-            sys::exit_now(0);
+            sys::exit_now(WorkerExit::Finished.code());
         }
     }
 }

@@ -4,9 +4,9 @@
 use pyward_policy::config::SandboxLimits;
 use serde::{Deserialize, Serialize};
 
+use crate::exit::WorkerExit;
 use crate::process::{Ending, WorkerFailure};
 use crate::runtime::{CallOutcome, PyError};
-use crate::sys;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -130,7 +130,7 @@ pub fn from_ending(ending: &Ending, limits: &SandboxLimits) -> Verdict {
                 name.as_deref().unwrap_or("unknown")
             ),
         ),
-        Ending::Exited { code } if *code == sys::MEMORY_EXIT_CODE => verdict(
+        Ending::Exited { code } if WorkerExit::from_code(*code) == Some(WorkerExit::OutOfMemory) => verdict(
             Status::MemoryLimit,
             "rlimit",
             format!(
@@ -167,7 +167,7 @@ pub fn from_ending(ending: &Ending, limits: &SandboxLimits) -> Verdict {
                 }
             ),
         ),
-        Ending::Exited { code: 101 } => verdict(
+        Ending::Exited { code } if WorkerExit::from_code(*code) == Some(WorkerExit::Panic) => verdict(
             Status::Error,
             "worker",
             "the worker crashed: a panic in pyward's worker code (a bug in pyward, not a sandbox violation)".into(),
