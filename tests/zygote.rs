@@ -12,7 +12,7 @@ use pyward_policy::Policy;
 use pyward_policy::config::HostCall;
 use pyward_worker::process::WorkerProcess;
 use pyward_worker::runtime::Target;
-use pyward_worker::verdict::{self, Status};
+use pyward_worker::verdict::{self, Layer, Status};
 use pyward_worker::zygote::{self, ZygoteClient};
 
 fn worker(zygote: &zygote::SharedZygote, policy: &Policy) -> WorkerProcess {
@@ -95,7 +95,7 @@ fn the_zygote_reports_how_a_worker_ended() {
         Err(failure) => verdict::from_failure(&failure, &policy.sandbox),
     };
     assert_eq!(v.status, Status::MemoryLimit, "{v:?}");
-    assert_eq!(v.layer.as_deref(), Some("rlimit"));
+    assert_eq!(v.layer, Some(Layer::Rlimit));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use pyward_policy::scan::{self, Finding};
 use pyward_worker::process::WorkerProcess;
 use pyward_worker::runtime::{InterpreterLayer, Preload, RuntimeConfig, Target};
 use pyward_worker::sandbox::SandboxReport;
-use pyward_worker::verdict::{self, Status, Verdict};
+use pyward_worker::verdict::{self, Layer, Status, Verdict};
 use serde::Serialize;
 
 use super::{EXIT_ERROR, load_policy};
@@ -20,7 +20,7 @@ use crate::daemon::budget::parse_result;
 #[derive(Debug, Serialize)]
 struct RunReport {
     status: Status,
-    layer: Option<String>,
+    layer: Option<Layer>,
     detail: String,
     stdout: String,
     result: Option<serde_json::Value>,
@@ -109,7 +109,7 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
                 .unwrap_or_default();
             let mut report = RunReport::new(Verdict {
                 status: Status::ScanRejected,
-                layer: Some("scan".into()),
+                layer: Some(Layer::Scan),
                 detail: first,
             });
             report.findings = file.findings;
@@ -119,7 +119,7 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
     let Ok(source) = std::str::from_utf8(source) else {
         return RunReport::new(Verdict {
             status: Status::Error,
-            layer: Some("interpreter".into()),
+            layer: Some(Layer::Interpreter),
             detail: "the source is not UTF-8".into(),
         });
     };
@@ -132,7 +132,7 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
     {
         return RunReport::new(Verdict {
             status: Status::Error,
-            layer: Some("cgroup".into()),
+            layer: Some(Layer::Cgroup),
             detail: "the policy requires per-worker cgroups (sandbox.require), which only `pyward serve` makes; run the module through the supervisor, or drop cgroup from sandbox.require".into(),
         });
     }
@@ -173,7 +173,7 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
             {
                 let mut report = RunReport::new(Verdict {
                     status: Status::ScanRejected,
-                    layer: Some("scan".into()),
+                    layer: Some(Layer::Scan),
                     detail: format!("{} ({})", finding.message, finding.rule.id()),
                 });
                 report.findings = vec![finding];
@@ -240,7 +240,7 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
                 Some(Ok(value)) => report.result = Some(value),
                 Some(Err(detail)) if report.status == Status::Ok => {
                     report.status = Status::Error;
-                    report.layer = Some("module".into());
+                    report.layer = Some(Layer::Module);
                     report.detail = detail;
                 }
                 Some(Err(_)) | None => {}

@@ -23,7 +23,7 @@ use pyward_policy::scan;
 use pyward_worker::cgroup::{CgroupRoot, WorkerCgroup};
 use pyward_worker::process::{WorkerFailure, WorkerProcess};
 use pyward_worker::runtime::{CallOutcome, CommandInfo, Loaded, PeriodicInfo, Target};
-use pyward_worker::verdict;
+use pyward_worker::verdict::{self, Layer};
 use pyward_worker::zygote::{self, SharedZygote, ZygoteClient};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
@@ -2094,7 +2094,7 @@ async fn execute(
         // The kernel's OOM killer in the worker's cgroup (memory.max) ends it with SIGKILL.
         Err(_) if oom => verdict::Verdict {
             status: verdict::Status::MemoryLimit,
-            layer: Some("cgroup".into()),
+            layer: Some(Layer::Cgroup),
             detail: format!(
                 "the worker reached the policy's memory limit of {} MiB (memory.max) and the kernel killed it",
                 limits.memory_bytes >> 20
@@ -2330,7 +2330,7 @@ impl Failure {
             Failure::Verdict(verdict) => format!(
                 "{:?} ({}): {}",
                 verdict.status,
-                verdict.layer.as_deref().unwrap_or("?"),
+                verdict.layer.as_ref().map_or("?", Layer::name),
                 verdict.detail.lines().next().unwrap_or("")
             ),
             Failure::Budget(exceeded) => {
@@ -2360,14 +2360,14 @@ fn settle(
                 Err(Ok(exceeded)) => Err(Failure::Budget(exceeded)),
                 Err(Err(detail)) => Err(Failure::Verdict(verdict::Verdict {
                     status: verdict::Status::Error,
-                    layer: Some("module".into()),
+                    layer: Some(Layer::Module),
                     detail,
                 })),
             }
         }
         // The module raised after a budget refused one of its host calls (uncaught
         // `BudgetExceeded`, or something that followed from it): that budget is why it failed.
-        Ok(_) if verdict.layer.as_deref() == Some("module") && bitten.soft.is_some() => {
+        Ok(_) if verdict.layer == Some(Layer::Module) && bitten.soft.is_some() => {
             Err(Failure::Budget(bitten.soft.expect("checked")))
         }
         _ => Err(Failure::Verdict(verdict)),
@@ -2409,8 +2409,7 @@ fn record_failure(
     }
     match failure {
         Failure::Verdict(verdict)
-            if verdict.status != verdict::Status::Error
-                || verdict.layer.as_deref() != Some("module") =>
+            if verdict.status != verdict::Status::Error || verdict.layer != Some(Layer::Module) =>
         {
             error = state.refuse(
                 error,
@@ -2639,7 +2638,7 @@ fn one_shot(
         }
         Err(Failure::Verdict(verdict)) => {
             let error = verdicts::from_verdict(&verdict);
-            if verdict.layer.as_deref() == Some("module") {
+            if verdict.layer == Some(Layer::Module) {
                 return Err(error);
             }
             Err(state.refuse(
