@@ -9,7 +9,7 @@ use pyward_policy::config::{HostCall, SandboxLimits};
 use serde::{Deserialize, Serialize};
 
 use crate::exit::WorkerExit;
-use crate::link::{self, FromWorker, RecvError, ToWorker};
+use crate::link::{self, FromWorker, HostCallError, Json, RecvError, ToWorker};
 use crate::runtime::{CallOutcome, Loaded, PyError, Runtime, RuntimeConfig, Target};
 use crate::sandbox::{SandboxError, SandboxReport, seccomp};
 use crate::{serve, sys};
@@ -196,10 +196,9 @@ impl WorkerProcess {
                     // Module-level code may not use the host: there is no event yet.
                     self.send(&ToWorker::HostResult {
                         id,
-                        ok: None,
-                        error: Some(
-                            "denied: host calls are not available while a module loads".into(),
-                        ),
+                        result: Err(HostCallError::denied(
+                            "host calls are not available while a module loads",
+                        )),
                     })?;
                 }
                 other => return Err(self.protocol(format!("expected loaded, got {other:?}"))),
@@ -211,26 +210,22 @@ impl WorkerProcess {
     pub fn call(
         &mut self,
         target: &Target,
-        args_json: &str,
-        event_json: &str,
+        args: Json,
+        event: Json,
         deadline: Instant,
-        host: &mut dyn FnMut(&str, &str) -> Result<String, String>,
+        host: &mut dyn FnMut(HostCall, Json) -> Result<Json, HostCallError>,
     ) -> Result<CallOutcome, WorkerFailure> {
         self.send(&ToWorker::Call {
             target: target.clone(),
-            args: args_json.to_string(),
-            event: event_json.to_string(),
+            args,
+            event,
         })?;
         loop {
             match self.recv(deadline)? {
                 FromWorker::Done { outcome } => return Ok(outcome),
-                FromWorker::HostCall { id, name, args } => {
-                    let answer = host(&name, &args);
-                    let (ok, error) = match answer {
-                        Ok(json) => (Some(json), None),
-                        Err(message) => (None, Some(message)),
-                    };
-                    self.send(&ToWorker::HostResult { id, ok, error })?;
+                FromWorker::HostCall { id, call, args } => {
+                    let result = host(call, args);
+                    self.send(&ToWorker::HostResult { id, result })?;
                 }
                 other => return Err(self.protocol(format!("expected a result, got {other:?}"))),
             }

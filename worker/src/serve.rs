@@ -3,10 +3,10 @@
 
 use std::os::fd::OwnedFd;
 
-use pyward_policy::config::SandboxLimits;
+use pyward_policy::config::{HostCall, SandboxLimits};
 
 use crate::exit::WorkerExit;
-use crate::link::{self, FromWorker, RecvError, ToWorker};
+use crate::link::{self, FromWorker, HostCallError, Json, RecvError, ToWorker};
 use crate::runtime::{HostBridge, Runtime};
 use crate::{sandbox, sys};
 
@@ -16,29 +16,18 @@ struct LinkHost {
 }
 
 impl HostBridge for LinkHost {
-    fn call(&mut self, name: &str, args_json: &str) -> Result<String, String> {
+    fn call(&mut self, call: HostCall, args: Json) -> Result<Json, HostCallError> {
         self.next_id += 1;
         let id = self.next_id;
         let link = sys::worker_link();
-        link::send(
-            link,
-            &FromWorker::HostCall {
-                id,
-                name: name.to_string(),
-                args: args_json.to_string(),
-            },
-        )
-        .map_err(|e| format!("link: {e}"))?;
+        link::send(link, &FromWorker::HostCall { id, call, args })
+            .map_err(|e| HostCallError::failed(format!("link: {e}")))?;
         match link::recv::<ToWorker>(link, None) {
-            Ok(ToWorker::HostResult { id: got, ok, error }) if got == id => match (ok, error) {
-                (Some(json), None) => Ok(json),
-                (_, Some(error)) => Err(error),
-                (None, None) => Ok("null".to_string()),
-            },
-            Ok(other) => Err(format!(
+            Ok(ToWorker::HostResult { id: got, result }) if got == id => result,
+            Ok(other) => Err(HostCallError::failed(format!(
                 "expected the answer to host call {id}, got {other:?}"
-            )),
-            Err(e) => Err(format!("link: {e}")),
+            ))),
+            Err(e) => Err(HostCallError::failed(format!("link: {e}"))),
         }
     }
 }
@@ -79,7 +68,7 @@ pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: 
                 args,
                 event,
             }) => FromWorker::Done {
-                outcome: runtime.call(&target, &args, &event),
+                outcome: runtime.call(&target, args.get(), event.get()),
             },
             Ok(ToWorker::HostResult { .. }) => continue,
             Err(RecvError::Closed) => sys::exit_now(WorkerExit::Finished.code()),

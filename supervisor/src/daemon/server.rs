@@ -17,10 +17,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pyward_policy::Policy;
 use pyward_policy::acl::{self, Grant, GrantTarget};
-use pyward_policy::config::{HostCall, KNOWN_EVENTS, Role, Security};
+use pyward_policy::config::{HostCall, KNOWN_EVENTS, Role};
 use pyward_policy::manifest::{self, Capabilities, Manifest};
 use pyward_policy::scan;
 use pyward_worker::cgroup::{CgroupRoot, WorkerCgroup};
+use pyward_worker::link::{HostCallError, Json};
 use pyward_worker::process::{WorkerFailure, WorkerProcess};
 use pyward_worker::runtime::{CallOutcome, CommandInfo, Loaded, PeriodicInfo, Target};
 use pyward_worker::verdict::{self, Layer};
@@ -491,7 +492,7 @@ fn role_of(policy: &Policy, uid: u32, gid: u32) -> Option<Role> {
 struct Conn {
     uid: u32,
     out: Outbox,
-    pending: Mutex<HashMap<String, std::sync::mpsc::Sender<Result<String, String>>>>,
+    pending: Mutex<HashMap<String, std::sync::mpsc::Sender<Result<Value, String>>>>,
     next_id: AtomicU64,
     /// The client has gone (or was closed): host calls fail at once.
     closed: AtomicBool,
@@ -1872,8 +1873,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
             .commands
             .iter()
             .find(|c| c.name == name)
-            .and_then(|c| c.security.as_deref())
-            .and_then(|s| serde_json::from_value::<Security>(json!(s)).ok())
+            .and_then(|c| c.security)
     };
     let grants = lock(&state.grants).clone();
     if let Err(denied) = acl::decide(
@@ -2047,10 +2047,10 @@ async fn execute(
         let pid = w.process.pid();
         let result = w.process.call(
             &target,
-            &args.to_string(),
-            &event.to_string(),
+            Json::from_value(&args),
+            Json::from_value(&event),
             deadline,
-            &mut |name: &str, args_json: &str| {
+            &mut |name: HostCall, args_json: Json| {
                 let answer = relay(
                     &state2,
                     &route,
@@ -2060,7 +2060,7 @@ async fn execute(
                     &event,
                     &mut calls,
                     name,
-                    args_json,
+                    &args_json,
                 );
                 stop_if_over_budget(&mut calls, pid);
                 answer
@@ -2355,7 +2355,7 @@ fn settle(
     }
     match outcome {
         Ok(out) if verdict.status == verdict::Status::Ok => {
-            match budget::result_value(module, out.result.as_deref(), &policy.budgets) {
+            match budget::result_value(module, out.result.as_ref(), &policy.budgets) {
                 Ok(result) => Ok(json!({ "result": result, "stdout": out.stdout })),
                 Err(Ok(exceeded)) => Err(Failure::Budget(exceeded)),
                 Err(Err(detail)) => Err(Failure::Verdict(verdict::Verdict {
@@ -2606,10 +2606,10 @@ fn one_shot(
     let pid = worker.process.pid();
     let outcome = worker.process.call(
         &Target::Function(function.to_string()),
-        &args.to_string(),
-        "null",
+        Json::from_value(&args),
+        Json::null(),
         deadline,
-        &mut |call: &str, args_json: &str| {
+        &mut |call: HostCall, args_json: Json| {
             let answer = relay(
                 state,
                 &route,
@@ -2619,7 +2619,7 @@ fn one_shot(
                 &event,
                 &mut calls,
                 call,
-                args_json,
+                &args_json,
             );
             stop_if_over_budget(&mut calls, pid);
             answer
@@ -2694,7 +2694,7 @@ impl Origin<'_> {
 }
 
 /// A one-shot run's key-value call, answered from its own store.
-fn one_shot_kv(kv: &mut BTreeMap<String, Value>, call: HostCall, args: &Value) -> String {
+fn one_shot_kv(kv: &mut BTreeMap<String, Value>, call: HostCall, args: &Value) -> Json {
     let key = args["key"].as_str().unwrap_or_default().to_string();
     let answer = match call {
         HostCall::KvGet => kv.get(&key).cloned().unwrap_or(Value::Null),
@@ -2712,7 +2712,7 @@ fn one_shot_kv(kv: &mut BTreeMap<String, Value>, call: HostCall, args: &Value) -
         }
         _ => json!(kv.remove(&key).is_some()),
     };
-    answer.to_string()
+    Json::from_value(&answer)
 }
 
 /// A host call from the worker: counted against the call's budgets, checked against the
@@ -2728,11 +2728,12 @@ fn relay(
     granted: &BTreeSet<HostCall>,
     event: &Value,
     calls: &mut HostCalls,
-    name: &str,
-    args_json: &str,
-) -> Result<String, String> {
-    calls.admit(name, args_json)?;
-    let Some(call) = HostCall::from_name(name).filter(|c| granted.contains(c)) else {
+    call: HostCall,
+    args_json: &Json,
+) -> Result<Json, HostCallError> {
+    let name = call.name();
+    calls.admit(call, args_json.get())?;
+    if !granted.contains(&call) {
         // Audited once per call: a module refused in a loop writes one record, not thousands.
         if calls.first_denial() {
             state.audit(
@@ -2740,12 +2741,13 @@ fn relay(
                 json!({ "module": origin.label(), "call": name }),
             );
         }
-        return Err(format!(
-            "denied: host call `{name}` is not granted to this module (its approved manifest \
-             and its tier)"
-        ));
-    };
-    let args: Value = serde_json::from_str(args_json).map_err(|e| format!("bad arguments: {e}"))?;
+        return Err(HostCallError::denied(format!(
+            "host call `{name}` is not granted to this module (its approved manifest and its \
+             tier)"
+        )));
+    }
+    let args: Value = serde_json::from_str(args_json.get())
+        .map_err(|e| HostCallError::failed(format!("bad arguments: {e}")))?;
     if call == HostCall::HttpRequest {
         // Only a loaded module has an approved manifest naming the hosts it may reach.
         let approved = match origin {
@@ -2775,9 +2777,11 @@ fn relay(
                 &args,
                 now_ms(),
             ) {
-                Ok(value) => Ok(value.to_string()),
+                Ok(value) => Ok(Json::from_value(&value)),
                 Err(module_state::Refusal::Budget(exceeded)) => Err(calls.refuse_soft(exceeded)),
-                Err(module_state::Refusal::Invalid(why)) => Err(format!("invalid: {why}")),
+                Err(module_state::Refusal::Invalid(why)) => {
+                    Err(HostCallError::Invalid { message: why })
+                }
                 Err(module_state::Refusal::Denied(why)) => {
                     if calls.first_denial() {
                         state.audit(
@@ -2785,9 +2789,9 @@ fn relay(
                             json!({ "module": *name, "call": call.name(), "why": why }),
                         );
                     }
-                    Err(format!("denied: {why}"))
+                    Err(HostCallError::denied(why))
                 }
-                Err(module_state::Refusal::Internal(why)) => Err(why),
+                Err(module_state::Refusal::Internal(why)) => Err(HostCallError::failed(why)),
             };
         }
         _ => {}
@@ -2825,11 +2829,11 @@ fn relay(
                     break conn;
                 }
                 if Instant::now() >= until {
-                    return Err(format!(
+                    return Err(HostCallError::failed(format!(
                         "no bot is subscribed to module `{module}` (host.subscribe); waited {} ms \
                          (schedules.subscriber_wait_ms)",
                         wait.as_millis()
-                    ));
+                    )));
                 }
                 std::thread::sleep(SUBSCRIBER_POLL);
             }
@@ -2848,7 +2852,7 @@ fn relay(
     lock(&conn.pending).insert(id.clone(), tx);
     let gone = || {
         lock(&conn.pending).remove(&id);
-        "the host disconnected".to_string()
+        HostCallError::failed("the host disconnected")
     };
     if conn.closed.load(Ordering::Relaxed) {
         return Err(gone());
@@ -2858,22 +2862,25 @@ fn relay(
         Err(false) => return Err(gone()),
         Err(true) => {
             lock(&conn.pending).remove(&id);
-            return Err(format!(
+            return Err(HostCallError::failed(format!(
                 "the host is not reading its connection: {} bytes of answers wait for it \
                  (server.max_queued_bytes_per_connection)",
                 conn.out.queued()
-            ));
+            )));
         }
     }
     match rx.recv_timeout(HOST_CALL_TIMEOUT) {
-        Ok(answer) => answer,
+        // The bot's `error` is its failure, whatever its message says (docs/protocol.md).
+        Ok(answer) => answer
+            .map(|value| Json::from_value(&value))
+            .map_err(HostCallError::failed),
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(gone()),
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
             lock(&conn.pending).remove(&id);
-            Err(format!(
+            Err(HostCallError::failed(format!(
                 "the host did not answer host call `{name}` within {} s",
                 HOST_CALL_TIMEOUT.as_secs()
-            ))
+            )))
         }
     }
 }
@@ -2887,7 +2894,7 @@ fn http_request(
     approved: Option<&BTreeSet<String>>,
     calls: &mut HostCalls,
     args: &Value,
-) -> Result<String, String> {
+) -> Result<Json, HostCallError> {
     let policy = state.policy();
     let made = calls.count_http_request();
     let (answer, audit) = state
