@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use pyward_policy::Policy;
 use pyward_policy::config::HostCall;
+use pyward_worker::link::Json;
 use pyward_worker::process::WorkerProcess;
 use pyward_worker::runtime::Target;
-use pyward_worker::verdict::{self, Status};
+use pyward_worker::verdict::{self, Layer, Status};
 use pyward_worker::zygote::{self, ZygoteClient};
 
 fn worker(zygote: &zygote::SharedZygote, policy: &Policy) -> WorkerProcess {
@@ -52,14 +53,14 @@ fn zygote_workers_serve_calls_under_the_full_sandbox() {
         let out = w
             .call(
                 &Target::Function("f".into()),
-                &format!("[{round}]"),
-                "null",
+                format!("[{round}]").parse().unwrap(),
+                Json::null(),
                 deadline,
-                &mut |_, _| Ok("null".into()),
+                &mut |_, _| Ok(Json::null()),
             )
             .unwrap();
         assert_eq!(
-            out.result.as_deref(),
+            out.result_json(),
             Some(format!("\"{{\\\"n\\\": {round}}}\"").as_str())
         );
     }
@@ -86,16 +87,16 @@ fn the_zygote_reports_how_a_worker_ended() {
     // verdict names the memory limit.
     let v = match w.call(
         &Target::Function("f".into()),
-        "[]",
-        "null",
+        "[]".parse().unwrap(),
+        Json::null(),
         deadline,
-        &mut |_, _| Ok("null".into()),
+        &mut |_, _| Ok(Json::null()),
     ) {
         Ok(outcome) => verdict::from_outcome(&outcome),
         Err(failure) => verdict::from_failure(&failure, &policy.sandbox),
     };
     assert_eq!(v.status, Status::MemoryLimit, "{v:?}");
-    assert_eq!(v.layer.as_deref(), Some("rlimit"));
+    assert_eq!(v.layer, Some(Layer::Rlimit));
 }
 
 #[test]
@@ -132,14 +133,15 @@ fn every_worker_draws_its_own_random_sequence() {
             .unwrap();
         w.call(
             &Target::Function("draw".into()),
-            "[]",
-            "null",
+            "[]".parse().unwrap(),
+            Json::null(),
             deadline,
-            &mut |_, _| Ok("null".into()),
+            &mut |_, _| Ok(Json::null()),
         )
         .unwrap()
-        .result
+        .result_json()
         .unwrap()
+        .to_string()
     };
     let mut first = worker(&zygote, &policy);
     let mut second = worker(&zygote, &policy);

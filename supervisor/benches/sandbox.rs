@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pyward_policy::Policy;
+use pyward_worker::link::Json;
 use pyward_worker::process::WorkerProcess;
 use pyward_worker::runtime::Target;
 use pyward_worker::zygote::{self, ZygoteClient};
@@ -62,10 +63,10 @@ fn main() {
         let out = w
             .call(
                 &Target::Function("main".into()),
-                "[]",
-                "null",
+                "[]".parse().unwrap(),
+                Json::null(),
                 deadline,
-                &mut |_, _| Ok("null".into()),
+                &mut |_, _| Ok(Json::null()),
             )
             .unwrap();
         assert_eq!(out.stdout, "{\"a\": 1}\n");

@@ -19,6 +19,7 @@ use std::os::unix::net::UnixListener;
 use std::process::Command;
 
 use pyward_policy::Policy;
+use pyward_worker::exit::WorkerExit;
 use pyward_worker::sandbox::{self, LinuxSys, SandboxReport};
 use pyward_worker::sys;
 
@@ -665,7 +666,7 @@ fn main() {
                 std::mem::forget(report_read);
                 let _ = file.read_to_end(&mut report);
                 let (mut outcome, mut detail) = match (status, message.split_once(' ')) {
-                    (sys::ExitStatus::Exited(c), _) if c == sys::SECCOMP_EXIT_CODE => {
+                    (sys::ExitStatus::Exited(c), _) if c == WorkerExit::Seccomp.code() => {
                         let nr = report
                             .get(..4)
                             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));

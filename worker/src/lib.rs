@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod cgroup;
+pub mod exit;
 pub mod kernel;
 pub mod link;
 pub mod process;

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use pyward_policy::config::{HostCall, SandboxLimits};
 use serde::{Deserialize, Serialize};
 
-use crate::link::{self, FromWorker, RecvError, ToWorker};
+use crate::exit::WorkerExit;
+use crate::link::{self, FromWorker, HostCallError, Json, RecvError, ToWorker};
 use crate::runtime::{CallOutcome, Loaded, PyError, Runtime, RuntimeConfig, Target};
 use crate::sandbox::{SandboxError, SandboxReport, seccomp};
 use crate::{serve, sys};
@@ -39,7 +40,8 @@ impl Ending {
     pub fn from_status(status: sys::ExitStatus, report: &[u8]) -> Ending {
         match status {
             sys::ExitStatus::Exited(code)
-                if code == sys::SECCOMP_EXIT_CODE && report.len() >= 4 =>
+                if WorkerExit::from_code(code) == Some(WorkerExit::Seccomp)
+                    && report.len() >= 4 =>
             {
                 let syscall = u32::from_le_bytes([report[0], report[1], report[2], report[3]]);
                 Ending::Seccomp {
@@ -91,7 +93,9 @@ impl std::fmt::Debug for WorkerProcess {
     }
 }
 
-/// How long a worker gets to confine itself and say it is ready.
+/// How long a worker gets to confine itself and say it is ready. Confining takes milliseconds;
+/// the margin is for a machine under load (many workers starting at once on few cores), and a
+/// worker that has not confined itself by then is killed rather than waited for.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl WorkerProcess {
@@ -120,12 +124,12 @@ impl WorkerProcess {
                 let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let runtime = match Runtime::new(config.clone()) {
                         Ok(runtime) => runtime,
-                        Err(_) => sys::exit_now(serve::SANDBOX_FAILED_EXIT_CODE),
+                        Err(_) => sys::exit_now(WorkerExit::SandboxFailed.code()),
                     };
                     serve::run(runtime, limits, child_link, report_write)
                 }));
                 let _ = served;
-                sys::exit_now(101)
+                sys::exit_now(WorkerExit::Panic.code())
             }
             sys::Forked::Parent { pid } => Ok(WorkerProcess::adopt(pid, parent_link, report_read)),
         }
@@ -194,10 +198,9 @@ impl WorkerProcess {
                     // Module-level code may not use the host: there is no event yet.
                     self.send(&ToWorker::HostResult {
                         id,
-                        ok: None,
-                        error: Some(
-                            "denied: host calls are not available while a module loads".into(),
-                        ),
+                        result: Err(HostCallError::denied(
+                            "host calls are not available while a module loads",
+                        )),
                     })?;
                 }
                 other => return Err(self.protocol(format!("expected loaded, got {other:?}"))),
@@ -209,26 +212,22 @@ impl WorkerProcess {
     pub fn call(
         &mut self,
         target: &Target,
-        args_json: &str,
-        event_json: &str,
+        args: Json,
+        event: Json,
         deadline: Instant,
-        host: &mut dyn FnMut(&str, &str) -> Result<String, String>,
+        host: &mut dyn FnMut(HostCall, Json) -> Result<Json, HostCallError>,
     ) -> Result<CallOutcome, WorkerFailure> {
         self.send(&ToWorker::Call {
             target: target.clone(),
-            args: args_json.to_string(),
-            event: event_json.to_string(),
+            args,
+            event,
         })?;
         loop {
             match self.recv(deadline)? {
                 FromWorker::Done { outcome } => return Ok(outcome),
-                FromWorker::HostCall { id, name, args } => {
-                    let answer = host(&name, &args);
-                    let (ok, error) = match answer {
-                        Ok(json) => (Some(json), None),
-                        Err(message) => (None, Some(message)),
-                    };
-                    self.send(&ToWorker::HostResult { id, ok, error })?;
+                FromWorker::HostCall { id, call, args } => {
+                    let result = host(call, args);
+                    self.send(&ToWorker::HostResult { id, result })?;
                 }
                 other => return Err(self.protocol(format!("expected a result, got {other:?}"))),
             }

@@ -5,14 +5,12 @@
 
 use std::os::fd::OwnedFd;
 
-use pyward_policy::config::SandboxLimits;
+use pyward_policy::config::{HostCall, SandboxLimits};
 
-use crate::link::{self, FromWorker, RecvError, ToWorker};
+use crate::exit::WorkerExit;
+use crate::link::{self, FromWorker, HostCallError, Json, RecvError, ToWorker};
 use crate::runtime::{HostBridge, Runtime};
 use crate::{sandbox, sys};
-
-/// Exit code when the sandbox could not be applied (the reason went over the link).
-pub const SANDBOX_FAILED_EXIT_CODE: i32 = 70;
 
 /// Host calls travel over the link; the worker blocks until the supervisor answers.
 struct LinkHost {
@@ -20,29 +18,18 @@ struct LinkHost {
 }
 
 impl HostBridge for LinkHost {
-    fn call(&mut self, name: &str, args_json: &str) -> Result<String, String> {
+    fn call(&mut self, call: HostCall, args: Json) -> Result<Json, HostCallError> {
         self.next_id += 1;
         let id = self.next_id;
         let link = sandbox::worker_link();
-        link::send(
-            link,
-            &FromWorker::HostCall {
-                id,
-                name: name.to_string(),
-                args: args_json.to_string(),
-            },
-        )
-        .map_err(|e| format!("link: {e}"))?;
+        link::send(link, &FromWorker::HostCall { id, call, args })
+            .map_err(|e| HostCallError::failed(format!("link: {e}")))?;
         match link::recv::<ToWorker>(link, None) {
-            Ok(ToWorker::HostResult { id: got, ok, error }) if got == id => match (ok, error) {
-                (Some(json), None) => Ok(json),
-                (_, Some(error)) => Err(error),
-                (None, None) => Ok("null".to_string()),
-            },
-            Ok(other) => Err(format!(
+            Ok(ToWorker::HostResult { id: got, result }) if got == id => result,
+            Ok(other) => Err(HostCallError::failed(format!(
                 "expected the answer to host call {id}, got {other:?}"
-            )),
-            Err(e) => Err(format!("link: {e}")),
+            ))),
+            Err(e) => Err(HostCallError::failed(format!("link: {e}"))),
         }
     }
 }
@@ -53,7 +40,7 @@ pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: 
     match sandbox::apply(&plan, link, report) {
         Ok(sandbox) => {
             if link::send(sandbox::worker_link(), &FromWorker::Ready { sandbox }).is_err() {
-                sys::exit_now(0);
+                sys::exit_now(WorkerExit::Finished.code());
             }
         }
         Err(error) => {
@@ -61,7 +48,7 @@ pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: 
             if error.layer != "process" {
                 let _ = link::send(sandbox::worker_link(), &FromWorker::SandboxFailed { error });
             }
-            sys::exit_now(SANDBOX_FAILED_EXIT_CODE);
+            sys::exit_now(WorkerExit::SandboxFailed.code());
         }
     }
     sys::exit_on_allocation_failure();
@@ -83,14 +70,14 @@ pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: 
                 args,
                 event,
             }) => FromWorker::Done {
-                outcome: runtime.call(&target, &args, &event),
+                outcome: runtime.call(&target, args.get(), event.get()),
             },
             Ok(ToWorker::HostResult { .. }) => continue,
-            Err(RecvError::Closed) => sys::exit_now(0),
-            Err(_) => sys::exit_now(1),
+            Err(RecvError::Closed) => sys::exit_now(WorkerExit::Finished.code()),
+            Err(_) => sys::exit_now(WorkerExit::LinkFailed.code()),
         };
         if link::send(link, &reply).is_err() {
-            sys::exit_now(0);
+            sys::exit_now(WorkerExit::Finished.code());
         }
     }
 }

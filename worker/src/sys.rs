@@ -219,9 +219,6 @@ pub fn seccomp_install(program: &[SockFilter]) -> io::Result<()> {
 /// Where the SIGSYS reporter writes the denied syscall's number.
 static SIGSYS_REPORT_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
-/// Exit code of a worker that seccomp stopped (like a death by SIGSYS: 128 + 31).
-pub const SECCOMP_EXIT_CODE: i32 = 128 + libc::SIGSYS;
-
 extern "C" fn report_sigsys(
     _sig: libc::c_int,
     info: *mut libc::siginfo_t,
@@ -238,7 +235,7 @@ extern "C" fn report_sigsys(
         unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
     }
     // SAFETY: _exit is async-signal-safe and never returns.
-    unsafe { libc::_exit(SECCOMP_EXIT_CODE) };
+    unsafe { libc::_exit(crate::exit::WorkerExit::Seccomp.code()) };
 }
 
 /// Install the SIGSYS handler that reports a trapped syscall's number on `report_fd`, then exits.
@@ -492,14 +489,12 @@ pub fn cpu_seconds_used(pid: i32) -> Option<f64> {
 
 // --- allocation failure ---------------------------------------------------------------------
 
-/// Exit code of a worker whose memory allocation failed (RLIMIT_AS or the cgroup reached).
-pub const MEMORY_EXIT_CODE: i32 = 72;
-
 static REPORT_ALLOC_FAILURE: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
-/// From now on, an allocation failure ends the process with [`MEMORY_EXIT_CODE`] instead of an
-/// abort, so that the supervisor can tell "out of memory" from a crash. Workers only.
+/// From now on, an allocation failure ends the process with the exit code of
+/// [`OutOfMemory`](crate::exit::WorkerExit::OutOfMemory) instead of an abort, so that the
+/// supervisor can tell "out of memory" from a crash. Workers only.
 pub fn exit_on_allocation_failure() {
     REPORT_ALLOC_FAILURE.store(true, std::sync::atomic::Ordering::Relaxed);
 }
@@ -546,7 +541,7 @@ unsafe impl std::alloc::GlobalAlloc for WorkerAllocator {
 
 fn out_of_memory() {
     if REPORT_ALLOC_FAILURE.load(std::sync::atomic::Ordering::Relaxed) {
-        exit_now(MEMORY_EXIT_CODE);
+        exit_now(crate::exit::WorkerExit::OutOfMemory.code());
     }
 }
 

@@ -6,9 +6,9 @@
 use pyward_policy::config::SandboxLimits;
 use serde::{Deserialize, Serialize};
 
+use crate::exit::WorkerExit;
 use crate::process::{Ending, WorkerFailure};
 use crate::runtime::{CallOutcome, PyError};
-use crate::sys;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -25,15 +25,98 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     pub status: Status,
-    /// `scan`, `interpreter`, `seccomp`, `landlock`, `rlimit`, `deadline`, `module`, `worker`, ...
-    pub layer: Option<String>,
+    pub layer: Option<Layer>,
     pub detail: String,
 }
 
-fn verdict(status: Status, layer: &str, detail: String) -> Verdict {
+/// What stopped a call, by the name clients see (`data.layer` of an error, the `verdict` of a
+/// `sandbox_event` audit record, `pyward run`'s report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Layer {
+    /// The static scanner, or the parser cross-check.
+    Scan,
+    /// The in-language layer: restricted builtins, the import allowlist, the audit hook, the
+    /// output limit.
+    Interpreter,
+    Seccomp,
+    Landlock,
+    /// A resource limit: RLIMIT_AS, RLIMIT_CPU.
+    Rlimit,
+    /// The wall-clock deadline (`sandbox.wall_ms`).
+    Deadline,
+    /// The worker's cgroup (`memory.max`).
+    Cgroup,
+    /// The module's own code (an exception it raised, a result pyward cannot pass on): not a
+    /// sandbox event.
+    Module,
+    /// The worker process: a crash, a broken link.
+    Worker,
+    /// A stage of the kernel sandbox that could not be applied, by the name the sandbox gives
+    /// it (`fds`, `no_new_privs`, `privilege_drop`, ...: [`crate::sandbox::SandboxError`]).
+    SandboxStage(String),
+}
+
+impl Layer {
+    const NAMED: [Layer; 9] = [
+        Layer::Scan,
+        Layer::Interpreter,
+        Layer::Seccomp,
+        Layer::Landlock,
+        Layer::Rlimit,
+        Layer::Deadline,
+        Layer::Cgroup,
+        Layer::Module,
+        Layer::Worker,
+    ];
+
+    pub fn name(&self) -> &str {
+        match self {
+            Layer::Scan => "scan",
+            Layer::Interpreter => "interpreter",
+            Layer::Seccomp => "seccomp",
+            Layer::Landlock => "landlock",
+            Layer::Rlimit => "rlimit",
+            Layer::Deadline => "deadline",
+            Layer::Cgroup => "cgroup",
+            Layer::Module => "module",
+            Layer::Worker => "worker",
+            Layer::SandboxStage(stage) => stage,
+        }
+    }
+
+    /// The layer of this name; a name no variant has is a sandbox stage's (the sandbox's
+    /// `seccomp` and `landlock` stages are the layers of those names).
+    pub fn from_name(name: &str) -> Layer {
+        Layer::NAMED
+            .into_iter()
+            .find(|layer| layer.name() == name)
+            .unwrap_or_else(|| Layer::SandboxStage(name.to_string()))
+    }
+}
+
+impl From<String> for Layer {
+    fn from(name: String) -> Layer {
+        Layer::from_name(&name)
+    }
+}
+
+impl From<Layer> for String {
+    fn from(layer: Layer) -> String {
+        layer.name().to_string()
+    }
+}
+
+impl std::fmt::Display for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn verdict(status: Status, layer: Layer, detail: String) -> Verdict {
     Verdict {
         status,
-        layer: Some(layer.to_string()),
+        layer: Some(layer),
         detail,
     }
 }
@@ -49,11 +132,15 @@ pub fn ok() -> Verdict {
 /// A Python exception raised by the module (or by a guard inside the interpreter).
 pub fn from_error(error: &PyError) -> Verdict {
     if error.kind == "OutputLimitExceeded" {
-        verdict(Status::OutputLimit, "interpreter", error.message.clone())
+        verdict(
+            Status::OutputLimit,
+            Layer::Interpreter,
+            error.message.clone(),
+        )
     } else if error.is_sandbox_violation() {
         verdict(
             Status::SandboxViolation,
-            "interpreter",
+            Layer::Interpreter,
             error.message.clone(),
         )
     } else if error.is_memory_error() {
@@ -61,7 +148,7 @@ pub fn from_error(error: &PyError) -> Verdict {
         // address-space limit (RLIMIT_AS) refusing to grow it.
         verdict(
             Status::MemoryLimit,
-            "rlimit",
+            Layer::Rlimit,
             format!(
                 "MemoryError{}: the worker reached its memory limit (sandbox.memory_mb)",
                 if error.message.is_empty() {
@@ -74,7 +161,7 @@ pub fn from_error(error: &PyError) -> Verdict {
     } else {
         verdict(
             Status::Error,
-            "module",
+            Layer::Module,
             format!("{}: {}", error.kind, error.message),
         )
     }
@@ -83,12 +170,16 @@ pub fn from_error(error: &PyError) -> Verdict {
 pub fn from_outcome(outcome: &CallOutcome) -> Verdict {
     // A refusal of the interpreter layer counts even if the module caught the exception.
     if let Some(violation) = &outcome.violation {
-        return verdict(Status::SandboxViolation, "interpreter", violation.message());
+        return verdict(
+            Status::SandboxViolation,
+            Layer::Interpreter,
+            violation.message(),
+        );
     }
     if outcome.output_limit_hit {
         return verdict(
             Status::OutputLimit,
-            "interpreter",
+            Layer::Interpreter,
             "the module printed more than the policy's sandbox.max_output_bytes".into(),
         );
     }
@@ -102,23 +193,25 @@ pub fn from_failure(failure: &WorkerFailure, limits: &SandboxLimits) -> Verdict 
     match failure {
         WorkerFailure::Sandbox { error } => verdict(
             Status::Error,
-            &error.layer,
+            Layer::from_name(&error.layer),
             format!(
                 "{error}; the policy requires this layer (sandbox.require), or set sandbox.dangerously_allow_degraded"
             ),
         ),
         WorkerFailure::Deadline { .. } => verdict(
             Status::Timeout,
-            "deadline",
+            Layer::Deadline,
             format!(
                 "the call ran past the wall-clock limit of {} ms (sandbox.wall_ms) and the worker was killed",
                 limits.wall_ms
             ),
         ),
         WorkerFailure::Died { ending } => from_ending(ending, limits),
-        WorkerFailure::Protocol { message } => {
-            verdict(Status::Error, "worker", format!("worker link: {message}"))
-        }
+        WorkerFailure::Protocol { message } => verdict(
+            Status::Error,
+            Layer::Worker,
+            format!("worker link: {message}"),
+        ),
     }
 }
 
@@ -126,15 +219,15 @@ pub fn from_ending(ending: &Ending, limits: &SandboxLimits) -> Verdict {
     match ending {
         Ending::Seccomp { syscall, name } => verdict(
             Status::SandboxViolation,
-            "seccomp",
+            Layer::Seccomp,
             format!(
                 "the worker made the system call `{}` (number {syscall}), which the seccomp allowlist forbids; it was stopped",
                 name.as_deref().unwrap_or("unknown")
             ),
         ),
-        Ending::Exited { code } if *code == sys::MEMORY_EXIT_CODE => verdict(
+        Ending::Exited { code } if WorkerExit::from_code(*code) == Some(WorkerExit::OutOfMemory) => verdict(
             Status::MemoryLimit,
-            "rlimit",
+            Layer::Rlimit,
             format!(
                 "the worker ran out of memory at the policy's limit of {} MiB (sandbox.memory_mb)",
                 limits.memory_bytes >> 20
@@ -142,7 +235,7 @@ pub fn from_ending(ending: &Ending, limits: &SandboxLimits) -> Verdict {
         ),
         Ending::Signaled { signal } if *signal == libc::SIGXCPU => verdict(
             Status::Timeout,
-            "rlimit",
+            Layer::Rlimit,
             format!(
                 "the worker used its {} s of CPU time (sandbox.cpu_seconds)",
                 limits.cpu_seconds
@@ -150,13 +243,13 @@ pub fn from_ending(ending: &Ending, limits: &SandboxLimits) -> Verdict {
         ),
         Ending::Signaled { signal } if *signal == libc::SIGKILL => verdict(
             Status::Timeout,
-            "rlimit",
+            Layer::Rlimit,
             "the worker was killed (SIGKILL): at its CPU hard limit (sandbox.cpu_seconds), by the kernel's OOM killer, or by another process"
                 .into(),
         ),
         Ending::Signaled { signal } => verdict(
             Status::Error,
-            "worker",
+            Layer::Worker,
             format!(
                 "the worker crashed with signal {signal}{} (a crash, not a sandbox violation)",
                 match *signal {
@@ -169,22 +262,94 @@ pub fn from_ending(ending: &Ending, limits: &SandboxLimits) -> Verdict {
                 }
             ),
         ),
-        Ending::Exited { code: 101 } => verdict(
+        Ending::Exited { code } if WorkerExit::from_code(*code) == Some(WorkerExit::Panic) => verdict(
             Status::Error,
-            "worker",
+            Layer::Worker,
             "the worker crashed: a panic in pyward's worker code (a bug in pyward, not a sandbox violation)".into(),
         ),
         Ending::Exited { code } => verdict(
             Status::Error,
-            "worker",
+            Layer::Worker,
             format!("the worker exited unexpectedly with code {code}"),
         ),
         // Asked of a worker whose link closed: its zygote died (or did not answer) before
         // reporting how the worker ended.
         Ending::Running => verdict(
             Status::Error,
-            "worker",
+            Layer::Worker,
             "the worker's link closed and how it ended is unknown: its zygote died or did not report it (the zygote is replaced)".into(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pyward_policy::Policy;
+
+    use super::*;
+
+    #[test]
+    fn layers_keep_the_names_clients_see() {
+        for (layer, name) in [
+            (Layer::Scan, "scan"),
+            (Layer::Interpreter, "interpreter"),
+            (Layer::Seccomp, "seccomp"),
+            (Layer::Landlock, "landlock"),
+            (Layer::Rlimit, "rlimit"),
+            (Layer::Deadline, "deadline"),
+            (Layer::Cgroup, "cgroup"),
+            (Layer::Module, "module"),
+            (Layer::Worker, "worker"),
+            (Layer::SandboxStage("no_new_privs".into()), "no_new_privs"),
+        ] {
+            assert_eq!(serde_json::to_value(&layer).unwrap(), name);
+            assert_eq!(serde_json::from_value::<Layer>(name.into()).unwrap(), layer);
+            assert_eq!(Layer::from_name(name), layer);
+            assert_eq!(layer.to_string(), name);
+        }
+        // The sandbox's own seccomp stage is the seccomp layer.
+        assert_eq!(Layer::from_name("seccomp"), Layer::Seccomp);
+        let v = verdict(Status::Error, Layer::Module, "boom".into());
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"status":"error","layer":"module","detail":"boom"}"#
+        );
+        assert_eq!(
+            serde_json::to_value(ok()).unwrap()["layer"],
+            serde_json::Value::Null
+        );
+    }
+
+    #[test]
+    fn exit_codes_become_verdicts() {
+        let limits = Policy::default().sandbox;
+        let exited = |exit: WorkerExit| from_ending(&Ending::Exited { code: exit.code() }, &limits);
+        let memory = exited(WorkerExit::OutOfMemory);
+        assert_eq!(
+            (memory.status, memory.layer),
+            (Status::MemoryLimit, Some(Layer::Rlimit))
+        );
+        let panic = exited(WorkerExit::Panic);
+        assert_eq!(
+            (panic.status, panic.layer),
+            (Status::Error, Some(Layer::Worker))
+        );
+        assert!(
+            panic.detail.contains("a panic in pyward"),
+            "{}",
+            panic.detail
+        );
+        let other = from_ending(&Ending::Exited { code: 3 }, &limits);
+        assert_eq!(other.detail, "the worker exited unexpectedly with code 3");
+        let sandbox = from_failure(
+            &WorkerFailure::Sandbox {
+                error: crate::sandbox::SandboxError {
+                    layer: "fds".into(),
+                    message: "no".into(),
+                },
+            },
+            &limits,
+        );
+        assert_eq!(sandbox.layer, Some(Layer::SandboxStage("fds".into())));
     }
 }

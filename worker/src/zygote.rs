@@ -16,12 +16,28 @@ use std::time::{Duration, Instant};
 use pyward_policy::config::SandboxLimits;
 use serde::{Deserialize, Serialize};
 
+use crate::exit::WorkerExit;
 use crate::process::{Ending, WorkerProcess};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::{serve, sys};
 
 /// Where the zygote finds its control socket.
 pub const CONTROL_FD: RawFd = 3;
+
+/// How long a new zygote gets to start its interpreter and import the whole allowlist before
+/// it is given up on: far more than the standard library's allowlist needs, so that an
+/// operator's vetted packages on a loaded machine still warm; a zygote that hangs still fails.
+pub const WARM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the zygote gets to answer a spawn request. A fork from the warm process takes
+/// milliseconds; a zygote that has not answered by then is taken for dead (and the daemon
+/// starts a new one).
+pub const SPAWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the zygote gets to report how a worker ended, once the worker has closed its link
+/// or been killed. It reaps on SIGCHLD at once; one that stays silent this long is taken for
+/// dead, and the ending is reported unknown ([`Ending::Running`]).
+pub const EXIT_REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -182,7 +198,7 @@ fn spawn(
                 serve::run(runtime, limits, link, report_write)
             }));
             let _ = served;
-            sys::exit_now(101)
+            sys::exit_now(WorkerExit::Panic.code())
         }
         sys::Forked::Parent { pid } => Ok((pid, report_read)),
     }
@@ -226,7 +242,7 @@ impl ZygoteClient {
             spawned: std::collections::HashSet::new(),
             warm_ms: 0,
         };
-        match client.recv(Some(Instant::now() + Duration::from_secs(30)))? {
+        match client.recv(Some(Instant::now() + WARM_TIMEOUT))? {
             FromZygote::Warm { warm_ms, .. } => client.warm_ms = warm_ms,
             other => {
                 return Err(std::io::Error::other(format!(
@@ -272,7 +288,7 @@ impl ZygoteClient {
         sys::send_packet(self.control.as_fd(), &body, Some(theirs.as_fd()))?;
         drop(theirs);
         loop {
-            match self.recv(Some(Instant::now() + Duration::from_secs(10)))? {
+            match self.recv(Some(Instant::now() + SPAWN_TIMEOUT))? {
                 FromZygote::Spawned { id: got, pid } if got == id => {
                     self.spawned.insert(pid);
                     return Ok((pid, ours));
@@ -332,7 +348,7 @@ pub fn spawn_worker(
         link,
         Box::new(move |pid| {
             lock(&reaper)
-                .wait_exit(pid, Duration::from_secs(10))
+                .wait_exit(pid, EXIT_REPORT_TIMEOUT)
                 .unwrap_or(Ending::Running)
         }),
     ))

@@ -5,11 +5,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use pyward_policy::Policy;
+use pyward_policy::config::HostCall;
 use pyward_policy::scan::{self, Finding};
+use pyward_worker::link::{HostCallError, Json};
 use pyward_worker::process::WorkerProcess;
 use pyward_worker::runtime::{InterpreterLayer, Preload, RuntimeConfig, Target};
 use pyward_worker::sandbox::SandboxReport;
-use pyward_worker::verdict::{self, Status, Verdict};
+use pyward_worker::verdict::{self, Layer, Status, Verdict};
 use serde::Serialize;
 
 use super::{EXIT_ERROR, load_policy};
@@ -20,7 +22,7 @@ use crate::daemon::budget::parse_result;
 #[derive(Debug, Serialize)]
 struct RunReport {
     status: Status,
-    layer: Option<String>,
+    layer: Option<Layer>,
     detail: String,
     stdout: String,
     result: Option<serde_json::Value>,
@@ -61,14 +63,24 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    for (flag, value) in [("--args", &args.args), ("--event", &args.event)] {
-        if let Some(json) = value
-            && let Err(e) = serde_json::from_str::<serde_json::Value>(json)
-        {
-            eprintln!("pyward: {flag} is not valid JSON: {e}");
+    let json = |flag: &str, value: &Option<String>| {
+        let Some(text) = value else {
+            return Ok(None);
+        };
+        // Read as a value too: serde_json refuses more than the text's syntax (nesting deeper
+        // than 128 levels, lone surrogates), as it always has here.
+        serde_json::from_str::<serde_json::Value>(text)
+            .and_then(|_| text.parse::<Json>())
+            .map(Some)
+            .map_err(|e| format!("pyward: {flag} is not valid JSON: {e}"))
+    };
+    let payload = match (json("--args", &args.args), json("--event", &args.event)) {
+        (Ok(args), Ok(event)) => Payload { args, event },
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("{e}");
             return ExitCode::from(EXIT_ERROR);
         }
-    }
+    };
     let tier = args
         .tier
         .clone()
@@ -78,7 +90,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         return ExitCode::from(EXIT_ERROR);
     }
     let started = Instant::now();
-    let mut report = execute(&policy, &args, &tier, &source);
+    let mut report = execute(&policy, &args, payload, &tier, &source);
     report.duration_ms = started.elapsed().as_millis() as u64;
     print_report(&report, args.json);
     if report.status == Status::Ok {
@@ -88,7 +100,19 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunReport {
+/// `--args` and `--event`, read.
+struct Payload {
+    args: Option<Json>,
+    event: Option<Json>,
+}
+
+fn execute(
+    policy: &Policy,
+    args: &RunArgs,
+    payload: Payload,
+    tier: &str,
+    source: &[u8],
+) -> RunReport {
     let name = args
         .file
         .file_stem()
@@ -109,7 +133,7 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
                 .unwrap_or_default();
             let mut report = RunReport::new(Verdict {
                 status: Status::ScanRejected,
-                layer: Some("scan".into()),
+                layer: Some(Layer::Scan),
                 detail: first,
             });
             report.findings = file.findings;
@@ -119,7 +143,7 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
     let Ok(source) = std::str::from_utf8(source) else {
         return RunReport::new(Verdict {
             status: Status::Error,
-            layer: Some("interpreter".into()),
+            layer: Some(Layer::Interpreter),
             detail: "the source is not UTF-8".into(),
         });
     };
@@ -132,7 +156,7 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
     {
         return RunReport::new(Verdict {
             status: Status::Error,
-            layer: Some("cgroup".into()),
+            layer: Some(Layer::Cgroup),
             detail: "the policy requires per-worker cgroups (sandbox.require), which only `pyward serve` makes; run the module through the supervisor, or drop cgroup from sandbox.require".into(),
         });
     }
@@ -173,7 +197,7 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
             {
                 let mut report = RunReport::new(Verdict {
                     status: Status::ScanRejected,
-                    layer: Some("scan".into()),
+                    layer: Some(Layer::Scan),
                     detail: format!("{} ({})", finding.message, finding.rule.id()),
                 });
                 report.findings = vec![finding];
@@ -208,17 +232,17 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
     } else {
         Target::Function(call.clone())
     };
-    let default_args = match target {
-        Target::Command(_) => "\"\"",
-        Target::Function(_) | Target::Event(_) | Target::Every(_) => "[]",
-    };
-    let call_args = args.args.as_deref().unwrap_or(default_args);
-    let event = args
-        .event
-        .as_deref()
-        .unwrap_or(r#"{"sender": "cli", "chat": "cli", "message_id": "1"}"#);
-    let outcome = worker.call(&target, call_args, event, deadline, &mut |name, json| {
-        host.call(name, json)
+    let call_args = payload.args.unwrap_or_else(|| {
+        Json::from_value(&match target {
+            Target::Command(_) => serde_json::json!(""),
+            Target::Function(_) | Target::Event(_) | Target::Every(_) => serde_json::json!([]),
+        })
+    });
+    let event = payload.event.unwrap_or_else(|| {
+        Json::from_value(&serde_json::json!({ "sender": "cli", "chat": "cli", "message_id": "1" }))
+    });
+    let outcome = worker.call(&target, call_args, event, deadline, &mut |call, args| {
+        host.call(call, &args)
     });
     report.host_calls = host.calls;
     match outcome {
@@ -236,11 +260,11 @@ fn execute(policy: &Policy, args: &RunArgs, tier: &str, source: &[u8]) -> RunRep
             report.stdout.push_str(&outcome.stdout);
             // A result that cannot be passed on as JSON is an error that says why, never a
             // silent `null`.
-            match outcome.result.as_deref().map(parse_result) {
+            match outcome.result.as_ref().map(parse_result) {
                 Some(Ok(value)) => report.result = Some(value),
                 Some(Err(detail)) if report.status == Status::Ok => {
                     report.status = Status::Error;
-                    report.layer = Some("module".into());
+                    report.layer = Some(Layer::Module);
                     report.detail = detail;
                 }
                 Some(Err(_)) | None => {}
@@ -265,22 +289,23 @@ struct LocalHost {
 }
 
 impl LocalHost {
-    fn call(&mut self, name: &str, args_json: &str) -> Result<String, String> {
-        let args: serde_json::Value =
-            serde_json::from_str(args_json).map_err(|e| format!("bad host call arguments: {e}"))?;
+    fn call(&mut self, call: HostCall, args: &Json) -> Result<Json, HostCallError> {
+        let name = call.name();
+        let args: serde_json::Value = serde_json::from_str(args.get())
+            .map_err(|e| HostCallError::failed(format!("bad host call arguments: {e}")))?;
         let key = || args["key"].as_str().unwrap_or_default().to_string();
-        let answer = match name {
-            "kv_get" => self
+        let answer = match call {
+            HostCall::KvGet => self
                 .store
                 .get(&key())
                 .cloned()
                 .unwrap_or(serde_json::Value::Null),
-            "kv_set" => {
+            HostCall::KvSet => {
                 self.store.insert(key(), args["value"].clone());
                 serde_json::Value::Null
             }
-            "kv_delete" => serde_json::Value::Bool(self.store.remove(&key()).is_some()),
-            "kv_keys" => {
+            HostCall::KvDelete => serde_json::Value::Bool(self.store.remove(&key()).is_some()),
+            HostCall::KvKeys => {
                 let prefix = args["prefix"].as_str().unwrap_or_default();
                 serde_json::json!(
                     self.store
@@ -289,13 +314,13 @@ impl LocalHost {
                         .collect::<Vec<_>>()
                 )
             }
-            "http_request" => {
+            HostCall::HttpRequest => {
                 // Recorded, not made: the broker and its checks live in `pyward serve`.
                 self.calls
                     .push(serde_json::json!({ "call": name, "args": args }));
-                return Err("denied: http: `pyward run` makes no HTTP requests; \
-                            brokered HTTP needs `pyward serve`"
-                    .into());
+                return Err(HostCallError::denied(
+                    "http: `pyward run` makes no HTTP requests; brokered HTTP needs `pyward serve`",
+                ));
             }
             _ => {
                 self.calls
@@ -303,7 +328,7 @@ impl LocalHost {
                 serde_json::Value::Null
             }
         };
-        Ok(answer.to_string())
+        Ok(Json::from_value(&answer))
     }
 }
 

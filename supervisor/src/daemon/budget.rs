@@ -3,8 +3,9 @@
 //! texts). Each refusal names its policy key and says what to change; the protocol reports it
 //! as `budget_exceeded` with `data.budget` (the key) and `data.limit` (its value).
 
-use pyward_policy::config::Budgets;
-use pyward_worker::runtime::CommandInfo;
+use pyward_policy::config::{Budgets, HostCall};
+use pyward_worker::link::HostCallError;
+use pyward_worker::runtime::{CommandInfo, Returned};
 use serde_json::{Value, json};
 
 use super::rpc::{self, Reason, RpcError};
@@ -95,11 +96,11 @@ impl HostCalls {
         self.http_requests
     }
 
-    /// Count one host call with its JSON arguments. `Err` is what the module is told (with the
-    /// `denied:` prefix the worker turns into `SandboxViolation`).
-    pub fn admit(&mut self, call: &str, args_json: &str) -> Result<(), String> {
+    /// Count one host call with its JSON arguments. `Err` is what the module is told (a
+    /// denial: `SandboxViolation`).
+    pub fn admit(&mut self, call: HostCall, args_json: &str) -> Result<(), HostCallError> {
         if let Some(exceeded) = &self.exceeded {
-            return Err(format!("denied: {}", exceeded.message));
+            return Err(HostCallError::denied(&exceeded.message));
         }
         let max_calls = self.budgets.max_host_calls_per_call;
         let max_args = self.budgets.max_host_call_args_bytes;
@@ -116,7 +117,7 @@ impl HostCalls {
             });
         }
         // A file's size has its own budget (media.max_file_bytes), checked when it is relayed.
-        if args_json.len() > max_args && call != "send_file" {
+        if args_json.len() > max_args && call != HostCall::SendFile {
             return self.bite(Exceeded {
                 budget: "budgets.max_host_call_args_bytes",
                 limit: max_args as u64,
@@ -125,7 +126,8 @@ impl HostCalls {
                      budgets.max_host_call_args_bytes ({max_args}), so the call was stopped; \
                      send less per host call, or raise the budget in the policy",
                     self.module,
-                    args_json.len()
+                    args_json.len(),
+                    call = call.name(),
                 ),
             });
         }
@@ -141,7 +143,7 @@ impl HostCalls {
 
     /// The `host.call` line built for a host call is longer than a protocol line may be;
     /// returns what the module is told.
-    pub fn line_too_long(&mut self, call: &str, size: usize) -> String {
+    pub fn line_too_long(&mut self, call: &str, size: usize) -> HostCallError {
         let max_line = self.max_line;
         let refused = self.bite(Exceeded {
             budget: "server.max_line_bytes",
@@ -156,14 +158,14 @@ impl HostCalls {
         refused.unwrap_err()
     }
 
-    fn bite(&mut self, exceeded: Exceeded) -> Result<(), String> {
+    fn bite(&mut self, exceeded: Exceeded) -> Result<(), HostCallError> {
         // The first budget that bit is the one the call fails with.
         if let Some(first) = &self.exceeded {
-            return Err(format!("denied: {}", first.message));
+            return Err(HostCallError::denied(&first.message));
         }
-        let message = format!("denied: {}", exceeded.message);
+        let refused = HostCallError::denied(&exceeded.message);
         self.exceeded = Some(exceeded);
-        Err(message)
+        Err(refused)
     }
 
     /// `true` once, right after a budget bit: the call must be stopped.
@@ -176,11 +178,13 @@ impl HostCalls {
     }
 
     /// Refuse one host call for a budget without stopping the call; returns what the module is
-    /// told (`budget:` prefix: `pyward.BudgetExceeded`).
-    pub fn refuse_soft(&mut self, exceeded: Exceeded) -> String {
-        let message = format!("budget: {}", exceeded.message);
+    /// told (`pyward.BudgetExceeded`).
+    pub fn refuse_soft(&mut self, exceeded: Exceeded) -> HostCallError {
+        let refused = HostCallError::OverBudget {
+            message: exceeded.message.clone(),
+        };
         self.soft.get_or_insert(exceeded);
-        message
+        refused
     }
 
     /// Every budget that bit.
@@ -192,45 +196,52 @@ impl HostCalls {
     }
 }
 
-/// A call's result (JSON text from the worker) as a value, within `budgets.max_result_bytes`.
+/// A call's result (from the worker) as a value, within `budgets.max_result_bytes`.
 /// `Err(Ok(..))`: over the budget; `Err(Err(detail))`: it cannot be passed on as JSON at all.
 pub fn result_value(
     module: &str,
-    result: Option<&str>,
+    result: Option<&Returned>,
     budgets: &Budgets,
 ) -> Result<Value, Result<Exceeded, String>> {
-    let Some(text) = result else {
+    let Some(returned) = result else {
         return Ok(Value::Null);
     };
     let max = budgets.max_result_bytes;
-    if text.len() > max {
+    if returned.bytes() > max {
         return Err(Ok(Exceeded {
             budget: "budgets.max_result_bytes",
             limit: max as u64,
             message: format!(
                 "module `{module}` returned a result of {} bytes, over budgets.max_result_bytes \
                  ({max}); return less, or raise the budget in the policy",
-                text.len()
+                returned.bytes()
             ),
         }));
     }
-    parse_result(text).map_err(Err)
+    parse_result(returned).map_err(Err)
 }
 
-/// Parse a result the worker sent as JSON text. Nothing is dropped silently: what serde_json
-/// cannot read (nested deeper than its limit of 128 levels; `NaN` or `Infinity`, which Python's
-/// `json.dumps` writes) is an error that says why.
-pub fn parse_result(text: &str) -> Result<Value, String> {
-    serde_json::from_str(text).map_err(|e| {
+/// A handler's result as a value. Nothing is dropped silently: what is not JSON (`NaN` or
+/// `Infinity`, which Python's `json.dumps` writes) and what serde_json cannot read into a value
+/// (nested deeper than its limit of 128 levels) is an error that says why.
+pub fn parse_result(returned: &Returned) -> Result<Value, String> {
+    let not_json = |e: &dyn std::fmt::Display| {
+        format!(
+            "the handler's result is not valid JSON ({e}), so it was not passed on; NaN and \
+             Infinity have no JSON form"
+        )
+    };
+    let json = match returned {
+        Returned::Json(json) => json,
+        Returned::NotJson { error, .. } => return Err(not_json(error)),
+    };
+    serde_json::from_str(json.get()).map_err(|e| {
         if e.to_string().contains("recursion limit") {
             "the handler's result is nested more than 128 levels deep, deeper than pyward passes \
              on as JSON (serde_json's limit), so it was not passed on; return a flatter value"
                 .to_string()
         } else {
-            format!(
-                "the handler's result is not valid JSON ({e}), so it was not passed on; NaN and \
-                 Infinity have no JSON form"
-            )
+            not_json(&e)
         }
     })
 }
@@ -305,25 +316,31 @@ mod tests {
     #[test]
     fn host_calls_stop_at_the_first_budget_that_bites() {
         let mut calls = HostCalls::new("m", &budgets(), 1000);
-        assert!(calls.admit("reply", "{}").is_ok());
-        assert!(calls.admit("reply", "{}").is_ok());
-        let refused = calls.admit("reply", "{}").unwrap_err();
-        assert!(refused.starts_with("denied: "), "{refused}");
+        assert!(calls.admit(HostCall::Reply, "{}").is_ok());
+        assert!(calls.admit(HostCall::Reply, "{}").is_ok());
+        let refused = calls.admit(HostCall::Reply, "{}").unwrap_err();
+        let HostCallError::Denied { reason } = &refused else {
+            panic!("a budget that stops the call is a denial: {refused:?}")
+        };
         assert!(
-            refused.contains("budgets.max_host_calls_per_call"),
-            "{refused}"
+            reason.contains("budgets.max_host_calls_per_call"),
+            "{reason}"
         );
         assert!(calls.must_stop(), "the call is stopped once");
         assert!(!calls.must_stop());
         // Refused from now on, under the same budget.
-        assert!(calls.admit("log", "{}").is_err());
+        assert!(calls.admit(HostCall::Log, "{}").is_err());
         let exceeded = calls.bitten().hard.unwrap();
         assert_eq!(exceeded.budget, "budgets.max_host_calls_per_call");
         assert_eq!(exceeded.error().data["reason"], "budget_exceeded");
         assert_eq!(exceeded.error().data["limit"], 2);
 
         let mut calls = HostCalls::new("m", &budgets(), 1000);
-        assert!(calls.admit("log", "{\"message\": \"long\"}").is_err());
+        assert!(
+            calls
+                .admit(HostCall::Log, "{\"message\": \"long\"}")
+                .is_err()
+        );
         assert_eq!(
             calls.bitten().hard.unwrap().budget,
             "budgets.max_host_call_args_bytes"
@@ -333,18 +350,54 @@ mod tests {
     #[test]
     fn results_are_bounded_and_never_silently_dropped() {
         let b = budgets();
-        assert_eq!(result_value("m", Some("[1]"), &b), Ok(json!([1])));
+        let returned = |text: &str| Returned::from_text(text.to_string());
+        assert_eq!(
+            result_value("m", Some(&returned("[1]")), &b),
+            Ok(json!([1]))
+        );
         assert_eq!(result_value("m", None, &b), Ok(Value::Null));
         let big = format!("\"{}\"", "x".repeat(30));
-        let Err(Ok(exceeded)) = result_value("m", Some(&big), &b) else {
+        let Err(Ok(exceeded)) = result_value("m", Some(&returned(&big)), &b) else {
             panic!("a result over the budget passed")
         };
         assert_eq!(exceeded.budget, "budgets.max_result_bytes");
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        let error = parse_result(&deep).unwrap_err();
+        let error = parse_result(&returned(&deep)).unwrap_err();
         assert!(error.contains("128 levels"), "{error}");
-        let error = parse_result("NaN").unwrap_err();
+        let error = parse_result(&returned("NaN")).unwrap_err();
         assert!(error.contains("NaN"), "{error}");
+        // Over the budget comes first, even for what is not JSON.
+        let big_nan = format!("[{}]", ["NaN"; 10].join(", "));
+        let Err(Ok(exceeded)) = result_value("m", Some(&returned(&big_nan)), &b) else {
+            panic!("a result over the budget passed")
+        };
+        assert_eq!(exceeded.budget, "budgets.max_result_bytes");
+    }
+
+    #[test]
+    fn refusals_are_typed_by_what_the_module_may_do_about_them() {
+        let mut calls = HostCalls::new("m", &budgets(), 1000);
+        let soft = calls.refuse_soft(Exceeded {
+            budget: "storage_kb",
+            limit: 1,
+            message: "storage full".into(),
+        });
+        assert_eq!(
+            soft,
+            HostCallError::OverBudget {
+                message: "storage full".into()
+            }
+        );
+        assert!(!calls.must_stop(), "a soft refusal does not stop the call");
+        let hard = calls.line_too_long("reply", 5000);
+        assert!(
+            matches!(&hard, HostCallError::Denied { reason } if reason.contains("server.max_line_bytes")),
+            "{hard:?}"
+        );
+        assert!(calls.must_stop());
+        let bitten = calls.bitten();
+        assert_eq!(bitten.soft.unwrap().budget, "storage_kb");
+        assert_eq!(bitten.hard.unwrap().budget, "server.max_line_bytes");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use pyward_policy::Policy;
 use pyward_policy::http::{check_address, special_range};
+use pyward_worker::link::{HostCallError, Json};
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
@@ -277,8 +278,8 @@ pub struct Audit {
 
 impl Broker {
     /// One `http_request` host call, blocking (the caller is a worker's blocking thread).
-    /// Returns what the worker is told: the answer's JSON, `denied: ...` (a refusal,
-    /// `SandboxViolation`), or an error message; and the audit record to write.
+    /// Returns what the worker is told: the answer, a denial (a refusal: `SandboxViolation`),
+    /// or a failure (`pyward.http.Error`); and the audit record to write.
     pub fn request_blocking(
         &self,
         policy: &Policy,
@@ -287,7 +288,7 @@ impl Broker {
         approved: Option<&BTreeSet<String>>,
         made_in_call: u32,
         args: &Value,
-    ) -> (Result<String, String>, Audit) {
+    ) -> (Result<Json, HostCallError>, Audit) {
         let requester = Requester { module, approved };
         let started = Instant::now();
         let host_of = |url: &str| {
@@ -329,21 +330,21 @@ impl Broker {
                 let reply = json!({
                     "status": answer.status, "headers": headers, "body": body, "url": answer.url,
                 });
-                (Ok(reply.to_string()), audit)
+                (Ok(Json::from_value(&reply)), audit)
             }
             Err(Failure::Refused(r)) => {
                 let audit = Audit {
                     event: "http_refused",
                     details: json!({ "module": module, "host": host, "rule": r.rule, "why": r.message, "ms": ms }),
                 };
-                (Err(format!("denied: {}", r.message)), audit)
+                (Err(HostCallError::denied(r.message)), audit)
             }
             Err(Failure::Failed(why)) => {
                 let audit = Audit {
                     event: "http_failed",
                     details: json!({ "module": module, "host": host, "why": why, "ms": ms }),
                 };
-                (Err(why), audit)
+                (Err(HostCallError::failed(why)), audit)
             }
         }
     }

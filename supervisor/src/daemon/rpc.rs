@@ -124,7 +124,7 @@ pub enum Parsed {
     /// The client's answer to one of our `host.call` requests, keyed by that request's id.
     Answer {
         key: String,
-        answer: Result<String, String>,
+        answer: Result<Value, String>,
     },
     /// A request to dispatch; without an id it is a notification and gets no reply.
     Call {
@@ -159,8 +159,8 @@ pub fn parse(line: &str) -> Parsed {
                 .as_str()
                 .unwrap_or("the host refused")
                 .to_string()),
-            (Some(result), None) => Ok(result.to_string()),
-            (None, None) => Ok("null".to_string()),
+            (Some(result), None) => Ok(result),
+            (None, None) => Ok(Value::Null),
         };
         return Parsed::Answer { key, answer };
     };

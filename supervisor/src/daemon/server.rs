@@ -17,13 +17,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pyward_policy::Policy;
 use pyward_policy::acl::{self, Grant, GrantTarget};
-use pyward_policy::config::{HostCall, KNOWN_EVENTS, Role, Security};
+use pyward_policy::config::{HostCall, KNOWN_EVENTS, Role};
 use pyward_policy::manifest::{self, Capabilities, Manifest};
 use pyward_policy::scan;
 use pyward_worker::cgroup::{CgroupRoot, WorkerCgroup};
+use pyward_worker::link::{HostCallError, Json};
 use pyward_worker::process::{WorkerFailure, WorkerProcess};
 use pyward_worker::runtime::{CallOutcome, CommandInfo, Loaded, PeriodicInfo, Target};
-use pyward_worker::verdict;
+use pyward_worker::verdict::{self, Layer};
 use pyward_worker::zygote::{self, SharedZygote, ZygoteClient};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
@@ -44,8 +45,29 @@ use super::rpc::{self, Reason, RpcError};
 use super::store::{Pending, Store};
 use super::verdicts;
 
-/// How long the supervisor waits for the host to answer one host call.
+/// How long the supervisor waits for the host to answer one host call (docs/protocol.md tells
+/// bots so): a bot answers in milliseconds, and one that has not answered by then is taken to
+/// have lost the call; the module's `sandbox.wall_ms` deadline still bounds the whole call.
 const HOST_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often due schedules are looked for: the precision a schedule fires with.
+const SCHEDULE_TICK: Duration = Duration::from_millis(200);
+
+/// How often health scores after successful calls are written (docs/protocol.md says every two
+/// seconds): a write per call would cost a disk sync per call; failures are written at once.
+const HEALTH_FLUSH_EVERY: Duration = Duration::from_secs(2);
+
+/// How often ended refusal windows are written as audit records: a refused peer's records are
+/// at most this late, and a flood of refusals costs one write per window.
+const REFUSALS_FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// How long the accept loop waits before trying again when out of descriptors: long enough not
+/// to spin while none is free, short enough that a freed one is used soon.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// How often a host call of an event or schedule looks again for a subscribed bot, within
+/// `schedules.subscriber_wait_ms`.
+const SUBSCRIBER_POLL: Duration = Duration::from_millis(20);
 
 /// Bytes read from a client at a time.
 const READ_CHUNK: usize = 64 * 1024;
@@ -328,7 +350,7 @@ async fn serve(
     let ticking = state.clone();
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(SCHEDULE_TICK).await;
             let state = ticking.clone();
             let due =
                 tokio::task::spawn_blocking(move || lock(&state.store).take_due(now_ms())).await;
@@ -364,7 +386,7 @@ async fn serve(
     let flushing = state.clone();
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::time::sleep(HEALTH_FLUSH_EVERY).await;
             let state = flushing.clone();
             let _ = tokio::task::spawn_blocking(move || state.flush_health()).await;
         }
@@ -373,7 +395,7 @@ async fn serve(
     let counting = state.clone();
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(REFUSALS_FLUSH_EVERY).await;
             let ended = lock(&counting.refusals).expire(now_ms());
             if !ended.is_empty() {
                 let state = counting.clone();
@@ -399,8 +421,8 @@ async fn serve(
                     // Out of file descriptors (or memory): the connection waits in the backlog
                     // and is taken once a descriptor is free. Serving everyone else goes on.
                     Err(e) => {
-                        eprintln!("{}", json!({ "event": "accept_failed", "error": e.to_string(), "retry_ms": 100 }));
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        eprintln!("{}", json!({ "event": "accept_failed", "error": e.to_string(), "retry_ms": ACCEPT_RETRY.as_millis() }));
+                        tokio::time::sleep(ACCEPT_RETRY).await;
                     }
                 }
             }
@@ -470,7 +492,7 @@ fn role_of(policy: &Policy, uid: u32, gid: u32) -> Option<Role> {
 struct Conn {
     uid: u32,
     out: Outbox,
-    pending: Mutex<HashMap<String, std::sync::mpsc::Sender<Result<String, String>>>>,
+    pending: Mutex<HashMap<String, std::sync::mpsc::Sender<Result<Value, String>>>>,
     next_id: AtomicU64,
     /// The client has gone (or was closed): host calls fail at once.
     closed: AtomicBool,
@@ -1851,8 +1873,7 @@ async fn call(state: &Arc<State>, conn: &Arc<Conn>, params: &Value) -> Result<Va
             .commands
             .iter()
             .find(|c| c.name == name)
-            .and_then(|c| c.security.as_deref())
-            .and_then(|s| serde_json::from_value::<Security>(json!(s)).ok())
+            .and_then(|c| c.security)
     };
     let grants = lock(&state.grants).clone();
     if let Err(denied) = acl::decide(
@@ -2026,10 +2047,10 @@ async fn execute(
         let pid = w.process.pid();
         let result = w.process.call(
             &target,
-            &args.to_string(),
-            &event.to_string(),
+            Json::from_value(&args),
+            Json::from_value(&event),
             deadline,
-            &mut |name: &str, args_json: &str| {
+            &mut |name: HostCall, args_json: Json| {
                 let answer = relay(
                     &state2,
                     &route,
@@ -2039,7 +2060,7 @@ async fn execute(
                     &event,
                     &mut calls,
                     name,
-                    args_json,
+                    &args_json,
                 );
                 stop_if_over_budget(&mut calls, pid);
                 answer
@@ -2073,7 +2094,7 @@ async fn execute(
         // The kernel's OOM killer in the worker's cgroup (memory.max) ends it with SIGKILL.
         Err(_) if oom => verdict::Verdict {
             status: verdict::Status::MemoryLimit,
-            layer: Some("cgroup".into()),
+            layer: Some(Layer::Cgroup),
             detail: format!(
                 "the worker reached the policy's memory limit of {} MiB (memory.max) and the kernel killed it",
                 limits.memory_bytes >> 20
@@ -2309,7 +2330,7 @@ impl Failure {
             Failure::Verdict(verdict) => format!(
                 "{:?} ({}): {}",
                 verdict.status,
-                verdict.layer.as_deref().unwrap_or("?"),
+                verdict.layer.as_ref().map_or("?", Layer::name),
                 verdict.detail.lines().next().unwrap_or("")
             ),
             Failure::Budget(exceeded) => {
@@ -2334,19 +2355,19 @@ fn settle(
     }
     match outcome {
         Ok(out) if verdict.status == verdict::Status::Ok => {
-            match budget::result_value(module, out.result.as_deref(), &policy.budgets) {
+            match budget::result_value(module, out.result.as_ref(), &policy.budgets) {
                 Ok(result) => Ok(json!({ "result": result, "stdout": out.stdout })),
                 Err(Ok(exceeded)) => Err(Failure::Budget(exceeded)),
                 Err(Err(detail)) => Err(Failure::Verdict(verdict::Verdict {
                     status: verdict::Status::Error,
-                    layer: Some("module".into()),
+                    layer: Some(Layer::Module),
                     detail,
                 })),
             }
         }
         // The module raised after a budget refused one of its host calls (uncaught
         // `BudgetExceeded`, or something that followed from it): that budget is why it failed.
-        Ok(_) if verdict.layer.as_deref() == Some("module") && bitten.soft.is_some() => {
+        Ok(_) if verdict.layer == Some(Layer::Module) && bitten.soft.is_some() => {
             Err(Failure::Budget(bitten.soft.expect("checked")))
         }
         _ => Err(Failure::Verdict(verdict)),
@@ -2388,8 +2409,7 @@ fn record_failure(
     }
     match failure {
         Failure::Verdict(verdict)
-            if verdict.status != verdict::Status::Error
-                || verdict.layer.as_deref() != Some("module") =>
+            if verdict.status != verdict::Status::Error || verdict.layer != Some(Layer::Module) =>
         {
             error = state.refuse(
                 error,
@@ -2586,10 +2606,10 @@ fn one_shot(
     let pid = worker.process.pid();
     let outcome = worker.process.call(
         &Target::Function(function.to_string()),
-        &args.to_string(),
-        "null",
+        Json::from_value(&args),
+        Json::null(),
         deadline,
-        &mut |call: &str, args_json: &str| {
+        &mut |call: HostCall, args_json: Json| {
             let answer = relay(
                 state,
                 &route,
@@ -2599,7 +2619,7 @@ fn one_shot(
                 &event,
                 &mut calls,
                 call,
-                args_json,
+                &args_json,
             );
             stop_if_over_budget(&mut calls, pid);
             answer
@@ -2618,7 +2638,7 @@ fn one_shot(
         }
         Err(Failure::Verdict(verdict)) => {
             let error = verdicts::from_verdict(&verdict);
-            if verdict.layer.as_deref() == Some("module") {
+            if verdict.layer == Some(Layer::Module) {
                 return Err(error);
             }
             Err(state.refuse(
@@ -2674,7 +2694,7 @@ impl Origin<'_> {
 }
 
 /// A one-shot run's key-value call, answered from its own store.
-fn one_shot_kv(kv: &mut BTreeMap<String, Value>, call: HostCall, args: &Value) -> String {
+fn one_shot_kv(kv: &mut BTreeMap<String, Value>, call: HostCall, args: &Value) -> Json {
     let key = args["key"].as_str().unwrap_or_default().to_string();
     let answer = match call {
         HostCall::KvGet => kv.get(&key).cloned().unwrap_or(Value::Null),
@@ -2692,7 +2712,7 @@ fn one_shot_kv(kv: &mut BTreeMap<String, Value>, call: HostCall, args: &Value) -
         }
         _ => json!(kv.remove(&key).is_some()),
     };
-    answer.to_string()
+    Json::from_value(&answer)
 }
 
 /// A host call from the worker: counted against the call's budgets, checked against the
@@ -2708,11 +2728,12 @@ fn relay(
     granted: &BTreeSet<HostCall>,
     event: &Value,
     calls: &mut HostCalls,
-    name: &str,
-    args_json: &str,
-) -> Result<String, String> {
-    calls.admit(name, args_json)?;
-    let Some(call) = HostCall::from_name(name).filter(|c| granted.contains(c)) else {
+    call: HostCall,
+    args_json: &Json,
+) -> Result<Json, HostCallError> {
+    let name = call.name();
+    calls.admit(call, args_json.get())?;
+    if !granted.contains(&call) {
         // Audited once per call: a module refused in a loop writes one record, not thousands.
         if calls.first_denial() {
             state.audit(
@@ -2720,12 +2741,13 @@ fn relay(
                 json!({ "module": origin.label(), "call": name }),
             );
         }
-        return Err(format!(
-            "denied: host call `{name}` is not granted to this module (its approved manifest \
-             and its tier)"
-        ));
-    };
-    let args: Value = serde_json::from_str(args_json).map_err(|e| format!("bad arguments: {e}"))?;
+        return Err(HostCallError::denied(format!(
+            "host call `{name}` is not granted to this module (its approved manifest and its \
+             tier)"
+        )));
+    }
+    let args: Value = serde_json::from_str(args_json.get())
+        .map_err(|e| HostCallError::failed(format!("bad arguments: {e}")))?;
     if call == HostCall::HttpRequest {
         // Only a loaded module has an approved manifest naming the hosts it may reach.
         let approved = match origin {
@@ -2755,9 +2777,11 @@ fn relay(
                 &args,
                 now_ms(),
             ) {
-                Ok(value) => Ok(value.to_string()),
+                Ok(value) => Ok(Json::from_value(&value)),
                 Err(module_state::Refusal::Budget(exceeded)) => Err(calls.refuse_soft(exceeded)),
-                Err(module_state::Refusal::Invalid(why)) => Err(format!("invalid: {why}")),
+                Err(module_state::Refusal::Invalid(why)) => {
+                    Err(HostCallError::Invalid { message: why })
+                }
                 Err(module_state::Refusal::Denied(why)) => {
                     if calls.first_denial() {
                         state.audit(
@@ -2765,9 +2789,9 @@ fn relay(
                             json!({ "module": *name, "call": call.name(), "why": why }),
                         );
                     }
-                    Err(format!("denied: {why}"))
+                    Err(HostCallError::denied(why))
                 }
-                Err(module_state::Refusal::Internal(why)) => Err(why),
+                Err(module_state::Refusal::Internal(why)) => Err(HostCallError::failed(why)),
             };
         }
         _ => {}
@@ -2805,13 +2829,13 @@ fn relay(
                     break conn;
                 }
                 if Instant::now() >= until {
-                    return Err(format!(
+                    return Err(HostCallError::failed(format!(
                         "no bot is subscribed to module `{module}` (host.subscribe); waited {} ms \
                          (schedules.subscriber_wait_ms)",
                         wait.as_millis()
-                    ));
+                    )));
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(SUBSCRIBER_POLL);
             }
         }
     };
@@ -2828,7 +2852,7 @@ fn relay(
     lock(&conn.pending).insert(id.clone(), tx);
     let gone = || {
         lock(&conn.pending).remove(&id);
-        "the host disconnected".to_string()
+        HostCallError::failed("the host disconnected")
     };
     if conn.closed.load(Ordering::Relaxed) {
         return Err(gone());
@@ -2838,22 +2862,25 @@ fn relay(
         Err(false) => return Err(gone()),
         Err(true) => {
             lock(&conn.pending).remove(&id);
-            return Err(format!(
+            return Err(HostCallError::failed(format!(
                 "the host is not reading its connection: {} bytes of answers wait for it \
                  (server.max_queued_bytes_per_connection)",
                 conn.out.queued()
-            ));
+            )));
         }
     }
     match rx.recv_timeout(HOST_CALL_TIMEOUT) {
-        Ok(answer) => answer,
+        // The bot's `error` is its failure, whatever its message says (docs/protocol.md).
+        Ok(answer) => answer
+            .map(|value| Json::from_value(&value))
+            .map_err(HostCallError::failed),
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(gone()),
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
             lock(&conn.pending).remove(&id);
-            Err(format!(
+            Err(HostCallError::failed(format!(
                 "the host did not answer host call `{name}` within {} s",
                 HOST_CALL_TIMEOUT.as_secs()
-            ))
+            )))
         }
     }
 }
@@ -2867,7 +2894,7 @@ fn http_request(
     approved: Option<&BTreeSet<String>>,
     calls: &mut HostCalls,
     args: &Value,
-) -> Result<String, String> {
+) -> Result<Json, HostCallError> {
     let policy = state.policy();
     let made = calls.count_http_request();
     let (answer, audit) = state

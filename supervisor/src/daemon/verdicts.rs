@@ -1,6 +1,6 @@
 //! A worker's verdict as the JSON-RPC error a client sees.
 
-use pyward_worker::verdict::{Status, Verdict};
+use pyward_worker::verdict::{Layer, Status, Verdict};
 use serde_json::json;
 
 use super::rpc::{Reason, RpcError, error};
@@ -13,7 +13,7 @@ pub fn from_verdict(verdict: &Verdict) -> RpcError {
         Status::Timeout => Reason::Timeout,
         Status::MemoryLimit => Reason::MemoryLimit,
         Status::OutputLimit => Reason::OutputLimit,
-        Status::Error if verdict.layer.as_deref() == Some("module") => Reason::ModuleError,
+        Status::Error if verdict.layer == Some(Layer::Module) => Reason::ModuleError,
         Status::Error | Status::Ok => Reason::WorkerCrashed,
     };
     error(
@@ -31,7 +31,7 @@ mod tests {
     fn verdicts_map_to_reasons() {
         let v = Verdict {
             status: Status::SandboxViolation,
-            layer: Some("seccomp".into()),
+            layer: Some(Layer::Seccomp),
             detail: "execve".into(),
         };
         let e = from_verdict(&v);

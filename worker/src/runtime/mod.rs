@@ -18,8 +18,10 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
-use pyward_policy::config::HostCall;
+use pyward_policy::config::{HostCall, Security};
 use serde::{Deserialize, Serialize};
+
+use crate::link::{HostCallError, Json};
 
 const BOOTSTRAP: &str = include_str!("bootstrap.py");
 const PYWARD_MODULE: &str = include_str!("pyward.py");
@@ -180,15 +182,15 @@ pub fn unimportable(
 /// Answers the module's host calls: a link to the supervisor in a worker, a stand-in in
 /// `pyward run` and in tests.
 pub trait HostBridge {
-    /// `Ok(json)` with the host's answer, or `Err(message)` when the host refused or failed.
-    fn call(&mut self, name: &str, args_json: &str) -> Result<String, String>;
+    /// The host's answer to host call `call`, or why there is none.
+    fn call(&mut self, call: HostCall, args: Json) -> Result<Json, HostCallError>;
 }
 
 /// A command a module declared with `@pyward.command`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandInfo {
     pub name: String,
-    pub security: Option<String>,
+    pub security: Option<Security>,
     pub help: String,
 }
 
@@ -258,8 +260,8 @@ pub enum Target {
 /// How a call ended, as far as the interpreter knows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallOutcome {
-    /// The handler's result as JSON text, when it returned.
-    pub result: Option<String>,
+    /// What the handler returned, when it returned.
+    pub result: Option<Returned>,
     pub error: Option<PyError>,
     pub stdout: String,
     pub output_limit_hit: bool,
@@ -267,6 +269,55 @@ pub struct CallOutcome {
     /// caught the exception: a tripwire that was touched stays touched.
     #[serde(default)]
     pub violation: Option<audit::Violation>,
+}
+
+impl CallOutcome {
+    /// The handler's result as JSON text, when it returned JSON.
+    pub fn result_json(&self) -> Option<&str> {
+        self.result.as_ref().and_then(Returned::json)
+    }
+}
+
+/// What a handler returned, as the bootstrap wrote it with Python's `json.dumps`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Returned {
+    Json(Json),
+    /// Text that is not JSON (`json.dumps` writes `NaN` and `Infinity`): how long it was,
+    /// which `budgets.max_result_bytes` judges first, and why it is not JSON. The supervisor
+    /// turns it into an error that says so, never into `null`.
+    NotJson {
+        bytes: usize,
+        error: String,
+    },
+}
+
+impl Returned {
+    pub fn from_text(text: String) -> Returned {
+        let bytes = text.len();
+        match Json::from_text(text) {
+            Ok(json) => Returned::Json(json),
+            Err(e) => Returned::NotJson {
+                bytes,
+                error: e.to_string(),
+            },
+        }
+    }
+
+    pub fn json(&self) -> Option<&str> {
+        match self {
+            Returned::Json(json) => Some(json.get()),
+            Returned::NotJson { .. } => None,
+        }
+    }
+
+    /// The size of the text the handler's result was written as.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Returned::Json(json) => json.get().len(),
+            Returned::NotJson { bytes, .. } => *bytes,
+        }
+    }
 }
 
 struct Output {
@@ -383,15 +434,18 @@ impl Runtime {
                     .getattr("load")?
                     .call1((name, source, granted))?
                     .extract()?;
-                Ok(Loaded {
-                    commands: commands
-                        .into_iter()
-                        .map(|(name, security, help)| CommandInfo {
+                let commands = commands
+                    .into_iter()
+                    .map(|(name, security, help)| {
+                        Ok(CommandInfo {
                             name,
-                            security,
+                            security: security.as_deref().map(security_level).transpose()?,
                             help,
                         })
-                        .collect(),
+                    })
+                    .collect::<PyResult<_>>()?;
+                Ok(Loaded {
+                    commands,
                     stdout: String::new(),
                     identifiers,
                     events,
@@ -433,7 +487,7 @@ impl Runtime {
         let violation = audit::take_violation();
         match result {
             Ok(json) => CallOutcome {
-                result: Some(json),
+                result: Some(Returned::from_text(json)),
                 error: None,
                 stdout,
                 output_limit_hit,
@@ -447,6 +501,19 @@ impl Runtime {
                 violation,
             },
         }
+    }
+}
+
+/// A command's `security=` (the `pyward` module checked it already; checked again here, as a
+/// type, so that nothing past this point holds a level that is not one).
+fn security_level(name: &str) -> PyResult<Security> {
+    match name {
+        "owner" => Ok(Security::Owner),
+        "sudo" => Ok(Security::Sudo),
+        "everyone" => Ok(Security::Everyone),
+        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "security must be one of owner, sudo, everyone, not `{other}`"
+        ))),
     }
 }
 
@@ -595,38 +662,34 @@ fn write(text: &str) -> bool {
 }
 
 /// `(status, payload)`: ("ok", json) | ("denied", message) | ("budget", message) |
-/// ("invalid", message) | ("error", message). The supervisor marks its refusals with a prefix:
-/// `denied:` (not granted: `SandboxViolation`), `budget:` (a quota or size limit:
-/// `pyward.BudgetExceeded`, which the module may catch), `invalid:` (bad arguments: `ValueError`).
+/// ("invalid", message) | ("error", message), which the `pyward` module raises as
+/// `SandboxViolation`, `pyward.BudgetExceeded`, `ValueError` and `RuntimeError` (see
+/// [`HostCallError`]).
 #[pyfunction]
 fn host_call(name: &str, args_json: &str) -> (&'static str, String) {
-    let granted =
-        HostCall::from_name(name).is_some_and(|call| GRANTED.with(|g| g.borrow().contains(&call)));
-    if !granted {
+    let Some(call) =
+        HostCall::from_name(name).filter(|call| GRANTED.with(|g| g.borrow().contains(call)))
+    else {
         return (
             "denied",
             format!("host call `{name}` is not granted to this module's trust tier"),
         );
-    }
+    };
     let answer = HOST.with(|h| match h.borrow_mut().as_mut() {
-        Some(host) => host.call(name, args_json),
-        None => Err("no host is connected".to_string()),
+        // The arguments are the `pyward` module's `json.dumps`: JSON unless a float was NaN or
+        // infinite.
+        Some(host) => match Json::from_text(args_json.to_string()) {
+            Ok(args) => host.call(call, args),
+            Err(e) => Err(HostCallError::failed(format!("bad arguments: {e}"))),
+        },
+        None => Err(HostCallError::failed("no host is connected")),
     });
     match answer {
-        Ok(json) => ("ok", json),
-        Err(message) if message.starts_with("denied:") => (
-            "denied",
-            message.trim_start_matches("denied:").trim().to_string(),
-        ),
-        Err(message) if message.starts_with("budget:") => (
-            "budget",
-            message.trim_start_matches("budget:").trim().to_string(),
-        ),
-        Err(message) if message.starts_with("invalid:") => (
-            "invalid",
-            message.trim_start_matches("invalid:").trim().to_string(),
-        ),
-        Err(message) => ("error", message),
+        Ok(json) => ("ok", json.get().to_string()),
+        Err(HostCallError::Denied { reason }) => ("denied", reason),
+        Err(HostCallError::OverBudget { message }) => ("budget", message),
+        Err(HostCallError::Invalid { message }) => ("invalid", message),
+        Err(HostCallError::Failed { message }) => ("error", message),
     }
 }
 

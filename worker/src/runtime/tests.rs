@@ -10,18 +10,19 @@ type Calls = std::rc::Rc<RefCell<Vec<(String, String)>>>;
 struct Recorder(Calls);
 
 impl HostBridge for Recorder {
-    fn call(&mut self, name: &str, args_json: &str) -> Result<String, String> {
+    fn call(&mut self, call: HostCall, args: Json) -> Result<Json, HostCallError> {
         self.0
             .borrow_mut()
-            .push((name.to_string(), args_json.to_string()));
-        Ok(match name {
-            "kv_get" => "\"stored\"".to_string(),
+            .push((call.name().to_string(), args.get().to_string()));
+        let answer = match call {
+            HostCall::KvGet => "\"stored\"",
             // The broker's answer: status, header pairs, the body as code points 0-255.
-            "http_request" => {
-                r#"{"status": 201, "headers": [["x-a", "1"], ["x-a", "2"]], "body": "{\"ok\": true}\u00ff", "url": "https://h.test/x"}"#.to_string()
+            HostCall::HttpRequest => {
+                r#"{"status": 201, "headers": [["x-a", "1"], ["x-a", "2"]], "body": "{\"ok\": true}\u00ff", "url": "https://h.test/x"}"#
             }
-            _ => "null".to_string(),
-        })
+            _ => "null",
+        };
+        Ok(answer.parse().expect("the recorder answers JSON"))
     }
 }
 
@@ -44,14 +45,14 @@ fn commands_load_and_run() {
     let commands = rt.load("echo", src, &all_calls()).unwrap().commands;
     assert_eq!(commands.len(), 1);
     assert_eq!(commands[0].name, "echo");
-    assert_eq!(commands[0].security.as_deref(), Some("everyone"));
+    assert_eq!(commands[0].security, Some(Security::Everyone));
     let out = rt.call(
         &Target::Command("echo".into()),
         "\"hi\"",
         "{\"sender\": \"@a\"}",
     );
     assert_eq!(out.error, None);
-    assert_eq!(out.result.as_deref(), Some("\"{\\\"n\\\": 2}\""));
+    assert_eq!(out.result_json(), Some("\"{\\\"n\\\": 2}\""));
     assert_eq!(out.stdout, "seen @a\n");
     assert_eq!(
         calls.borrow()[0],
@@ -79,8 +80,7 @@ fn pipeline_functions_take_json_arguments() {
     .unwrap();
     assert_eq!(
         rt.call(&Target::Function("add".into()), "[2, 3]", "null")
-            .result
-            .as_deref(),
+            .result_json(),
         Some("5")
     );
     assert_eq!(
@@ -89,8 +89,7 @@ fn pipeline_functions_take_json_arguments() {
             "{\"xs\": [1, 2]}",
             "null"
         )
-        .result
-        .as_deref(),
+        .result_json(),
         Some("3")
     );
     let private = rt.call(&Target::Function("_x".into()), "[]", "null");
@@ -103,7 +102,7 @@ fn async_handlers_are_driven() {
     let src = "import pyward\nasync def helper(x):\n    return x * 2\n@pyward.command('dbl')\nasync def dbl(event, args):\n    return await helper(int(args))\n";
     rt.load("a", src, &all_calls()).unwrap();
     let out = rt.call(&Target::Command("dbl".into()), "\"21\"", "{}");
-    assert_eq!(out.result.as_deref(), Some("42"), "{:?}", out.error);
+    assert_eq!(out.result_json(), Some("42"), "{:?}", out.error);
 }
 
 #[test]
@@ -113,7 +112,7 @@ fn allowed_stdlib_imports_work_and_others_are_refused() {
     rt.load("ok", src, &all_calls()).unwrap();
     let out = rt.call(&Target::Function("f".into()), "[]", "null");
     assert_eq!(
-        out.result.as_deref(),
+        out.result_json(),
         Some("[true, \"2d71\", \"2026-01-02\"]"),
         "{:?}",
         out.error
@@ -181,8 +180,7 @@ fn ungranted_host_calls_do_not_exist() {
     rt.load("h", "import pyward\ndef f():\n    return hasattr(pyward, 'kv_set')\ndef g():\n    pyward.reply('x')\n", &granted).unwrap();
     assert_eq!(
         rt.call(&Target::Function("f".into()), "[]", "null")
-            .result
-            .as_deref(),
+            .result_json(),
         Some("false")
     );
     assert!(
@@ -190,6 +188,73 @@ fn ungranted_host_calls_do_not_exist() {
             .error
             .is_none()
     );
+}
+
+/// Refuses every host call the way its `text` argument names.
+struct Refuser;
+
+impl HostBridge for Refuser {
+    fn call(&mut self, _call: HostCall, args: Json) -> Result<Json, HostCallError> {
+        let args: serde_json::Value = serde_json::from_str(args.get()).unwrap();
+        Err(match args["text"].as_str().unwrap() {
+            "denied" => HostCallError::denied("not yours"),
+            "budget" => HostCallError::OverBudget {
+                message: "too much".into(),
+            },
+            "invalid" => HostCallError::Invalid {
+                message: "too late".into(),
+            },
+            _ => HostCallError::failed("the bot fell over"),
+        })
+    }
+}
+
+#[test]
+fn each_kind_of_host_refusal_is_its_own_exception() {
+    let (mut rt, _) = runtime();
+    rt.set_host(Box::new(Refuser));
+    let src = "import pyward\ndef f(kind):\n    try:\n        pyward.reply(kind)\n    except Exception as e:\n        return [type(e).__name__, str(e)]\n";
+    rt.load("r", src, &all_calls()).unwrap();
+    for (kind, expected) in [
+        ("denied", r#"["SandboxViolation", "not yours"]"#),
+        ("budget", r#"["BudgetExceeded", "too much"]"#),
+        ("invalid", r#"["ValueError", "too late"]"#),
+        (
+            "failed",
+            r#"["RuntimeError", "host call reply failed: the bot fell over"]"#,
+        ),
+    ] {
+        let out = rt.call(
+            &Target::Function("f".into()),
+            &format!("[\"{kind}\"]"),
+            "null",
+        );
+        assert_eq!(out.result_json(), Some(expected), "{kind}: {out:?}");
+    }
+}
+
+#[test]
+fn what_json_dumps_writes_that_is_not_json_is_never_passed_on_as_json() {
+    let (mut rt, calls) = runtime();
+    let src = "import pyward\ndef args():\n    try:\n        pyward.kv_set('k', float('nan'))\n    except RuntimeError as e:\n        return str(e)\ndef result():\n    return [float('inf')]\n";
+    rt.load("n", src, &all_calls()).unwrap();
+    let out = rt.call(&Target::Function("args".into()), "[]", "null");
+    let said = out.result_json().unwrap();
+    assert!(
+        said.contains("host call kv_set failed: bad arguments"),
+        "{said}"
+    );
+    assert!(calls.borrow().is_empty(), "the host never saw them");
+    let out = rt.call(&Target::Function("result".into()), "[]", "null");
+    assert_eq!(out.error, None);
+    assert_eq!(out.result_json(), None);
+    match out.result {
+        Some(Returned::NotJson { bytes, error }) => {
+            assert_eq!(bytes, "[Infinity]".len());
+            assert!(!error.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -200,7 +265,7 @@ fn http_requests_go_to_the_host_with_bytes_intact() {
     let out = rt.call(&Target::Function("f".into()), "[]", "null");
     assert!(out.error.is_none(), "{:?}", out.error);
     assert_eq!(
-        out.result.as_deref(),
+        out.result_json(),
         Some("[201, \"1, 2\", 255, 201, \"https://h.test/x\"]")
     );
     let (name, args) = calls.borrow()[0].clone();
@@ -219,12 +284,7 @@ fn http_does_not_exist_without_its_grant() {
     let src = "import pyward\ndef f():\n    return [hasattr(pyward, 'http'), hasattr(pyward, 'http_request')]\n";
     rt.load("w", src, &granted).unwrap();
     let out = rt.call(&Target::Function("f".into()), "[]", "null");
-    assert_eq!(
-        out.result.as_deref(),
-        Some("[false, false]"),
-        "{:?}",
-        out.error
-    );
+    assert_eq!(out.result_json(), Some("[false, false]"), "{:?}", out.error);
     assert!(calls.borrow().is_empty());
 }
 
@@ -248,11 +308,7 @@ fn the_audit_hook_refuses_writes_even_when_the_module_catches_it() {
     let src = "import json\ndef f():\n    o = json.__builtins__['open']\n    try:\n        o('/tmp/pyward-audit-test', 'w')\n    except Exception as e:\n        return type(e).__name__\n";
     rt.load("w", src, &all_calls()).unwrap();
     let out = rt.call(&Target::Function("f".into()), "[]", "null");
-    assert_eq!(
-        out.result.as_deref(),
-        Some("\"SandboxViolation\""),
-        "{out:?}"
-    );
+    assert_eq!(out.result_json(), Some("\"SandboxViolation\""), "{out:?}");
     let violation = out.violation.expect("a caught refusal is still recorded");
     assert_eq!(violation.event, "open");
     assert!(violation.detail.contains("writing"), "{violation:?}");
@@ -293,7 +349,7 @@ fn frames_are_refused_to_module_code_but_not_to_the_standard_library() {
     let src = "import collections, dataclasses, enum, typing\nPoint = collections.namedtuple('Point', 'x y')\nT = typing.TypeVar('T')\nclass N(typing.NamedTuple):\n    a: int\n@dataclasses.dataclass\nclass D:\n    x: int = 1\nclass Color(enum.Enum):\n    RED = 1\ndef ok():\n    return [Point(1, 2).x, N(3).a, D().x, Color.RED.value]\ndef frame():\n    try:\n        1 / 0\n    except ZeroDivisionError as e:\n        return str(e.__traceback__.tb_frame)\n";
     rt.load("f", src, &all_calls()).unwrap();
     let out = rt.call(&Target::Function("ok".into()), "[]", "null");
-    assert_eq!(out.result.as_deref(), Some("[1, 3, 1, 1]"), "{out:?}");
+    assert_eq!(out.result_json(), Some("[1, 3, 1, 1]"), "{out:?}");
     assert_eq!(out.violation, None);
     let out = rt.call(&Target::Function("frame".into()), "[]", "null");
     let violation = out.violation.expect("tb_frame from module code");
@@ -355,7 +411,7 @@ fn asyncio_handlers_run_on_a_loop_without_io() {
     let src = "import asyncio\nimport pyward\nasync def one(x):\n    await asyncio.sleep(0.01)\n    return x\n@pyward.command('g')\nasync def g(event, args):\n    return sum(await asyncio.gather(one(1), one(2)))\ndef forever():\n    async def wait():\n        await asyncio.get_running_loop().create_future()\n    return asyncio.run(wait())\n";
     rt.load("a", src, &all_calls()).unwrap();
     let out = rt.call(&Target::Command("g".into()), "\"\"", "{}");
-    assert_eq!(out.result.as_deref(), Some("3"), "{out:?}");
+    assert_eq!(out.result_json(), Some("3"), "{out:?}");
     let out = rt.call(&Target::Function("forever".into()), "[]", "null");
     assert!(
         out.error
@@ -389,7 +445,7 @@ fn inside_the_sandbox_an_unloaded_c_extension_is_an_import_error_not_a_kill() {
     let src = "import json\ndef f():\n    try:\n        json.__builtins__['__import__']('_curses')\n    except ImportError as e:\n        return str(e)\n";
     rt.load("c", src, &all_calls()).unwrap();
     let out = rt.call(&Target::Function("f".into()), "[]", "null");
-    let text = out.result.unwrap_or_default();
+    let text = out.result_json().unwrap_or_default();
     assert!(
         text.contains("C extension that was not loaded before the sandbox")
             && !text.starts_with("pyward:"),
