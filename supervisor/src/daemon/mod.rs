@@ -4,15 +4,31 @@
 //! Public: the line framing and the line parser, which the fuzz targets drive with any bytes a
 //! client can send.
 
+mod audit;
 pub(crate) mod budget;
+mod calls;
+mod connection;
+mod dispatch;
+mod events;
+mod grants;
 pub(crate) mod http;
 pub mod lines;
+mod listen;
 pub(crate) mod module_state;
+mod one_shot;
 pub(crate) mod outbox;
+mod params;
 pub(crate) mod peers;
 pub(crate) mod quarantine;
 pub(crate) mod rate_limit;
+mod registry;
+mod relay;
+mod reload;
 pub mod rpc;
-pub(crate) mod server;
+mod state;
 pub(crate) mod store;
 pub(crate) mod verdicts;
+mod vetting;
+mod workers;
+
+pub use listen::run;

@@ -1,0 +1,80 @@
+//! Audit records: every security event and every change is a record in the database and a JSON
+//! line on stderr. A refusal is answered even if its record could not be written (the error
+//! then says so); a change is never acknowledged without its record (one transaction).
+
+use serde_json::{Value, json};
+
+use super::rpc::{self, RpcError};
+use super::state::{State, lock, now_secs};
+use super::store::Store;
+
+/// `{time, event, ...details}`, stamped now.
+pub(super) fn audit_record(event: &str, details: Value) -> (u64, Value) {
+    let time = now_secs();
+    let mut record = json!({ "time": time, "event": event });
+    if let (Value::Object(r), Value::Object(d)) = (&mut record, details) {
+        r.extend(d);
+    }
+    (time, record)
+}
+
+impl State {
+    /// An audit record of something that happened (a worker replaced, a refusal): written to
+    /// stderr as one JSON line and committed to the database. If the database refuses it (a full
+    /// disk), stderr says so too, and the failure is returned.
+    pub(super) fn try_audit(&self, event: &str, details: Value) -> Result<(), String> {
+        let (time, record) = audit_record(event, details);
+        eprintln!("{record}");
+        lock(&self.store).audit(time, event, &record).map_err(|e| {
+            let error = e.to_string();
+            eprintln!(
+                "{}",
+                json!({ "event": "audit_write_failed", "error": error, "record": record })
+            );
+            error
+        })
+    }
+
+    /// [`State::try_audit`] where nobody waits for the answer (stderr keeps the record).
+    pub(super) fn audit(&self, event: &str, details: Value) {
+        let _ = self.try_audit(event, details);
+    }
+
+    /// Audit a refusal and return the error the client sees; if the record could not be
+    /// committed, the error says so in `data.audit_failed`.
+    pub(super) fn refuse(&self, mut error: RpcError, event: &str, details: Value) -> RpcError {
+        if let (Err(failed), Value::Object(data)) =
+            (self.try_audit(event, details), &mut error.data)
+        {
+            data.insert("audit_failed".into(), json!(failed));
+        }
+        error
+    }
+
+    /// A change to the stored state and its audit record, committed in one transaction: the
+    /// client is told of the change only if both are on disk.
+    pub(super) fn audited<T>(
+        &self,
+        event: &str,
+        details: Value,
+        change: impl FnOnce(&Store) -> rusqlite::Result<T>,
+    ) -> Result<T, RpcError> {
+        let (time, record) = audit_record(event, details);
+        let out = lock(&self.store)
+            .audited(time, event, &record, change)
+            .map_err(|e| {
+                rpc::internal(format!(
+                    "cannot record `{event}`, so it was not done: {e} (is the state directory's disk full?)"
+                ))
+            })?;
+        eprintln!("{record}");
+        Ok(out)
+    }
+
+    /// `connection_refused` records (see [`Refusals`]).
+    pub(super) fn audit_refusals(&self, records: Vec<Value>) {
+        for record in records {
+            self.audit("connection_refused", record);
+        }
+    }
+}

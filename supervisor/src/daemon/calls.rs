@@ -1,0 +1,435 @@
+//! The call pipeline: `module.call` is checked (ACL, rate limit, quarantine), run in the module's
+//! persistent worker with its host calls relayed, and settled: how the worker ended becomes the
+//! answer, and a failure counts against the module's health (audited, maybe quarantined).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pyward_policy::Policy;
+use pyward_policy::acl;
+use pyward_policy::config::{HostCall, Security};
+use pyward_worker::cgroup::WorkerCgroup;
+use pyward_worker::process::WorkerFailure;
+use pyward_worker::runtime::{CallOutcome, Target};
+use pyward_worker::verdict;
+use serde_json::{Value, json};
+
+use super::budget::{self, Bitten, Exceeded, HostCalls};
+use super::connection::Conn;
+use super::grants::forget_expired_grants;
+use super::params::param;
+use super::registry::not_found;
+use super::relay::{Origin, Route, relay, stop_if_over_budget};
+use super::rpc::{self, Reason, RpcError};
+use super::state::{Module, State, lock, now_ms};
+use super::verdicts;
+use super::workers::start_worker;
+
+/// `module.call`: ACL, rate limit, quarantine, then the call in the module's worker with host
+/// calls relayed to this connection.
+pub(super) async fn call(
+    state: &Arc<State>,
+    conn: &Arc<Conn>,
+    params: &Value,
+) -> Result<Value, RpcError> {
+    let policy = state.policy();
+    let module_name = param(params, "module")?.to_string();
+    let user = params["caller"]["user"]
+        .as_str()
+        .ok_or_else(|| {
+            rpc::error(
+                Reason::InvalidParams,
+                "missing `caller.user` (the chat identity calling)",
+                json!({}),
+            )
+        })?
+        .to_string();
+    let (target, name) = match (params["command"].as_str(), params["function"].as_str()) {
+        (Some(c), None) => (Target::Command(c.to_string()), c.to_string()),
+        (None, Some(f)) => (Target::Function(f.to_string()), f.to_string()),
+        _ => {
+            return Err(rpc::error(
+                Reason::InvalidParams,
+                "give exactly one of `command` or `function`",
+                json!({}),
+            ));
+        }
+    };
+    let declared = {
+        let modules = lock(&state.modules);
+        let module = modules
+            .get(&module_name)
+            .ok_or_else(|| not_found(&module_name))?;
+        check_quarantine(module)?;
+        module
+            .commands
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.security.as_deref())
+            .and_then(|s| serde_json::from_value::<Security>(json!(s)).ok())
+    };
+    let grants = lock(&state.grants).clone();
+    if let Err(denied) = acl::decide(
+        &policy.acl,
+        &grants,
+        &user,
+        &module_name,
+        &name,
+        declared,
+        now_ms(),
+    ) {
+        let error = rpc::error(
+            Reason::AclDenied,
+            format!("{user} may not run {module_name}.{name}"),
+            json!({ "denied": denied }),
+        );
+        // The records go to disk off the async threads.
+        let state = state.clone();
+        let refused = tokio::task::spawn_blocking(move || {
+            if matches!(denied, acl::Denied::GrantExpired { .. }) {
+                forget_expired_grants(&state, &user, &module_name, &name);
+            }
+            state.refuse(
+                error,
+                "acl_denied",
+                json!({ "user": user, "module": module_name, "command": name, "denied": denied }),
+            )
+        })
+        .await
+        .map_err(rpc::internal)?;
+        return Err(refused);
+    }
+    rate_limit(state, &policy, &user, &module_name)?;
+    let args = params.get("args").cloned().unwrap_or(match target {
+        Target::Command(_) => json!(""),
+        _ => json!([]),
+    });
+    let event = params
+        .get("event")
+        .cloned()
+        .unwrap_or(json!({ "sender": user }));
+    execute(
+        state,
+        &module_name,
+        &user,
+        Invocation {
+            target,
+            args,
+            event,
+            route: Route::Caller(conn.clone()),
+            kind: "module",
+        },
+    )
+    .await
+}
+
+fn check_quarantine(module: &Module) -> Result<(), RpcError> {
+    if module.health.quarantined {
+        return Err(rpc::error(
+            Reason::Quarantined,
+            format!(
+                "module `{}` is quarantined until an owner releases it",
+                module.name
+            ),
+            json!({ "module": module.name, "last_violation": module.health.last_violation }),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn rate_limit(
+    state: &State,
+    policy: &Policy,
+    user: &str,
+    module: &str,
+) -> Result<(), RpcError> {
+    if lock(&state.limiter).try_acquire(user, module, now_ms()) {
+        return Ok(());
+    }
+    Err(rpc::error(
+        Reason::RateLimited,
+        format!("{user} is over the limit for {module}"),
+        json!({ "calls_per_window": policy.rate_limit.calls_per_window, "window_seconds": policy.rate_limit.window_seconds }),
+    ))
+}
+
+/// One call into a loaded module, once it has been allowed.
+pub(super) struct Invocation {
+    pub(super) target: Target,
+    pub(super) args: Value,
+    pub(super) event: Value,
+    pub(super) route: Route,
+    /// The `origin` its host calls carry: `module`, `event` or `schedule`.
+    pub(super) kind: &'static str,
+}
+
+/// Run a call in the module's persistent worker, its host calls checked and routed; record the
+/// outcome in the module's health (a failure at once, audited).
+pub(super) async fn execute(
+    state: &Arc<State>,
+    module_name: &str,
+    user: &str,
+    invocation: Invocation,
+) -> Result<Value, RpcError> {
+    let policy = state.policy();
+    let module_name = module_name.to_string();
+    let user = user.to_string();
+    let (worker, tier, source, caps) = {
+        let modules = lock(&state.modules);
+        let module = modules
+            .get(&module_name)
+            .ok_or_else(|| not_found(&module_name))?;
+        check_quarantine(module)?;
+        (
+            module.worker.clone(),
+            module.tier.clone(),
+            module.source.clone(),
+            module.caps.clone(),
+        )
+    };
+    let Some(tier_def) = policy.tiers.get(&tier).cloned() else {
+        return Err(rpc::error(
+            Reason::CapabilityDenied,
+            format!("module `{module_name}`'s tier `{tier}` no longer exists"),
+            json!({ "module": module_name }),
+        ));
+    };
+    let granted: BTreeSet<HostCall> = caps.granted_calls(&tier_def);
+    let state2 = state.clone();
+    let module2 = module_name.clone();
+    let wall_ms = policy.sandbox.wall_ms;
+    let cpu_seconds = policy.sandbox.cpu_seconds;
+    let budgets = policy.budgets;
+    let max_line = policy.server.max_line_bytes;
+    let Invocation {
+        target,
+        args,
+        event,
+        route,
+        kind,
+    } = invocation;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut slot = lock(&worker);
+        // A worker that ended while idle (killed from outside, or its zygote died) did nothing
+        // wrong: it is replaced without counting against the module's health.
+        if let Some(ending) = slot.as_mut().and_then(|w| w.process.ended_while_idle()) {
+            state2.audit(
+                "worker_replaced",
+                json!({ "module": module2, "why": "it ended while idle", "ending": ending }),
+            );
+            *slot = None;
+        }
+        if slot.is_none() {
+            let (w, _) = start_worker(&state2, &module2, &source, &granted)?;
+            *slot = Some(w);
+        }
+        let w = slot.as_mut().expect("a worker was just started");
+        let deadline = Instant::now() + Duration::from_millis(wall_ms);
+        let mut calls = HostCalls::new(&module2, &budgets, max_line);
+        let mut origin = Origin::Module {
+            name: &module2,
+            caps: &caps,
+            kind,
+        };
+        let pid = w.process.pid();
+        let result = w.process.call(
+            &target,
+            &args.to_string(),
+            &event.to_string(),
+            deadline,
+            &mut |name: &str, args_json: &str| {
+                let answer = relay(
+                    &state2,
+                    &route,
+                    &mut origin,
+                    &tier,
+                    &granted,
+                    &event,
+                    &mut calls,
+                    name,
+                    args_json,
+                );
+                stop_if_over_budget(&mut calls, pid);
+                answer
+            },
+        );
+        let oom = w.cgroup.as_ref().is_some_and(WorkerCgroup::oom_killed);
+        // RLIMIT_CPU counts a worker's whole life: a persistent worker that has used half its
+        // budget is replaced (a fresh one costs a zygote fork), so that many short calls never
+        // add up to a CPU-limit kill. One call still has the whole budget and the deadline.
+        let worn = pyward_worker::sys::cpu_seconds_used(w.process.pid())
+            .is_some_and(|used| used * 2.0 >= cpu_seconds as f64);
+        if matches!(
+            result,
+            Err(WorkerFailure::Died { .. }
+                | WorkerFailure::Deadline { .. }
+                | WorkerFailure::Protocol { .. })
+        ) {
+            // The worker is gone (or was killed): the next call starts a fresh one.
+            *slot = None;
+        } else if worn {
+            *slot = None;
+        }
+        Ok::<_, RpcError>((result, oom, calls.bitten()))
+    })
+    .await
+    .map_err(rpc::internal)??;
+    let (outcome, oom, bitten) = outcome;
+    let limits = &policy.sandbox;
+    let verdict = match &outcome {
+        Ok(out) => verdict::from_outcome(out),
+        // The kernel's OOM killer in the worker's cgroup (memory.max) ends it with SIGKILL.
+        Err(_) if oom => verdict::Verdict {
+            status: verdict::Status::MemoryLimit,
+            layer: Some("cgroup".into()),
+            detail: format!(
+                "the worker reached the policy's memory limit of {} MiB (memory.max) and the kernel killed it",
+                limits.memory_bytes >> 20
+            ),
+        },
+        Err(failure) => verdict::from_failure(failure, limits),
+    };
+    let answer = settle(&module_name, &policy, outcome, verdict, bitten);
+    {
+        let mut modules = lock(&state.modules);
+        let module = modules
+            .get_mut(&module_name)
+            .ok_or_else(|| not_found(&module_name))?;
+        module.calls += 1;
+        if answer.is_ok() {
+            module.health.record_success(&policy.quarantine);
+            lock(&state.dirty_health).insert(module_name.clone());
+        }
+    }
+    let failure = match answer {
+        Ok(value) => return Ok(value),
+        Err(failure) => failure,
+    };
+    // A failure is written to disk at once (health, audit), off the async threads: the calls of
+    // other modules never wait on it.
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || record_failure(&state, &module_name, &user, &failure))
+        .await
+        .map_err(rpc::internal)?
+}
+
+/// Why a call failed: what its worker said, or a budget that bit.
+#[derive(Debug)]
+pub(super) enum Failure {
+    Verdict(verdict::Verdict),
+    Budget(Exceeded),
+}
+
+impl Failure {
+    /// What the module's health records as its last violation.
+    fn what(&self) -> String {
+        match self {
+            Failure::Verdict(verdict) => format!(
+                "{:?} ({}): {}",
+                verdict.status,
+                verdict.layer.as_deref().unwrap_or("?"),
+                verdict.detail.lines().next().unwrap_or("")
+            ),
+            Failure::Budget(exceeded) => {
+                format!("BudgetExceeded ({}): {}", exceeded.budget, exceeded.message)
+            }
+        }
+    }
+}
+
+/// The answer to a call from how its worker ended: a budget that bit during the call comes
+/// first (the module may have caught the refusal and gone on); then the verdict; then the
+/// result itself, which must fit `budgets.max_result_bytes` and be JSON pyward can pass on.
+pub(super) fn settle(
+    module: &str,
+    policy: &Policy,
+    outcome: Result<CallOutcome, WorkerFailure>,
+    verdict: verdict::Verdict,
+    bitten: Bitten,
+) -> Result<Value, Failure> {
+    if let Some(exceeded) = bitten.hard {
+        return Err(Failure::Budget(exceeded));
+    }
+    match outcome {
+        Ok(out) if verdict.status == verdict::Status::Ok => {
+            match budget::result_value(module, out.result.as_deref(), &policy.budgets) {
+                Ok(result) => Ok(json!({ "result": result, "stdout": out.stdout })),
+                Err(Ok(exceeded)) => Err(Failure::Budget(exceeded)),
+                Err(Err(detail)) => Err(Failure::Verdict(verdict::Verdict {
+                    status: verdict::Status::Error,
+                    layer: Some("module".into()),
+                    detail,
+                })),
+            }
+        }
+        // The module raised after a budget refused one of its host calls (uncaught
+        // `BudgetExceeded`, or something that followed from it): that budget is why it failed.
+        Ok(_) if verdict.layer.as_deref() == Some("module") && bitten.soft.is_some() => {
+            Err(Failure::Budget(bitten.soft.expect("checked")))
+        }
+        _ => Err(Failure::Verdict(verdict)),
+    }
+}
+
+/// A failed call: the module's health (consecutive failures, maybe quarantine) and its audit
+/// records, then the error the caller sees. Blocking.
+fn record_failure(
+    state: &State,
+    module_name: &str,
+    user: &str,
+    failure: &Failure,
+) -> Result<Value, RpcError> {
+    let policy = state.policy();
+    let what = failure.what();
+    let mut modules = lock(&state.modules);
+    let module = modules
+        .get_mut(module_name)
+        .ok_or_else(|| not_found(module_name))?;
+    let quarantined = module.health.record_failure(&policy.quarantine, &what);
+    let health = module.health.clone();
+    // Locked before the modules lock is let go: health writes land in the order of the changes.
+    let store = lock(&state.store);
+    drop(modules);
+    let saved = store.save_health(module_name, &health);
+    drop(store);
+    let mut error = match failure {
+        Failure::Verdict(verdict) => verdicts::from_verdict(verdict),
+        Failure::Budget(exceeded) => exceeded.error(),
+    };
+    // The caller is told why the call failed even if the disk refuses the new health; the error
+    // then says that too.
+    if let (Err(failed), Value::Object(data)) = (saved, &mut error.data) {
+        data.insert(
+            "health_not_recorded".into(),
+            json!(format!("cannot record health: {failed}")),
+        );
+    }
+    match failure {
+        Failure::Verdict(verdict)
+            if verdict.status != verdict::Status::Error
+                || verdict.layer.as_deref() != Some("module") =>
+        {
+            error = state.refuse(
+                error,
+                "sandbox_event",
+                json!({ "module": module_name, "user": user, "verdict": verdict }),
+            );
+        }
+        Failure::Verdict(_) => {}
+        Failure::Budget(exceeded) => {
+            let mut details = exceeded.details();
+            details["module"] = json!(module_name);
+            details["user"] = json!(user);
+            error = state.refuse(error, "budget_exceeded", details);
+        }
+    }
+    if quarantined {
+        error = state.refuse(
+            error,
+            "quarantined",
+            json!({ "module": module_name, "after": what }),
+        );
+    }
+    Err(error)
+}

@@ -1,0 +1,218 @@
+//! `run`: a one-shot pipeline step in a fresh worker that is thrown away afterwards, under the
+//! one-shot concurrency budgets and one rate-limit window per peer uid.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pyward_policy::config::HostCall;
+use pyward_worker::runtime::Target;
+use pyward_worker::verdict;
+use serde_json::{Value, json};
+
+use super::budget::HostCalls;
+use super::calls::{Failure, settle};
+use super::connection::Conn;
+use super::params::param;
+use super::relay::{Origin, Route, relay, stop_if_over_budget};
+use super::rpc::{self, Reason, RpcError};
+use super::state::{State, lock, now_ms};
+use super::verdicts;
+use super::vetting::{check_name, scan_or_reject, tier_of};
+use super::workers::start_worker;
+
+/// The rate limiter's key for one-shot runs: one window per peer uid, under a name no module
+/// can have (module names have no `:`).
+const ONE_SHOT_RATE_KEY: &str = "run:";
+
+/// A one-shot worker counted against `budgets.max_one_shot_per_connection` and
+/// `budgets.max_one_shot_workers` while it runs.
+struct OneShotSlot {
+    state: Arc<State>,
+    conn: Arc<Conn>,
+}
+
+impl OneShotSlot {
+    fn take(
+        state: &Arc<State>,
+        conn: &Arc<Conn>,
+        budgets: &pyward_policy::config::Budgets,
+    ) -> Result<OneShotSlot, RpcError> {
+        let take = |count: &AtomicUsize, max: usize| {
+            count
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < max).then_some(n + 1)
+                })
+                .is_ok()
+        };
+        let refused = |budget: &str, limit: usize, whose: &str| {
+            rpc::error(
+                Reason::BudgetExceeded,
+                format!(
+                    "{limit} one-shot runs are already running {whose} ({budget}); wait for \
+                     one to finish, or raise the budget in the policy"
+                ),
+                json!({ "budget": budget, "limit": limit }),
+            )
+        };
+        let per_connection = budgets.max_one_shot_per_connection;
+        if !take(&conn.one_shots, per_connection) {
+            return Err(refused(
+                "budgets.max_one_shot_per_connection",
+                per_connection,
+                "for this connection",
+            ));
+        }
+        if !take(&state.one_shots, budgets.max_one_shot_workers) {
+            conn.one_shots.fetch_sub(1, Ordering::AcqRel);
+            return Err(refused(
+                "budgets.max_one_shot_workers",
+                budgets.max_one_shot_workers,
+                "in all",
+            ));
+        }
+        Ok(OneShotSlot {
+            state: state.clone(),
+            conn: conn.clone(),
+        })
+    }
+}
+
+impl Drop for OneShotSlot {
+    fn drop(&mut self) {
+        self.conn.one_shots.fetch_sub(1, Ordering::AcqRel);
+        self.state.one_shots.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// `run`, before any work: the name, the concurrency budgets, then the rate limit (one window
+/// per peer uid for all its one-shot runs).
+pub(super) async fn run_one_shot(
+    state: &Arc<State>,
+    conn: &Arc<Conn>,
+    params: Value,
+) -> Result<Value, RpcError> {
+    let policy = state.policy();
+    let name = match &params["name"] {
+        Value::Null => "pipeline".to_string(),
+        Value::String(name) => name.clone(),
+        _ => {
+            return Err(rpc::error(
+                Reason::InvalidParams,
+                "`name` must be a string",
+                json!({ "param": "name" }),
+            ));
+        }
+    };
+    check_name(&name)?;
+    let slot = OneShotSlot::take(state, conn, &policy.budgets)?;
+    let peer = format!("peer uid {}", conn.uid);
+    if !lock(&state.limiter).try_acquire(&peer, ONE_SHOT_RATE_KEY, now_ms()) {
+        return Err(rpc::error(
+            Reason::RateLimited,
+            format!(
+                "uid {} is over the rate limit for one-shot runs \
+                 (rate_limit.calls_per_window per rate_limit.window_seconds)",
+                conn.uid
+            ),
+            json!({ "calls_per_window": policy.rate_limit.calls_per_window, "window_seconds": policy.rate_limit.window_seconds }),
+        ));
+    }
+    let state = state.clone();
+    let conn = conn.clone();
+    tokio::task::spawn_blocking(move || {
+        let answer = one_shot(&state, &conn, &name, &params);
+        drop(slot);
+        answer
+    })
+    .await
+    .map_err(rpc::internal)?
+}
+
+/// `run`: a pipeline step in a fresh worker that is thrown away afterwards; nothing survives
+/// between calls. Admins and bots may run; the source is scanned every time. Its host calls
+/// carry `run:NAME` as their module and `origin: "run"`, so it can never act under a loaded
+/// module's name, and its key-value calls are answered from a store that lives for this run
+/// only: a one-shot has no persistent state.
+fn one_shot(
+    state: &Arc<State>,
+    conn: &Arc<Conn>,
+    name: &str,
+    params: &Value,
+) -> Result<Value, RpcError> {
+    let policy = state.policy();
+    let source = param(params, "source")?;
+    let function = param(params, "function")?;
+    let tier = tier_of(&policy, params)?;
+    let label = format!("run:{name}");
+    scan_or_reject(state, &policy, &label, source)?;
+    // A one-shot gets its tier's host calls, as before manifests, but never storage kept by
+    // pyward, config or schedules: those belong to loaded modules.
+    let granted: BTreeSet<HostCall> = policy
+        .host_calls(&tier)
+        .into_iter()
+        .filter(|c| {
+            !matches!(
+                c,
+                HostCall::Config | HostCall::ScheduleAt | HostCall::CancelSchedule
+            )
+        })
+        .collect();
+    let (mut worker, _) = start_worker(state, name, source, &granted)?;
+    let limits = &policy.sandbox;
+    let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
+    let args = params.get("args").cloned().unwrap_or(json!([]));
+    let route = Route::Caller(conn.clone());
+    let event = params.get("event").cloned().unwrap_or(Value::Null);
+    let mut calls = HostCalls::new(&label, &policy.budgets, policy.server.max_line_bytes);
+    let mut origin = Origin::OneShot {
+        label: &label,
+        kv: BTreeMap::new(),
+    };
+    let pid = worker.process.pid();
+    let outcome = worker.process.call(
+        &Target::Function(function.to_string()),
+        &args.to_string(),
+        "null",
+        deadline,
+        &mut |call: &str, args_json: &str| {
+            let answer = relay(
+                state,
+                &route,
+                &mut origin,
+                &tier,
+                &granted,
+                &event,
+                &mut calls,
+                call,
+                args_json,
+            );
+            stop_if_over_budget(&mut calls, pid);
+            answer
+        },
+    );
+    let verdict = match &outcome {
+        Ok(out) => verdict::from_outcome(out),
+        Err(failure) => verdict::from_failure(failure, limits),
+    };
+    match settle(&label, &policy, outcome, verdict, calls.bitten()) {
+        Ok(answer) => Ok(answer),
+        Err(Failure::Budget(exceeded)) => {
+            let mut details = exceeded.details();
+            details["module"] = json!(label);
+            Err(state.refuse(exceeded.error(), "budget_exceeded", details))
+        }
+        Err(Failure::Verdict(verdict)) => {
+            let error = verdicts::from_verdict(&verdict);
+            if verdict.layer.as_deref() == Some("module") {
+                return Err(error);
+            }
+            Err(state.refuse(
+                error,
+                "sandbox_event",
+                json!({ "module": label, "verdict": verdict }),
+            ))
+        }
+    }
+}
