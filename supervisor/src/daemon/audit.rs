@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::rpc::{self, RpcError};
+use super::error::DaemonError;
 use super::state::{State, lock, now_secs};
 use super::store::Store;
 
@@ -41,14 +41,15 @@ impl State {
     }
 
     /// Audit a refusal and return the error the client sees; if the record could not be
-    /// committed, the error says so in `data.audit_failed`.
-    pub(super) fn refuse(&self, mut error: RpcError, event: &str, details: Value) -> RpcError {
-        if let (Err(failed), Value::Object(data)) =
-            (self.try_audit(event, details), &mut error.data)
-        {
-            data.insert("audit_failed".into(), json!(failed));
+    /// committed, the error says so (`data.audit_failed`).
+    pub(super) fn refuse(&self, error: DaemonError, event: &str, details: Value) -> DaemonError {
+        match self.try_audit(event, details) {
+            Ok(()) => error,
+            Err(why) => DaemonError::AuditFailed {
+                error: Box::new(error),
+                why,
+            },
         }
-        error
     }
 
     /// A change to the stored state and its audit record, committed in one transaction: the
@@ -58,14 +59,13 @@ impl State {
         event: &str,
         details: Value,
         change: impl FnOnce(&Store) -> rusqlite::Result<T>,
-    ) -> Result<T, RpcError> {
+    ) -> Result<T, DaemonError> {
         let (time, record) = audit_record(event, details);
         let out = lock(&self.store)
             .audited(time, event, &record, change)
-            .map_err(|e| {
-                rpc::internal(format!(
-                    "cannot record `{event}`, so it was not done: {e} (is the state directory's disk full?)"
-                ))
+            .map_err(|source| DaemonError::NotRecorded {
+                event: event.to_string(),
+                source,
             })?;
         eprintln!("{record}");
         Ok(out)

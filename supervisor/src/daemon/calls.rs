@@ -17,13 +17,12 @@ use serde_json::{Value, json};
 
 use super::budget::{self, Bitten, Exceeded, HostCalls};
 use super::connection::Conn;
+use super::error::DaemonError;
 use super::grants::forget_expired_grants;
 use super::params::param;
 use super::registry::not_found;
 use super::relay::{Origin, Route, relay, stop_if_over_budget};
-use super::rpc::{self, Reason, RpcError};
 use super::state::{Module, State, lock, now_ms};
-use super::verdicts;
 use super::workers::start_worker;
 
 /// `module.call`: ACL, rate limit, quarantine, then the call in the module's worker with host
@@ -32,29 +31,17 @@ pub(super) async fn call(
     state: &Arc<State>,
     conn: &Arc<Conn>,
     params: &Value,
-) -> Result<Value, RpcError> {
+) -> Result<Value, DaemonError> {
     let policy = state.policy();
     let module_name = param(params, "module")?.to_string();
     let user = params["caller"]["user"]
         .as_str()
-        .ok_or_else(|| {
-            rpc::error(
-                Reason::InvalidParams,
-                "missing `caller.user` (the chat identity calling)",
-                json!({}),
-            )
-        })?
+        .ok_or(DaemonError::NoCaller)?
         .to_string();
     let (target, name) = match (params["command"].as_str(), params["function"].as_str()) {
         (Some(c), None) => (Target::Command(c.to_string()), c.to_string()),
         (None, Some(f)) => (Target::Function(f.to_string()), f.to_string()),
-        _ => {
-            return Err(rpc::error(
-                Reason::InvalidParams,
-                "give exactly one of `command` or `function`",
-                json!({}),
-            ));
-        }
+        _ => return Err(DaemonError::CommandOrFunction),
     };
     let declared = {
         let modules = lock(&state.modules);
@@ -79,11 +66,12 @@ pub(super) async fn call(
         declared,
         now_ms(),
     ) {
-        let error = rpc::error(
-            Reason::AclDenied,
-            format!("{user} may not run {module_name}.{name}"),
-            json!({ "denied": denied }),
-        );
+        let error = DaemonError::CallDenied {
+            user: user.clone(),
+            module: module_name.clone(),
+            command: name.clone(),
+            denied: denied.clone(),
+        };
         // The records go to disk off the async threads.
         let state = state.clone();
         let refused = tokio::task::spawn_blocking(move || {
@@ -96,8 +84,7 @@ pub(super) async fn call(
                 json!({ "user": user, "module": module_name, "command": name, "denied": denied }),
             )
         })
-        .await
-        .map_err(rpc::internal)?;
+        .await?;
         return Err(refused);
     }
     rate_limit(state, &policy, &user, &module_name)?;
@@ -124,16 +111,12 @@ pub(super) async fn call(
     .await
 }
 
-fn check_quarantine(module: &Module) -> Result<(), RpcError> {
+fn check_quarantine(module: &Module) -> Result<(), DaemonError> {
     if module.health.quarantined {
-        return Err(rpc::error(
-            Reason::Quarantined,
-            format!(
-                "module `{}` is quarantined until an owner releases it",
-                module.name
-            ),
-            json!({ "module": module.name, "last_violation": module.health.last_violation }),
-        ));
+        return Err(DaemonError::Quarantined {
+            module: module.name.clone(),
+            last_violation: module.health.last_violation.clone(),
+        });
     }
     Ok(())
 }
@@ -143,15 +126,16 @@ pub(super) fn rate_limit(
     policy: &Policy,
     user: &str,
     module: &str,
-) -> Result<(), RpcError> {
+) -> Result<(), DaemonError> {
     if lock(&state.limiter).try_acquire(user, module, now_ms()) {
         return Ok(());
     }
-    Err(rpc::error(
-        Reason::RateLimited,
-        format!("{user} is over the limit for {module}"),
-        json!({ "calls_per_window": policy.rate_limit.calls_per_window, "window_seconds": policy.rate_limit.window_seconds }),
-    ))
+    Err(DaemonError::RateLimited {
+        user: user.to_string(),
+        module: module.to_string(),
+        calls_per_window: policy.rate_limit.calls_per_window,
+        window_seconds: policy.rate_limit.window_seconds,
+    })
 }
 
 /// One call into a loaded module, once it has been allowed.
@@ -171,7 +155,7 @@ pub(super) async fn execute(
     module_name: &str,
     user: &str,
     invocation: Invocation,
-) -> Result<Value, RpcError> {
+) -> Result<Value, DaemonError> {
     let policy = state.policy();
     let module_name = module_name.to_string();
     let user = user.to_string();
@@ -189,11 +173,10 @@ pub(super) async fn execute(
         )
     };
     let Some(tier_def) = policy.tiers.get(&tier).cloned() else {
-        return Err(rpc::error(
-            Reason::CapabilityDenied,
-            format!("module `{module_name}`'s tier `{tier}` no longer exists"),
-            json!({ "module": module_name }),
-        ));
+        return Err(DaemonError::TierGone {
+            module: module_name,
+            tier,
+        });
     };
     let granted: BTreeSet<HostCall> = caps.granted_calls(&tier_def);
     let state2 = state.clone();
@@ -271,10 +254,9 @@ pub(super) async fn execute(
         } else if worn {
             *slot = None;
         }
-        Ok::<_, RpcError>((result, oom, calls.bitten()))
+        Ok::<_, DaemonError>((result, oom, calls.bitten()))
     })
-    .await
-    .map_err(rpc::internal)??;
+    .await??;
     let (outcome, oom, bitten) = outcome;
     let limits = &policy.sandbox;
     let verdict = match &outcome {
@@ -310,12 +292,11 @@ pub(super) async fn execute(
     // other modules never wait on it.
     let state = state.clone();
     tokio::task::spawn_blocking(move || record_failure(&state, &module_name, &user, &failure))
-        .await
-        .map_err(rpc::internal)?
+        .await?
 }
 
 /// Why a call failed: what its worker said, or a budget that bit.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum Failure {
     Verdict(verdict::Verdict),
     Budget(Exceeded),
@@ -334,6 +315,15 @@ impl Failure {
             Failure::Budget(exceeded) => {
                 format!("BudgetExceeded ({}): {}", exceeded.budget, exceeded.message)
             }
+        }
+    }
+}
+
+impl From<Failure> for DaemonError {
+    fn from(failure: Failure) -> DaemonError {
+        match failure {
+            Failure::Verdict(verdict) => DaemonError::Verdict(verdict),
+            Failure::Budget(exceeded) => DaemonError::Budget(exceeded),
         }
     }
 }
@@ -379,7 +369,7 @@ fn record_failure(
     module_name: &str,
     user: &str,
     failure: &Failure,
-) -> Result<Value, RpcError> {
+) -> Result<Value, DaemonError> {
     let policy = state.policy();
     let what = failure.what();
     let mut modules = lock(&state.modules);
@@ -393,17 +383,14 @@ fn record_failure(
     drop(modules);
     let saved = store.save_health(module_name, &health);
     drop(store);
-    let mut error = match failure {
-        Failure::Verdict(verdict) => verdicts::from_verdict(verdict),
-        Failure::Budget(exceeded) => exceeded.error(),
-    };
+    let mut error = DaemonError::from(failure.clone());
     // The caller is told why the call failed even if the disk refuses the new health; the error
     // then says that too.
-    if let (Err(failed), Value::Object(data)) = (saved, &mut error.data) {
-        data.insert(
-            "health_not_recorded".into(),
-            json!(format!("cannot record health: {failed}")),
-        );
+    if let Err(source) = saved {
+        error = DaemonError::HealthNotRecorded {
+            error: Box::new(error),
+            source,
+        };
     }
     match failure {
         Failure::Verdict(verdict)

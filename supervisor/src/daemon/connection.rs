@@ -22,9 +22,10 @@ use tokio_util::codec::Decoder;
 
 use super::budget;
 use super::dispatch::dispatch;
+use super::error::DaemonError;
 use super::lines::{Line, LineCodec};
 use super::outbox::{self, Outbox};
-use super::rpc::{self, Reason, RpcError};
+use super::rpc::{self, RpcError};
 use super::state::{State, lock};
 
 /// Bytes read from a client at a time.
@@ -157,6 +158,7 @@ pub(super) async fn connection(
             Ok(()) => None,
             Err(closing) => {
                 // Over a budget that only closing frees: say why, to the client and the log.
+                let closing = RpcError::from(closing);
                 closed_log(conn.uid, &closing.message, &closing.data["budget"]);
                 let _ = conn.out.try_send(rpc::response(&Value::Null, Err(closing)));
                 conn.out.close();
@@ -195,7 +197,7 @@ async fn read_requests(
     mut reader: OwnedReadHalf,
     slot: &mut PeerSlot,
     server: &pyward_policy::config::ServerConfig,
-) -> Result<(), RpcError> {
+) -> Result<(), DaemonError> {
     let max = server.max_line_bytes;
     let mut codec = LineCodec::new(max);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -204,16 +206,12 @@ async fn read_requests(
             let line = match line {
                 Line::Text(line) => line,
                 Line::TooLong => {
-                    let e = rpc::error(
-                        Reason::BadRequest,
-                        format!("line longer than {max} bytes (server.max_line_bytes)"),
-                        json!({ "budget": "server.max_line_bytes", "limit": max }),
-                    );
+                    let e = DaemonError::LineTooLong { max }.into();
                     conn.out.send(rpc::response(&Value::Null, Err(e))).await;
                     continue;
                 }
                 Line::NotUtf8 => {
-                    let e = rpc::error(Reason::ParseError, "the line is not UTF-8", json!({}));
+                    let e = DaemonError::NotUtf8.into();
                     conn.out.send(rpc::response(&Value::Null, Err(e))).await;
                     continue;
                 }
@@ -223,17 +221,11 @@ async fn read_requests(
         // What is left is an unfinished line: it counts against the peer's budget.
         let budget = server.max_buffered_bytes_per_uid;
         if let Err(total) = slot.hold(buf.len(), budget) {
-            return Err(rpc::error(
-                Reason::BudgetExceeded,
-                format!(
-                    "closing this connection: uid {} would hold {total} bytes of unfinished lines \
-                     (no newline yet) over its connections, over \
-                     server.max_buffered_bytes_per_uid ({budget}); end each request with a \
-                     newline",
-                    conn.uid
-                ),
-                json!({ "budget": "server.max_buffered_bytes_per_uid", "limit": budget }),
-            ));
+            return Err(DaemonError::UnfinishedLines {
+                uid: conn.uid,
+                total,
+                max: budget,
+            });
         }
         if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
             // After a long line: give the memory back.
@@ -274,15 +266,7 @@ async fn handle_line(
                 // Refused rather than queued: this reader must go on reading the answers to
                 // the host calls of the requests in flight.
                 if let Some(id) = id {
-                    let e = rpc::error(
-                        Reason::BudgetExceeded,
-                        format!(
-                            "this connection already has {max_in_flight} requests in flight \
-                             (server.max_requests_in_flight); wait for their answers, or raise \
-                             the budget in the policy"
-                        ),
-                        json!({ "budget": "server.max_requests_in_flight", "limit": max_in_flight }),
-                    );
+                    let e = DaemonError::TooManyInFlight { max: max_in_flight }.into();
                     conn.out.send(conn.answer_line(&id, Err(e))).await;
                 }
                 return;

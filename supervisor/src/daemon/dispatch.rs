@@ -7,29 +7,30 @@ use serde_json::{Value, json};
 
 use super::calls::call;
 use super::connection::Conn;
+use super::error::DaemonError;
 use super::events::{deliver_event, forget_subscription, subscribe};
 use super::grants::grant_from;
 use super::one_shot::run_one_shot;
-use super::params::{bad_param, param};
+use super::params::param;
 use super::registry::{
     approve, configure, describe, describe_pending, list_modules, load, not_found,
 };
 use super::reload::reload_policy;
-use super::rpc::{self, Reason, RpcError};
+use super::rpc::RpcError;
 use super::state::{State, lock};
 
-fn require_admin(role: Role, method: &str) -> Result<(), RpcError> {
+fn require_admin(role: Role, method: &str) -> Result<(), DaemonError> {
     if role == Role::Admin {
         Ok(())
     } else {
-        Err(rpc::error(
-            Reason::AclDenied,
-            format!("{method} needs the admin role"),
-            json!({ "method": method }),
-        ))
+        Err(DaemonError::AdminOnly {
+            method: method.to_string(),
+        })
     }
 }
 
+/// A request's answer; its error, if any, as the client sees it (the one place a request's
+/// [`DaemonError`] becomes an [`RpcError`]).
 pub(super) async fn dispatch(
     state: &Arc<State>,
     conn: &Arc<Conn>,
@@ -37,6 +38,18 @@ pub(super) async fn dispatch(
     method: &str,
     params: Value,
 ) -> Result<Value, RpcError> {
+    handle(state, conn, role, method, params)
+        .await
+        .map_err(RpcError::from)
+}
+
+async fn handle(
+    state: &Arc<State>,
+    conn: &Arc<Conn>,
+    role: Role,
+    method: &str,
+    params: Value,
+) -> Result<Value, DaemonError> {
     match method {
         "module.load" => {
             require_admin(role, method)?;
@@ -48,7 +61,7 @@ pub(super) async fn dispatch(
             let purge = match &params["purge"] {
                 Value::Null => false,
                 Value::Bool(b) => *b,
-                _ => return Err(bad_param("purge", "`purge` must be true or false")),
+                _ => return Err(DaemonError::NotABool { param: "purge" }),
             };
             let mut modules = lock(&state.modules);
             let pending = lock(&state.store).pending(name).ok().flatten().is_some();
@@ -75,7 +88,7 @@ pub(super) async fn dispatch(
         "module.list" => Ok(Value::Array(list_modules(state))),
         "module.pending" => {
             require_admin(role, method)?;
-            let pending = lock(&state.store).all_pending().map_err(rpc::internal)?;
+            let pending = lock(&state.store).all_pending()?;
             Ok(Value::Array(
                 pending
                     .into_iter()
@@ -101,9 +114,7 @@ pub(super) async fn dispatch(
         "policy.reload" => {
             require_admin(role, method)?;
             let state = state.clone();
-            tokio::task::spawn_blocking(move || reload_policy(&state))
-                .await
-                .map_err(rpc::internal)?
+            tokio::task::spawn_blocking(move || reload_policy(&state)).await?
         }
         "module.call" => call(state, conn, &params).await,
         "run" => run_one_shot(state, conn, params).await,
@@ -127,10 +138,7 @@ pub(super) async fn dispatch(
         "audit.list" => {
             require_admin(role, method)?;
             let limit = params["limit"].as_u64().unwrap_or(100).min(10_000) as u32;
-            lock(&state.store)
-                .audit_log(limit)
-                .map(Value::Array)
-                .map_err(rpc::internal)
+            Ok(lock(&state.store).audit_log(limit).map(Value::Array)?)
         }
         "quarantine.release" => {
             require_admin(role, method)?;
@@ -145,11 +153,9 @@ pub(super) async fn dispatch(
             module.health = released;
             Ok(describe(module))
         }
-        other => Err(rpc::error(
-            Reason::MethodNotFound,
-            format!("no method `{other}`"),
-            json!({ "method": other }),
-        )),
+        other => Err(DaemonError::NoMethod {
+            method: other.to_string(),
+        }),
     }
 }
 
@@ -158,10 +164,8 @@ pub(super) async fn dispatch(
 async fn on_blocking_thread(
     state: &Arc<State>,
     params: Value,
-    work: fn(&Arc<State>, &Value) -> Result<Value, RpcError>,
-) -> Result<Value, RpcError> {
+    work: fn(&Arc<State>, &Value) -> Result<Value, DaemonError>,
+) -> Result<Value, DaemonError> {
     let state = state.clone();
-    tokio::task::spawn_blocking(move || work(&state, &params))
-        .await
-        .map_err(rpc::internal)?
+    tokio::task::spawn_blocking(move || work(&state, &params)).await?
 }

@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 
 use super::calls::{Invocation, execute, rate_limit};
 use super::connection::Conn;
+use super::error::DaemonError;
 use super::params::bad_param;
 use super::relay::Route;
-use super::rpc::{self, Reason, RpcError};
+use super::rpc::RpcError;
 use super::state::{State, lock};
 use super::vetting::check_name;
 
@@ -24,7 +25,7 @@ pub(super) fn subscribe(
     state: &State,
     conn: &Arc<Conn>,
     params: &Value,
-) -> Result<Value, RpcError> {
+) -> Result<Value, DaemonError> {
     match &params["modules"] {
         Value::String(all) if all == "*" => {
             *lock(&state.subscribe_all) = Some(Arc::downgrade(conn));
@@ -75,7 +76,7 @@ pub(super) async fn deliver_event(
     state: &Arc<State>,
     conn: &Arc<Conn>,
     params: &Value,
-) -> Result<Value, RpcError> {
+) -> Result<Value, DaemonError> {
     let policy = state.policy();
     let event = params
         .get("event")
@@ -85,21 +86,12 @@ pub(super) async fn deliver_event(
     let kind = event["type"]
         .as_str()
         .filter(|t| KNOWN_EVENTS.contains(t))
-        .ok_or_else(|| {
-            bad_param(
-                "event",
-                format!("`event.type` must be one of {}", KNOWN_EVENTS.join(", ")),
-            )
-        })?
+        .ok_or(DaemonError::UnknownEventType)?
         .to_string();
     let size = event.to_string().len();
     let max = policy.events.max_event_bytes;
     if size > max {
-        return Err(rpc::error(
-            Reason::BudgetExceeded,
-            format!("the event is {size} bytes, over events.max_event_bytes ({max})"),
-            json!({ "budget": "events.max_event_bytes", "limit": max }),
-        ));
+        return Err(DaemonError::EventTooLarge { size, max });
     }
     let user = event["sender"].as_str().unwrap_or("event").to_string();
     let targets: Vec<String> = {
@@ -142,7 +134,9 @@ pub(super) async fn deliver_event(
             };
             match outcome {
                 Ok(answer) => json!({ "module": name, "ok": true, "result": answer["result"], "stdout": answer["stdout"] }),
-                Err(error) => json!({ "module": name, "ok": false, "error": error }),
+                Err(error) => {
+                    json!({ "module": name, "ok": false, "error": RpcError::from(error) })
+                }
             }
         }
     });
@@ -204,6 +198,7 @@ pub(super) async fn fire(state: Arc<State>, due: super::store::Due) {
     )
     .await;
     if let Err(error) = outcome {
+        let error = RpcError::from(error);
         eprintln!(
             "{}",
             json!({ "event": "schedule_failed", "module": due.module, "name": due.name, "error": error })

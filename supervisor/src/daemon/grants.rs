@@ -4,15 +4,15 @@
 use pyward_policy::acl::{Grant, GrantTarget};
 use serde_json::{Value, json};
 
+use super::error::DaemonError;
 use super::params::param;
-use super::rpc::{self, Reason, RpcError};
 use super::state::{State, lock, now_ms};
 
 /// The longest lifetime a grant may be given (ten years); longer is a typo, or means "forever",
 /// which is said by leaving the lifetime out.
-const MAX_GRANT_SECONDS: f64 = 10.0 * 365.0 * 24.0 * 3600.0;
+pub(super) const MAX_GRANT_SECONDS: f64 = 10.0 * 365.0 * 24.0 * 3600.0;
 
-pub(super) fn grant_from(params: &Value) -> Result<Grant, RpcError> {
+pub(super) fn grant_from(params: &Value) -> Result<Grant, DaemonError> {
     let user = param(params, "user")?.to_string();
     let module = param(params, "module")?.to_string();
     let target = match params["command"].as_str() {
@@ -31,14 +31,9 @@ pub(super) fn grant_from(params: &Value) -> Result<Grant, RpcError> {
                 Some(now_ms() + (seconds * 1000.0).ceil() as u64)
             }
             _ => {
-                return Err(rpc::error(
-                    Reason::InvalidParams,
-                    format!(
-                        "`expires_in_seconds` must be a number of seconds above 0 and at most \
-                         {MAX_GRANT_SECONDS}, not {value}; leave it out for a grant that never expires"
-                    ),
-                    json!({ "param": "expires_in_seconds" }),
-                ));
+                return Err(DaemonError::BadLifetime {
+                    value: value.clone(),
+                });
             }
         },
     };

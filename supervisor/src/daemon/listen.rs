@@ -16,12 +16,13 @@ use serde_json::{Value, json};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::connection::{PeerSlot, connection};
+use super::error::DaemonError;
 use super::events::fire;
 use super::http::Broker;
 use super::peers::{Peers, Refusal, Refusals};
 use super::rate_limit::RateLimiter;
 use super::reload::{reload_modules, reload_policy};
-use super::rpc::{self, Reason, RpcError};
+use super::rpc::{self, RpcError};
 use super::state::{State, lock, now_ms};
 use super::store::Store;
 
@@ -205,6 +206,7 @@ async fn serve(
                 let reloading = state.clone();
                 let outcome = tokio::task::spawn_blocking(move || reload_policy(&reloading)).await;
                 if let Ok(Err(e)) = outcome {
+                    let e = RpcError::from(e);
                     eprintln!("{}", json!({ "event": "reload_failed", "signal": "SIGHUP", "error": e }));
                 }
             }
@@ -269,21 +271,13 @@ fn admit(state: &Arc<State>, stream: UnixStream) -> bool {
     let (uid, gid) = match stream.peer_cred() {
         Ok(cred) => (cred.uid(), cred.gid()),
         Err(e) => {
-            let e = rpc::error(
-                Reason::AclDenied,
-                format!("no peer credentials: {e}"),
-                json!({}),
-            );
+            let e = DaemonError::NoPeerCredentials(e);
             refuse(state, &stream, None, None, Refusal::NoCredentials, e);
             return false;
         }
     };
     let Some(role) = role_of(&policy, uid, gid) else {
-        let e = rpc::error(
-            Reason::AclDenied,
-            format!("uid {uid} gid {gid} may not use this socket"),
-            json!({}),
-        );
+        let e = DaemonError::NotAClient { uid, gid };
         refuse(
             state,
             &stream,
@@ -296,14 +290,7 @@ fn admit(state: &Arc<State>, stream: UnixStream) -> bool {
     };
     let max = policy.server.max_connections_per_uid;
     let Some(slot) = PeerSlot::take(state, uid, max) else {
-        let e = rpc::error(
-            Reason::BudgetExceeded,
-            format!(
-                "uid {uid} already holds {max} connections (server.max_connections_per_uid); \
-                 close some, or raise the budget in the policy"
-            ),
-            json!({ "budget": "server.max_connections_per_uid", "limit": max }),
-        );
+        let e = DaemonError::TooManyConnections { uid, max };
         refuse(
             state,
             &stream,
@@ -327,9 +314,9 @@ fn refuse(
     uid: Option<u32>,
     gid: Option<u32>,
     why: Refusal,
-    error: RpcError,
+    error: DaemonError,
 ) {
-    let mut line = rpc::response(&Value::Null, Err(error));
+    let mut line = rpc::response(&Value::Null, Err(error.into()));
     line.push('\n');
     let _ = stream.try_write(line.as_bytes());
     let records = lock(&state.refusals).note(uid, gid, why, now_ms());

@@ -9,6 +9,7 @@ pub(crate) mod budget;
 mod calls;
 mod connection;
 mod dispatch;
+mod error;
 mod events;
 mod grants;
 pub(crate) mod http;

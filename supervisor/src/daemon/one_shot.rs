@@ -14,11 +14,10 @@ use serde_json::{Value, json};
 use super::budget::HostCalls;
 use super::calls::{Failure, settle};
 use super::connection::Conn;
+use super::error::DaemonError;
 use super::params::param;
 use super::relay::{Origin, Route, relay, stop_if_over_budget};
-use super::rpc::{self, Reason, RpcError};
 use super::state::{State, lock, now_ms};
-use super::verdicts;
 use super::vetting::{check_name, scan_or_reject, tier_of};
 use super::workers::start_worker;
 
@@ -38,7 +37,7 @@ impl OneShotSlot {
         state: &Arc<State>,
         conn: &Arc<Conn>,
         budgets: &pyward_policy::config::Budgets,
-    ) -> Result<OneShotSlot, RpcError> {
+    ) -> Result<OneShotSlot, DaemonError> {
         let take = |count: &AtomicUsize, max: usize| {
             count
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -46,15 +45,10 @@ impl OneShotSlot {
                 })
                 .is_ok()
         };
-        let refused = |budget: &str, limit: usize, whose: &str| {
-            rpc::error(
-                Reason::BudgetExceeded,
-                format!(
-                    "{limit} one-shot runs are already running {whose} ({budget}); wait for \
-                     one to finish, or raise the budget in the policy"
-                ),
-                json!({ "budget": budget, "limit": limit }),
-            )
+        let refused = |budget, limit, whose| DaemonError::OneShotsBusy {
+            budget,
+            limit,
+            whose,
         };
         let per_connection = budgets.max_one_shot_per_connection;
         if !take(&conn.one_shots, per_connection) {
@@ -92,32 +86,22 @@ pub(super) async fn run_one_shot(
     state: &Arc<State>,
     conn: &Arc<Conn>,
     params: Value,
-) -> Result<Value, RpcError> {
+) -> Result<Value, DaemonError> {
     let policy = state.policy();
     let name = match &params["name"] {
         Value::Null => "pipeline".to_string(),
         Value::String(name) => name.clone(),
-        _ => {
-            return Err(rpc::error(
-                Reason::InvalidParams,
-                "`name` must be a string",
-                json!({ "param": "name" }),
-            ));
-        }
+        _ => return Err(DaemonError::NotAString { param: "name" }),
     };
     check_name(&name)?;
     let slot = OneShotSlot::take(state, conn, &policy.budgets)?;
     let peer = format!("peer uid {}", conn.uid);
     if !lock(&state.limiter).try_acquire(&peer, ONE_SHOT_RATE_KEY, now_ms()) {
-        return Err(rpc::error(
-            Reason::RateLimited,
-            format!(
-                "uid {} is over the rate limit for one-shot runs \
-                 (rate_limit.calls_per_window per rate_limit.window_seconds)",
-                conn.uid
-            ),
-            json!({ "calls_per_window": policy.rate_limit.calls_per_window, "window_seconds": policy.rate_limit.window_seconds }),
-        ));
+        return Err(DaemonError::OneShotRateLimited {
+            uid: conn.uid,
+            calls_per_window: policy.rate_limit.calls_per_window,
+            window_seconds: policy.rate_limit.window_seconds,
+        });
     }
     let state = state.clone();
     let conn = conn.clone();
@@ -126,8 +110,7 @@ pub(super) async fn run_one_shot(
         drop(slot);
         answer
     })
-    .await
-    .map_err(rpc::internal)?
+    .await?
 }
 
 /// `run`: a pipeline step in a fresh worker that is thrown away afterwards; nothing survives
@@ -140,7 +123,7 @@ fn one_shot(
     conn: &Arc<Conn>,
     name: &str,
     params: &Value,
-) -> Result<Value, RpcError> {
+) -> Result<Value, DaemonError> {
     let policy = state.policy();
     let source = param(params, "source")?;
     let function = param(params, "function")?;
@@ -201,18 +184,14 @@ fn one_shot(
         Err(Failure::Budget(exceeded)) => {
             let mut details = exceeded.details();
             details["module"] = json!(label);
-            Err(state.refuse(exceeded.error(), "budget_exceeded", details))
+            Err(state.refuse(DaemonError::Budget(exceeded), "budget_exceeded", details))
         }
         Err(Failure::Verdict(verdict)) => {
-            let error = verdicts::from_verdict(&verdict);
             if verdict.layer.as_deref() == Some("module") {
-                return Err(error);
+                return Err(DaemonError::Verdict(verdict));
             }
-            Err(state.refuse(
-                error,
-                "sandbox_event",
-                json!({ "module": label, "verdict": verdict }),
-            ))
+            let details = json!({ "module": label, "verdict": verdict });
+            Err(state.refuse(DaemonError::Verdict(verdict), "sandbox_event", details))
         }
     }
 }

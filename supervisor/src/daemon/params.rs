@@ -1,19 +1,15 @@
 //! Request parameters.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::rpc::{self, Reason, RpcError};
+use super::error::DaemonError;
 
-pub(super) fn param<'a>(params: &'a Value, key: &str) -> Result<&'a str, RpcError> {
-    params[key].as_str().ok_or_else(|| {
-        rpc::error(
-            Reason::InvalidParams,
-            format!("missing string parameter `{key}`"),
-            json!({ "param": key }),
-        )
-    })
+pub(super) fn param<'a>(params: &'a Value, key: &'static str) -> Result<&'a str, DaemonError> {
+    params[key]
+        .as_str()
+        .ok_or(DaemonError::MissingString { param: key })
 }
 
-pub(super) fn bad_param(param: &str, message: impl Into<String>) -> RpcError {
-    rpc::error(Reason::InvalidParams, message, json!({ "param": param }))
+pub(super) fn bad_param(param: &'static str, why: &'static str) -> DaemonError {
+    DaemonError::BadParam { param, why }
 }

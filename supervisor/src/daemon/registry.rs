@@ -9,9 +9,9 @@ use pyward_policy::scan;
 use serde_json::{Value, json};
 
 use super::audit::audit_record;
+use super::error::DaemonError;
 use super::params::{bad_param, param};
 use super::quarantine::Health;
-use super::rpc::{self, Reason, RpcError};
 use super::state::{Module, State, lock, now_ms, now_secs};
 use super::store::{Pending, Store};
 use super::vetting::{
@@ -19,12 +19,10 @@ use super::vetting::{
 };
 use super::workers::start_worker;
 
-pub(super) fn not_found(name: &str) -> RpcError {
-    rpc::error(
-        Reason::NotFound,
-        format!("no module named `{name}` is loaded"),
-        json!({ "module": name }),
-    )
+pub(super) fn not_found(name: &str) -> DaemonError {
+    DaemonError::NotLoaded {
+        module: name.to_string(),
+    }
 }
 
 pub(super) fn describe(m: &Module) -> Value {
@@ -135,24 +133,21 @@ impl Allowed {
 /// `module.load`: scan, read the manifest, check it against the tier and what was approved.
 /// A version that asks for more than the baseline and any earlier approval waits for an admin
 /// (`module.approve`) unless `approve: true`, while an older version keeps running. Blocking.
-pub(super) fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
+pub(super) fn load(state: &Arc<State>, params: &Value) -> Result<Value, DaemonError> {
     let policy = state.policy();
     let name = param(params, "name")?.to_string();
     let source = param(params, "source")?.to_string();
     let approve = match &params["approve"] {
         Value::Null => false,
         Value::Bool(b) => *b,
-        _ => return Err(bad_param("approve", "`approve` must be true or false")),
+        _ => return Err(DaemonError::NotABool { param: "approve" }),
     };
     check_name(&name)?;
     let tier = tier_of(&policy, params)?;
     let (report, manifest) = scan_or_reject(state, &policy, &name, &source)?;
     let requested = capabilities_within_tier(state, &policy, &name, &tier, manifest.as_ref())?;
     let baseline = Capabilities::baseline(&policy, &policy.tiers[&tier]);
-    let approved = lock(&state.store)
-        .approval(&name)
-        .map_err(rpc::internal)?
-        .map(|a| a.capabilities);
+    let approved = lock(&state.store).approval(&name)?.map(|a| a.capabilities);
     let allowed = if approve {
         Allowed::ApprovedNow
     } else if requested.within(&baseline) {
@@ -192,34 +187,23 @@ pub(super) fn load(state: &Arc<State>, params: &Value) -> Result<Value, RpcError
 
 /// `module.approve`: run the version waiting for approval (its hash may be given, so that an
 /// admin approves exactly what they reviewed), and remember what it was granted.
-pub(super) fn approve(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
+pub(super) fn approve(state: &Arc<State>, params: &Value) -> Result<Value, DaemonError> {
     let policy = state.policy();
     let name = param(params, "name")?.to_string();
-    let Some(pending) = lock(&state.store).pending(&name).map_err(rpc::internal)? else {
-        return Err(rpc::error(
-            Reason::NotFound,
-            format!("no version of `{name}` waits for approval"),
-            json!({ "module": name }),
-        ));
+    let Some(pending) = lock(&state.store).pending(&name)? else {
+        return Err(DaemonError::NothingPending { module: name });
     };
     if let Some(sha) = params["source_sha256"].as_str()
         && sha != pending.source_sha256
     {
-        return Err(rpc::error(
-            Reason::InvalidParams,
-            format!(
-                "the version of `{name}` waiting for approval has source_sha256 {}, not {sha}:                  it changed since you reviewed it",
-                pending.source_sha256
-            ),
-            json!({ "param": "source_sha256", "pending": pending.source_sha256 }),
-        ));
+        return Err(DaemonError::ChangedSinceReview {
+            module: name,
+            pending: pending.source_sha256,
+            given: sha.to_string(),
+        });
     }
     if !policy.tiers.contains_key(&pending.tier) {
-        return Err(rpc::error(
-            Reason::InvalidParams,
-            format!("no trust tier `{}`", pending.tier),
-            json!({ "tier": pending.tier }),
-        ));
+        return Err(DaemonError::NoTier { tier: pending.tier });
     }
     // Checked again: the policy may have changed since it was asked for.
     let (_, manifest) = scan_or_reject(state, &policy, &name, &pending.source)?;
@@ -245,7 +229,7 @@ fn install(
     tier: &str,
     caps: Capabilities,
     allowed: Allowed,
-) -> Result<Value, RpcError> {
+) -> Result<Value, DaemonError> {
     let policy = state.policy();
     let granted = caps.granted_calls(&policy.tiers[tier]);
     let (worker, loaded) = start_worker(state, name, source, &granted)?;
@@ -301,7 +285,7 @@ fn install(
 /// `module.configure`: set (or, with `null`, remove) config values of a module, each key one
 /// its manifest (running or waiting for approval) declares. Keys listed in `secret` are never
 /// shown again: not by `module.list`, not in audit records or logs.
-pub(super) fn configure(state: &Arc<State>, params: &Value) -> Result<Value, RpcError> {
+pub(super) fn configure(state: &Arc<State>, params: &Value) -> Result<Value, DaemonError> {
     let policy = state.policy();
     let name = param(params, "name")?.to_string();
     let Some(values) = params["values"].as_object() else {
@@ -323,7 +307,7 @@ pub(super) fn configure(state: &Arc<State>, params: &Value) -> Result<Value, Rpc
         .get(&name)
         .map(|m| m.caps.config.clone())
         .unwrap_or_default();
-    let pending = lock(&state.store).pending(&name).map_err(rpc::internal)?;
+    let pending = lock(&state.store).pending(&name)?;
     let known = lock(&state.modules).contains_key(&name) || pending.is_some();
     if let Some(p) = pending {
         declared.extend(p.requested.config);
@@ -334,36 +318,26 @@ pub(super) fn configure(state: &Arc<State>, params: &Value) -> Result<Value, Rpc
     let mut changes = Vec::new();
     for (key, value) in values {
         if !declared.contains(key) {
-            return Err(rpc::error(
-                Reason::InvalidParams,
-                format!(
-                    "module `{name}`'s manifest declares no config key `{key}` (declared: {})",
-                    declared.iter().cloned().collect::<Vec<_>>().join(", ")
-                ),
-                json!({ "param": "values", "key": key }),
-            ));
+            return Err(DaemonError::UndeclaredConfigKey {
+                module: name,
+                key: key.clone(),
+                declared: declared.into_iter().collect(),
+            });
         }
         let text = (!value.is_null()).then(|| value.to_string());
         if let Some(text) = &text
             && text.len() > policy.module_config.max_value_bytes
         {
-            return Err(rpc::error(
-                Reason::BudgetExceeded,
-                format!(
-                    "the value of `{key}` is {} bytes, over module_config.max_value_bytes ({})",
-                    text.len(),
-                    policy.module_config.max_value_bytes
-                ),
-                json!({ "budget": "module_config.max_value_bytes", "limit": policy.module_config.max_value_bytes, "key": key }),
-            ));
+            return Err(DaemonError::ConfigValueTooLarge {
+                key: key.clone(),
+                size: text.len(),
+                max: policy.module_config.max_value_bytes,
+            });
         }
         changes.push((key.clone(), text, secret.contains(key)));
     }
     if let Some(stray) = secret.iter().find(|k| !values.contains_key(*k)) {
-        return Err(bad_param(
-            "secret",
-            format!("`{stray}` is marked secret but has no value in `values`"),
-        ));
+        return Err(DaemonError::SecretWithoutValue { key: stray.clone() });
     }
     // The record names keys, never values.
     let set: Vec<&str> = changes

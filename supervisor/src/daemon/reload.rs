@@ -7,9 +7,10 @@ use pyward_policy::Policy;
 use pyward_policy::manifest::Capabilities;
 use serde_json::{Value, json};
 
+use super::error::DaemonError;
 use super::peers::Refusals;
 use super::rate_limit::RateLimiter;
-use super::rpc::{self, Reason, RpcError};
+use super::rpc::RpcError;
 use super::state::{Module, State, lock, now_ms};
 use super::vetting::{check_declarations, scan_with_manifest};
 use super::workers::{restart_zygote, start_worker};
@@ -18,21 +19,12 @@ use super::workers::{restart_zygote, start_worker};
 /// (through the old zygote), a new zygote starts with the new settings, the rate limiter takes
 /// the new limits, and loaded modules are scanned again: any the new rules reject is unloaded.
 /// If it is not valid, nothing changes and the errors are returned.
-pub(super) fn reload_policy(state: &Arc<State>) -> Result<Value, RpcError> {
+pub(super) fn reload_policy(state: &Arc<State>) -> Result<Value, DaemonError> {
     let Some(path) = state.config.clone() else {
-        return Err(rpc::error(
-            Reason::InvalidParams,
-            "the supervisor runs on the built-in defaults; start it with --config to reload a file",
-            json!({}),
-        ));
+        return Err(DaemonError::NoPolicyFile);
     };
-    let new = Policy::load(&path).map_err(|errors| {
-        let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        rpc::error(
-            Reason::InvalidParams,
-            "the policy file is invalid; nothing changed",
-            json!({ "errors": errors }),
-        )
+    let new = Policy::load(&path).map_err(|errors| DaemonError::InvalidPolicy {
+        errors: errors.iter().map(ToString::to_string).collect(),
     })?;
     let workers: Vec<_> = lock(&state.modules)
         .values()
@@ -42,7 +34,7 @@ pub(super) fn reload_policy(state: &Arc<State>) -> Result<Value, RpcError> {
         // Dropping the process kills it and reaps it through the zygote that forked it.
         drop(lock(&worker).take());
     }
-    restart_zygote(state).map_err(|e| rpc::internal(format!("cannot start a new zygote: {e}")))?;
+    restart_zygote(state).map_err(DaemonError::ZygoteStart)?;
     *lock(&state.limiter) = RateLimiter::new(
         new.rate_limit.calls_per_window,
         new.rate_limit.window_seconds,
@@ -171,9 +163,10 @@ pub(super) fn reload_modules(state: &Arc<State>, stored: Vec<super::store::Store
                 };
                 lock(&state.modules).insert(module.name, entry);
             }
+            // The record keeps the error as a client would have seen it.
             Err(e) => state.audit(
                 "reload_failed",
-                json!({ "module": module.name, "error": e }),
+                json!({ "module": module.name, "error": RpcError::from(e) }),
             ),
         }
     }

@@ -8,15 +8,15 @@ use pyward_policy::scan;
 use pyward_worker::runtime::Loaded;
 use serde_json::{Value, json};
 
+use super::error::DaemonError;
 use super::module_state;
-use super::rpc::{self, Reason, RpcError};
 use super::state::State;
 
 /// Longest module (and one-shot) name, in characters.
-const MAX_NAME: usize = 64;
+pub(super) const MAX_NAME: usize = 64;
 
 /// The trust tier a request names (or the policy's default), which must exist.
-pub(super) fn tier_of(policy: &Policy, params: &Value) -> Result<String, RpcError> {
+pub(super) fn tier_of(policy: &Policy, params: &Value) -> Result<String, DaemonError> {
     let tier = params["tier"]
         .as_str()
         .unwrap_or(&policy.default_tier)
@@ -24,11 +24,7 @@ pub(super) fn tier_of(policy: &Policy, params: &Value) -> Result<String, RpcErro
     if policy.tiers.contains_key(&tier) {
         Ok(tier)
     } else {
-        Err(rpc::error(
-            Reason::InvalidParams,
-            format!("no trust tier `{tier}`"),
-            json!({ "tier": tier }),
-        ))
+        Err(DaemonError::NoTier { tier })
     }
 }
 
@@ -39,14 +35,13 @@ pub(super) fn scan_or_reject(
     policy: &Policy,
     name: &str,
     source: &str,
-) -> Result<(scan::FileReport, Option<Manifest>), RpcError> {
+) -> Result<(scan::FileReport, Option<Manifest>), DaemonError> {
     let (report, manifest, findings) = scan_with_manifest(policy, name, source);
     if let Some(findings) = findings {
-        let error = rpc::error(
-            Reason::ScanRejected,
-            format!("module `{name}` was rejected by the scanner"),
-            json!({ "findings": findings }),
-        );
+        let error = DaemonError::ScanRejected {
+            module: name.to_string(),
+            findings: findings.clone(),
+        };
         return Err(state.refuse(
             error,
             "scan_rejected",
@@ -90,32 +85,27 @@ pub(super) fn capabilities_within_tier(
     name: &str,
     tier: &str,
     manifest: Option<&Manifest>,
-) -> Result<Capabilities, RpcError> {
+) -> Result<Capabilities, DaemonError> {
     let tier_def = &policy.tiers[tier];
     let requested = Capabilities::requested(manifest, policy, tier_def);
     let over = requested.beyond_tier(policy, tier, tier_def);
     if over.is_empty() {
         return Ok(requested);
     }
-    let error = rpc::error(
-        Reason::CapabilityDenied,
-        format!(
-            "module `{name}` asks for more than its tier `{tier}` can grant: {}",
-            over.join("; ")
-        ),
-        json!({ "module": name, "tier": tier, "over": over, "requested": requested }),
-    );
-    Err(state.refuse(
-        error,
-        "capability_denied",
-        json!({ "module": name, "tier": tier, "over": over }),
-    ))
+    let details = json!({ "module": name, "tier": tier, "over": over });
+    let error = DaemonError::BeyondTier {
+        module: name.to_string(),
+        tier: tier.to_string(),
+        over,
+        requested: Box::new(requested),
+    };
+    Err(state.refuse(error, "capability_denied", details))
 }
 
 /// Module names (and one-shot names, which share the rule): what host calls, audit records and
 /// the host's key-value scopes carry, so nothing that could be read as a path, a line or a
 /// separator.
-pub(super) fn check_name(name: &str) -> Result<(), RpcError> {
+pub(super) fn check_name(name: &str) -> Result<(), DaemonError> {
     let valid = !name.is_empty()
         && name.chars().count() <= MAX_NAME
         && name
@@ -124,11 +114,9 @@ pub(super) fn check_name(name: &str) -> Result<(), RpcError> {
     if valid {
         Ok(())
     } else {
-        Err(rpc::error(
-            Reason::InvalidParams,
-            format!("a module name is 1 to {MAX_NAME} letters, digits, _ and -"),
-            json!({ "param": "name", "name": name }),
-        ))
+        Err(DaemonError::BadName {
+            name: name.to_string(),
+        })
     }
 }
 
@@ -139,27 +127,23 @@ pub(super) fn check_declarations(
     loaded: &Loaded,
     caps: &Capabilities,
     policy: &Policy,
-) -> Result<Vec<(String, u64)>, RpcError> {
+) -> Result<Vec<(String, u64)>, DaemonError> {
     for event in &loaded.events {
         if !caps.events.contains(event) {
-            return Err(rpc::error(
-                Reason::CapabilityDenied,
-                format!(
-                    "module `{name}` handles the event `{event}` (@pyward.on) but its manifest                      does not ask for it (events=[...])"
-                ),
-                json!({ "module": name, "event": event }),
-            ));
+            return Err(DaemonError::UndeclaredEvent {
+                module: name.to_string(),
+                event: event.clone(),
+            });
         }
     }
     module_state::periodic_schedules(name, &loaded.periodic, caps, policy).map_err(|e| {
         if e.budget == "manifest.schedules" {
-            rpc::error(
-                Reason::CapabilityDenied,
-                e.message,
-                json!({ "module": name }),
-            )
+            DaemonError::SchedulesNotAsked {
+                module: name.to_string(),
+                exceeded: e,
+            }
         } else {
-            e.error()
+            DaemonError::Budget(e)
         }
     })
 }

@@ -12,9 +12,8 @@ use pyward_worker::zygote::{self, ZygoteClient};
 use serde_json::json;
 
 use super::budget;
-use super::rpc::{self, Reason, RpcError};
+use super::error::DaemonError;
 use super::state::{State, Worker, lock};
-use super::verdicts;
 
 /// Replace the zygote with a fresh one (it died, or the policy changed).
 pub(super) fn restart_zygote(state: &State) -> std::io::Result<()> {
@@ -29,7 +28,7 @@ pub(super) fn start_worker(
     name: &str,
     source: &str,
     granted: &BTreeSet<HostCall>,
-) -> Result<(Worker, Loaded), RpcError> {
+) -> Result<(Worker, Loaded), DaemonError> {
     let policy = state.policy();
     let limits = &policy.sandbox;
     let full_cgroups = state
@@ -42,11 +41,7 @@ pub(super) fn start_worker(
         && !full_cgroups
         && !limits.dangerously_allow_degraded
     {
-        return Err(rpc::error(
-            Reason::SandboxViolation,
-            "the policy requires per-worker cgroups with the memory and pids controllers, which this supervisor's cgroup does not offer (see health.cgroups); delegate them (systemd Delegate=yes) or drop cgroup from sandbox.require",
-            json!({ "layer": "cgroup" }),
-        ));
+        return Err(DaemonError::CgroupsRequired);
     }
     // If the zygote died (or stopped answering), start a new one and try once more. Not when
     // the supervisor itself is out of resources: a new zygote would not help, and replacing it
@@ -61,15 +56,9 @@ pub(super) fn start_worker(
     .map_err(|e| {
         if out_of_resources(&e) {
             // Nothing crashed, and the operator is the one who can act.
-            rpc::internal(format!(
-                "cannot start a worker: the supervisor is out of resources ({e}); raise its LimitNOFILE or memory, or lower the load"
-            ))
+            DaemonError::OutOfResources(e)
         } else {
-            rpc::error(
-                Reason::WorkerCrashed,
-                format!("cannot start a worker: {e}"),
-                json!({}),
-            )
+            DaemonError::WorkerStart(e)
         }
     })?;
     // The group is made and joined before the worker is told to load anything.
@@ -78,7 +67,7 @@ pub(super) fn start_worker(
             let group = root
                 .for_worker(&format!("pyward-worker-{}", process.pid()), limits)
                 .and_then(|g| g.add(process.pid()).map(|()| g))
-                .map_err(|e| rpc::internal(format!("cannot make the worker's cgroup: {e}")))?;
+                .map_err(DaemonError::Cgroup)?;
             Some(group)
         }
         None => None,
@@ -87,13 +76,13 @@ pub(super) fn start_worker(
     worker
         .process
         .wait_ready()
-        .map_err(|f| verdicts::from_verdict(&verdict::from_failure(&f, limits)))?;
+        .map_err(|f| DaemonError::Verdict(verdict::from_failure(&f, limits)))?;
     let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
     match worker.process.load(name, source, granted, deadline) {
         Ok(Ok(loaded)) => {
             // What it declares is part of every `module.list` and `health` answer.
             budget::check_commands(name, &loaded.commands, &policy.budgets)
-                .map_err(|e| e.error())?;
+                .map_err(DaemonError::Budget)?;
             // The parser cross-check: what CPython compiled against what the scanner saw. Only
             // forbidden identifiers can differ, so the source is scanned again (for what the
             // scanner saw) only when CPython compiled some; most modules compile none.
@@ -105,11 +94,10 @@ pub(super) fn start_worker(
                 let seen = scan::scan_source(name, source.as_bytes(), &policy.scan).seen_forbidden;
                 let compiled = compiled.iter().map(String::as_str);
                 if let Some(finding) = scan::parser_differential(&policy.scan, &seen, compiled) {
-                    let error = rpc::error(
-                        Reason::ScanRejected,
-                        format!("module `{name}` was rejected by the parser cross-check"),
-                        json!({ "findings": [finding] }),
-                    );
+                    let error = DaemonError::ParserDifferential {
+                        module: name.to_string(),
+                        findings: json!([finding]),
+                    };
                     return Err(state.refuse(
                         error,
                         "scan_rejected",
@@ -119,8 +107,8 @@ pub(super) fn start_worker(
             }
             Ok((worker, loaded))
         }
-        Ok(Err(error)) => Err(verdicts::from_verdict(&verdict::from_error(&error))),
-        Err(failure) => Err(verdicts::from_verdict(&verdict::from_failure(
+        Ok(Err(error)) => Err(DaemonError::Verdict(verdict::from_error(&error))),
+        Err(failure) => Err(DaemonError::Verdict(verdict::from_failure(
             &failure, limits,
         ))),
     }
