@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::error::DaemonError;
+use super::params::AuditList;
 use super::state::{State, lock, now_secs};
 use super::store::Store;
 
@@ -16,6 +17,13 @@ pub(super) fn audit_record(event: &str, details: Value) -> (u64, Value) {
         r.extend(d);
     }
     (time, record)
+}
+
+/// `audit.list`: the newest records, oldest first.
+pub(super) fn list(state: &State, params: AuditList) -> Result<Value, DaemonError> {
+    Ok(lock(&state.store)
+        .audit_log(params.limit)
+        .map(Value::Array)?)
 }
 
 impl State {

@@ -19,7 +19,7 @@ use super::budget::{self, Bitten, Exceeded, HostCalls};
 use super::connection::Conn;
 use super::error::DaemonError;
 use super::grants::forget_expired_grants;
-use super::params::param;
+use super::params::Call;
 use super::registry::not_found;
 use super::relay::{Origin, Route, relay, stop_if_over_budget};
 use super::state::{Module, State, lock, now_ms};
@@ -30,19 +30,17 @@ use super::workers::start_worker;
 pub(super) async fn call(
     state: &Arc<State>,
     conn: &Arc<Conn>,
-    params: &Value,
+    params: Call,
 ) -> Result<Value, DaemonError> {
     let policy = state.policy();
-    let module_name = param(params, "module")?.to_string();
-    let user = params["caller"]["user"]
-        .as_str()
-        .ok_or(DaemonError::NoCaller)?
-        .to_string();
-    let (target, name) = match (params["command"].as_str(), params["function"].as_str()) {
-        (Some(c), None) => (Target::Command(c.to_string()), c.to_string()),
-        (None, Some(f)) => (Target::Function(f.to_string()), f.to_string()),
-        _ => return Err(DaemonError::CommandOrFunction),
-    };
+    let Call {
+        module: module_name,
+        user,
+        target,
+        name,
+        args,
+        event,
+    } = params;
     let declared = {
         let modules = lock(&state.modules);
         let module = modules
@@ -88,14 +86,6 @@ pub(super) async fn call(
         return Err(refused);
     }
     rate_limit(state, &policy, &user, &module_name)?;
-    let args = params.get("args").cloned().unwrap_or(match target {
-        Target::Command(_) => json!(""),
-        _ => json!([]),
-    });
-    let event = params
-        .get("event")
-        .cloned()
-        .unwrap_or(json!({ "sender": user }));
     execute(
         state,
         &module_name,

@@ -5,14 +5,13 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
-use pyward_policy::config::KNOWN_EVENTS;
 use pyward_worker::runtime::Target;
 use serde_json::{Value, json};
 
 use super::calls::{Invocation, execute, rate_limit};
 use super::connection::Conn;
 use super::error::DaemonError;
-use super::params::bad_param;
+use super::params::{DeliverEvent, Subscribe};
 use super::relay::Route;
 use super::rpc::RpcError;
 use super::state::{State, lock};
@@ -24,21 +23,14 @@ use super::vetting::check_name;
 pub(super) fn subscribe(
     state: &State,
     conn: &Arc<Conn>,
-    params: &Value,
+    params: Subscribe,
 ) -> Result<Value, DaemonError> {
-    match &params["modules"] {
-        Value::String(all) if all == "*" => {
+    match params {
+        Subscribe::All => {
             *lock(&state.subscribe_all) = Some(Arc::downgrade(conn));
             Ok(json!({ "subscribed": "*" }))
         }
-        Value::Array(names) => {
-            let names: Vec<String> = names
-                .iter()
-                .map(|n| n.as_str().map(str::to_string))
-                .collect::<Option<_>>()
-                .ok_or_else(|| {
-                    bad_param("modules", "`modules` must be a list of names, or \"*\"")
-                })?;
+        Subscribe::Modules(names) => {
             for name in &names {
                 check_name(name)?;
             }
@@ -48,10 +40,6 @@ pub(super) fn subscribe(
             }
             Ok(json!({ "subscribed": names }))
         }
-        _ => Err(bad_param(
-            "modules",
-            "`modules` must be a list of module names, or \"*\"",
-        )),
     }
 }
 
@@ -75,19 +63,10 @@ pub(super) fn subscriber(state: &State, module: &str) -> Option<Arc<Conn>> {
 pub(super) async fn deliver_event(
     state: &Arc<State>,
     conn: &Arc<Conn>,
-    params: &Value,
+    params: DeliverEvent,
 ) -> Result<Value, DaemonError> {
     let policy = state.policy();
-    let event = params
-        .get("event")
-        .filter(|e| e.is_object())
-        .cloned()
-        .ok_or_else(|| bad_param("event", "`event` must be an object with a `type`"))?;
-    let kind = event["type"]
-        .as_str()
-        .filter(|t| KNOWN_EVENTS.contains(t))
-        .ok_or(DaemonError::UnknownEventType)?
-        .to_string();
+    let DeliverEvent { event, kind } = params;
     let size = event.to_string().len();
     let max = policy.events.max_event_bytes;
     if size > max {

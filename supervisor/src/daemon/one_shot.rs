@@ -15,7 +15,7 @@ use super::budget::HostCalls;
 use super::calls::{Failure, settle};
 use super::connection::Conn;
 use super::error::DaemonError;
-use super::params::param;
+use super::params::Run;
 use super::relay::{Origin, Route, relay, stop_if_over_budget};
 use super::state::{State, lock, now_ms};
 use super::vetting::{check_name, scan_or_reject, tier_of};
@@ -85,14 +85,10 @@ impl Drop for OneShotSlot {
 pub(super) async fn run_one_shot(
     state: &Arc<State>,
     conn: &Arc<Conn>,
-    params: Value,
+    params: Run,
 ) -> Result<Value, DaemonError> {
     let policy = state.policy();
-    let name = match &params["name"] {
-        Value::Null => "pipeline".to_string(),
-        Value::String(name) => name.clone(),
-        _ => return Err(DaemonError::NotAString { param: "name" }),
-    };
+    let name = params.name.clone();
     check_name(&name)?;
     let slot = OneShotSlot::take(state, conn, &policy.budgets)?;
     let peer = format!("peer uid {}", conn.uid);
@@ -122,12 +118,12 @@ fn one_shot(
     state: &Arc<State>,
     conn: &Arc<Conn>,
     name: &str,
-    params: &Value,
+    params: &Run,
 ) -> Result<Value, DaemonError> {
     let policy = state.policy();
-    let source = param(params, "source")?;
-    let function = param(params, "function")?;
-    let tier = tier_of(&policy, params)?;
+    let source = params.source.required("source")?;
+    let function = params.function.required("function")?;
+    let tier = tier_of(&policy, params.tier.as_deref())?;
     let label = format!("run:{name}");
     scan_or_reject(state, &policy, &label, source)?;
     // A one-shot gets its tier's host calls, as before manifests, but never storage kept by
@@ -145,9 +141,9 @@ fn one_shot(
     let (mut worker, _) = start_worker(state, name, source, &granted)?;
     let limits = &policy.sandbox;
     let deadline = Instant::now() + Duration::from_millis(limits.wall_ms);
-    let args = params.get("args").cloned().unwrap_or(json!([]));
+    let args = params.args.clone();
     let route = Route::Caller(conn.clone());
-    let event = params.get("event").cloned().unwrap_or(Value::Null);
+    let event = params.event.clone();
     let mut calls = HostCalls::new(&label, &policy.budgets, policy.server.max_line_bytes);
     let mut origin = Origin::OneShot {
         label: &label,

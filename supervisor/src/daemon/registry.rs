@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use super::audit::audit_record;
 use super::error::DaemonError;
-use super::params::{bad_param, param};
+use super::events::forget_subscription;
+use super::params::{Approve, Configure, Load, Release, Unload};
 use super::quarantine::Health;
 use super::state::{Module, State, lock, now_ms, now_secs};
 use super::store::{Pending, Store};
@@ -25,7 +26,7 @@ pub(super) fn not_found(name: &str) -> DaemonError {
     }
 }
 
-pub(super) fn describe(m: &Module) -> Value {
+fn describe(m: &Module) -> Value {
     // A worker busy with a call is not waited for.
     let worker = match m.worker.try_lock() {
         Ok(slot) => slot.as_ref().map_or(json!(null), |w| {
@@ -44,6 +45,54 @@ pub(super) fn describe(m: &Module) -> Value {
         "calls": m.calls,
         "health": m.health,
     })
+}
+
+/// `module.unload`: the module's worker is stopped and it is forgotten. Not recorded, so not
+/// done: the module stays loaded if the disk refuses. Its schedules and any version waiting for
+/// approval go with it; its storage, config and approval stay for the next load unless
+/// `purge` says otherwise.
+pub(super) fn unload(state: &State, params: Unload) -> Result<Value, DaemonError> {
+    let Unload { name, purge } = params;
+    let name = name.as_str();
+    let mut modules = lock(&state.modules);
+    let pending = lock(&state.store).pending(name).ok().flatten().is_some();
+    if !modules.contains_key(name) && !pending && !purge {
+        return Err(not_found(name));
+    }
+    state.audited("unloaded", json!({ "module": name, "purge": purge }), |s| {
+        s.remove_module(name)?;
+        s.remove_schedules(name)?;
+        s.remove_pending(name)?;
+        if purge {
+            s.purge(name)?;
+        }
+        Ok(())
+    })?;
+    modules.remove(name);
+    drop(modules);
+    forget_subscription(state, name);
+    Ok(json!({ "unloaded": name, "purged": purge }))
+}
+
+/// `quarantine.release`: the module may be called again, its failures forgotten.
+pub(super) fn release(state: &State, params: Release) -> Result<Value, DaemonError> {
+    let name = params.module.as_str();
+    let mut modules = lock(&state.modules);
+    let module = modules.get_mut(name).ok_or_else(|| not_found(name))?;
+    let mut released = module.health.clone();
+    released.release();
+    state.audited("quarantine_released", json!({ "module": name }), |s| {
+        s.save_health(name, &released)
+    })?;
+    module.health = released;
+    Ok(describe(module))
+}
+
+/// `health`: every loaded module, and what this machine enforces.
+pub(super) fn health(state: &State) -> Value {
+    let modules: Vec<Value> = lock(&state.modules).values().map(describe).collect();
+    let cgroups = state.cgroups.as_ref().map(|c| c.support);
+    json!({ "modules": modules, "machine": state.machine, "cgroups": cgroups })
 }
 
 /// `module.list`: each loaded module, with what is kept for it (its config, secret values
@@ -93,7 +142,18 @@ fn config_view(store: &Store, module: &str) -> Value {
     Value::Object(view)
 }
 
-pub(super) fn describe_pending(state: &State, name: &str, p: &Pending) -> Value {
+/// `module.pending`: every version waiting for approval, with what it would widen.
+pub(super) fn pending(state: &State) -> Result<Value, DaemonError> {
+    let pending = lock(&state.store).all_pending()?;
+    Ok(Value::Array(
+        pending
+            .into_iter()
+            .map(|(name, p)| describe_pending(state, &name, &p))
+            .collect(),
+    ))
+}
+
+fn describe_pending(state: &State, name: &str, p: &Pending) -> Value {
     let running = lock(&state.modules).get(name).map(|m| m.caps.clone());
     let widening = match &running {
         Some(caps) => p.requested.widening_over(caps),
@@ -133,17 +193,16 @@ impl Allowed {
 /// `module.load`: scan, read the manifest, check it against the tier and what was approved.
 /// A version that asks for more than the baseline and any earlier approval waits for an admin
 /// (`module.approve`) unless `approve: true`, while an older version keeps running. Blocking.
-pub(super) fn load(state: &Arc<State>, params: &Value) -> Result<Value, DaemonError> {
+pub(super) fn load(state: &Arc<State>, params: Load) -> Result<Value, DaemonError> {
     let policy = state.policy();
-    let name = param(params, "name")?.to_string();
-    let source = param(params, "source")?.to_string();
-    let approve = match &params["approve"] {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        _ => return Err(DaemonError::NotABool { param: "approve" }),
-    };
+    let Load {
+        name,
+        source,
+        tier,
+        approve,
+    } = params;
     check_name(&name)?;
-    let tier = tier_of(&policy, params)?;
+    let tier = tier_of(&policy, tier.as_deref())?;
     let (report, manifest) = scan_or_reject(state, &policy, &name, &source)?;
     let requested = capabilities_within_tier(state, &policy, &name, &tier, manifest.as_ref())?;
     let baseline = Capabilities::baseline(&policy, &policy.tiers[&tier]);
@@ -187,19 +246,22 @@ pub(super) fn load(state: &Arc<State>, params: &Value) -> Result<Value, DaemonEr
 
 /// `module.approve`: run the version waiting for approval (its hash may be given, so that an
 /// admin approves exactly what they reviewed), and remember what it was granted.
-pub(super) fn approve(state: &Arc<State>, params: &Value) -> Result<Value, DaemonError> {
+pub(super) fn approve(state: &Arc<State>, params: Approve) -> Result<Value, DaemonError> {
     let policy = state.policy();
-    let name = param(params, "name")?.to_string();
+    let Approve {
+        name,
+        source_sha256,
+    } = params;
     let Some(pending) = lock(&state.store).pending(&name)? else {
         return Err(DaemonError::NothingPending { module: name });
     };
-    if let Some(sha) = params["source_sha256"].as_str()
+    if let Some(sha) = source_sha256
         && sha != pending.source_sha256
     {
         return Err(DaemonError::ChangedSinceReview {
             module: name,
             pending: pending.source_sha256,
-            given: sha.to_string(),
+            given: sha,
         });
     }
     if !policy.tiers.contains_key(&pending.tier) {
@@ -285,24 +347,13 @@ fn install(
 /// `module.configure`: set (or, with `null`, remove) config values of a module, each key one
 /// its manifest (running or waiting for approval) declares. Keys listed in `secret` are never
 /// shown again: not by `module.list`, not in audit records or logs.
-pub(super) fn configure(state: &Arc<State>, params: &Value) -> Result<Value, DaemonError> {
+pub(super) fn configure(state: &Arc<State>, params: Configure) -> Result<Value, DaemonError> {
     let policy = state.policy();
-    let name = param(params, "name")?.to_string();
-    let Some(values) = params["values"].as_object() else {
-        return Err(bad_param(
-            "values",
-            "`values` must be an object of config keys and values",
-        ));
-    };
-    let secret: BTreeSet<String> = match &params["secret"] {
-        Value::Null => BTreeSet::new(),
-        Value::Array(keys) => keys
-            .iter()
-            .map(|k| k.as_str().map(str::to_string))
-            .collect::<Option<_>>()
-            .ok_or_else(|| bad_param("secret", "`secret` must be a list of keys"))?,
-        _ => return Err(bad_param("secret", "`secret` must be a list of keys")),
-    };
+    let Configure {
+        name,
+        values,
+        secret,
+    } = params;
     let mut declared: BTreeSet<String> = lock(&state.modules)
         .get(&name)
         .map(|m| m.caps.config.clone())
@@ -316,7 +367,7 @@ pub(super) fn configure(state: &Arc<State>, params: &Value) -> Result<Value, Dae
         return Err(not_found(&name));
     }
     let mut changes = Vec::new();
-    for (key, value) in values {
+    for (key, value) in &values {
         if !declared.contains(key) {
             return Err(DaemonError::UndeclaredConfigKey {
                 module: name,

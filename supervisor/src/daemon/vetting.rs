@@ -16,11 +16,8 @@ use super::state::State;
 pub(super) const MAX_NAME: usize = 64;
 
 /// The trust tier a request names (or the policy's default), which must exist.
-pub(super) fn tier_of(policy: &Policy, params: &Value) -> Result<String, DaemonError> {
-    let tier = params["tier"]
-        .as_str()
-        .unwrap_or(&policy.default_tier)
-        .to_string();
+pub(super) fn tier_of(policy: &Policy, tier: Option<&str>) -> Result<String, DaemonError> {
+    let tier = tier.unwrap_or(&policy.default_tier).to_string();
     if policy.tiers.contains_key(&tier) {
         Ok(tier)
     } else {
