@@ -1,6 +1,6 @@
-//! The call pipeline: `module.call` is checked (ACL, rate limit, quarantine), run in the module's
-//! persistent worker with its host calls relayed, and settled: how the worker ended becomes the
-//! answer, and a failure counts against the module's health (audited, maybe quarantined).
+//! The call pipeline: `module.call` is checked (ACL, rate limit, quarantine), then run in the
+//! module's persistent worker with its host calls relayed, and settled (`settle`): how the
+//! worker ended becomes the answer, and a failure counts against the module's health.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,17 +11,17 @@ use pyward_policy::acl;
 use pyward_policy::config::{HostCall, Security};
 use pyward_worker::cgroup::WorkerCgroup;
 use pyward_worker::process::WorkerFailure;
-use pyward_worker::runtime::{CallOutcome, Target};
-use pyward_worker::verdict;
+use pyward_worker::runtime::Target;
 use serde_json::{Value, json};
 
-use super::budget::{self, Bitten, Exceeded, HostCalls};
+use super::budget::HostCalls;
 use super::connection::Conn;
 use super::error::DaemonError;
 use super::grants::forget_expired_grants;
 use super::params::Call;
 use super::registry::not_found;
 use super::relay::{Origin, Route, relay, stop_if_over_budget};
+use super::settle::{record_failure, settle, verdict_of};
 use super::state::{Module, State, lock, now_ms};
 use super::workers::start_worker;
 
@@ -248,20 +248,7 @@ pub(super) async fn execute(
     })
     .await??;
     let (outcome, oom, bitten) = outcome;
-    let limits = &policy.sandbox;
-    let verdict = match &outcome {
-        Ok(out) => verdict::from_outcome(out),
-        // The kernel's OOM killer in the worker's cgroup (memory.max) ends it with SIGKILL.
-        Err(_) if oom => verdict::Verdict {
-            status: verdict::Status::MemoryLimit,
-            layer: Some("cgroup".into()),
-            detail: format!(
-                "the worker reached the policy's memory limit of {} MiB (memory.max) and the kernel killed it",
-                limits.memory_bytes >> 20
-            ),
-        },
-        Err(failure) => verdict::from_failure(failure, limits),
-    };
+    let verdict = verdict_of(&outcome, oom, &policy.sandbox);
     let answer = settle(&module_name, &policy, outcome, verdict, bitten);
     {
         let mut modules = lock(&state.modules);
@@ -283,130 +270,4 @@ pub(super) async fn execute(
     let state = state.clone();
     tokio::task::spawn_blocking(move || record_failure(&state, &module_name, &user, &failure))
         .await?
-}
-
-/// Why a call failed: what its worker said, or a budget that bit.
-#[derive(Debug, Clone)]
-pub(super) enum Failure {
-    Verdict(verdict::Verdict),
-    Budget(Exceeded),
-}
-
-impl Failure {
-    /// What the module's health records as its last violation.
-    fn what(&self) -> String {
-        match self {
-            Failure::Verdict(verdict) => format!(
-                "{:?} ({}): {}",
-                verdict.status,
-                verdict.layer.as_deref().unwrap_or("?"),
-                verdict.detail.lines().next().unwrap_or("")
-            ),
-            Failure::Budget(exceeded) => {
-                format!("BudgetExceeded ({}): {}", exceeded.budget, exceeded.message)
-            }
-        }
-    }
-}
-
-impl From<Failure> for DaemonError {
-    fn from(failure: Failure) -> DaemonError {
-        match failure {
-            Failure::Verdict(verdict) => DaemonError::Verdict(verdict),
-            Failure::Budget(exceeded) => DaemonError::Budget(exceeded),
-        }
-    }
-}
-
-/// The answer to a call from how its worker ended: a budget that bit during the call comes
-/// first (the module may have caught the refusal and gone on); then the verdict; then the
-/// result itself, which must fit `budgets.max_result_bytes` and be JSON pyward can pass on.
-pub(super) fn settle(
-    module: &str,
-    policy: &Policy,
-    outcome: Result<CallOutcome, WorkerFailure>,
-    verdict: verdict::Verdict,
-    bitten: Bitten,
-) -> Result<Value, Failure> {
-    if let Some(exceeded) = bitten.hard {
-        return Err(Failure::Budget(exceeded));
-    }
-    match outcome {
-        Ok(out) if verdict.status == verdict::Status::Ok => {
-            match budget::result_value(module, out.result.as_deref(), &policy.budgets) {
-                Ok(result) => Ok(json!({ "result": result, "stdout": out.stdout })),
-                Err(Ok(exceeded)) => Err(Failure::Budget(exceeded)),
-                Err(Err(detail)) => Err(Failure::Verdict(verdict::Verdict {
-                    status: verdict::Status::Error,
-                    layer: Some("module".into()),
-                    detail,
-                })),
-            }
-        }
-        // The module raised after a budget refused one of its host calls (uncaught
-        // `BudgetExceeded`, or something that followed from it): that budget is why it failed.
-        Ok(_) if verdict.layer.as_deref() == Some("module") && bitten.soft.is_some() => {
-            Err(Failure::Budget(bitten.soft.expect("checked")))
-        }
-        _ => Err(Failure::Verdict(verdict)),
-    }
-}
-
-/// A failed call: the module's health (consecutive failures, maybe quarantine) and its audit
-/// records, then the error the caller sees. Blocking.
-fn record_failure(
-    state: &State,
-    module_name: &str,
-    user: &str,
-    failure: &Failure,
-) -> Result<Value, DaemonError> {
-    let policy = state.policy();
-    let what = failure.what();
-    let mut modules = lock(&state.modules);
-    let module = modules
-        .get_mut(module_name)
-        .ok_or_else(|| not_found(module_name))?;
-    let quarantined = module.health.record_failure(&policy.quarantine, &what);
-    let health = module.health.clone();
-    // Locked before the modules lock is let go: health writes land in the order of the changes.
-    let store = lock(&state.store);
-    drop(modules);
-    let saved = store.save_health(module_name, &health);
-    drop(store);
-    let mut error = DaemonError::from(failure.clone());
-    // The caller is told why the call failed even if the disk refuses the new health; the error
-    // then says that too.
-    if let Err(source) = saved {
-        error = DaemonError::HealthNotRecorded {
-            error: Box::new(error),
-            source,
-        };
-    }
-    match failure {
-        Failure::Verdict(verdict)
-            if verdict.status != verdict::Status::Error
-                || verdict.layer.as_deref() != Some("module") =>
-        {
-            error = state.refuse(
-                error,
-                "sandbox_event",
-                json!({ "module": module_name, "user": user, "verdict": verdict }),
-            );
-        }
-        Failure::Verdict(_) => {}
-        Failure::Budget(exceeded) => {
-            let mut details = exceeded.details();
-            details["module"] = json!(module_name);
-            details["user"] = json!(user);
-            error = state.refuse(error, "budget_exceeded", details);
-        }
-    }
-    if quarantined {
-        error = state.refuse(
-            error,
-            "quarantined",
-            json!({ "module": module_name, "after": what }),
-        );
-    }
-    Err(error)
 }

@@ -2,10 +2,8 @@
 //! listening socket (bound, or passed by systemd), the timers, signals, and admission: clients
 //! are authenticated by their peer credentials and mapped to a role before anything is read.
 
-use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use pyward_policy::Policy;
@@ -18,9 +16,7 @@ use tokio::net::{UnixListener, UnixStream};
 use super::connection::{PeerSlot, connection};
 use super::error::DaemonError;
 use super::events::fire;
-use super::http::Broker;
-use super::peers::{Peers, Refusal, Refusals};
-use super::rate_limit::RateLimiter;
+use super::peers::Refusal;
 use super::reload::{reload_modules, reload_policy};
 use super::rpc::{self, RpcError};
 use super::state::{State, lock, now_ms};
@@ -84,32 +80,12 @@ async fn serve(
             listener
         }
     };
-    let limiter = RateLimiter::new(
-        policy.rate_limit.calls_per_window,
-        policy.rate_limit.window_seconds,
-    );
     let store = Store::open(&policy.server.state_dir)?;
     let grants = store.grants()?;
     let stored = store.modules()?;
-    let refusals = Refusals::new(policy.server.refused_audit_window_seconds);
-    let state = Arc::new(State {
-        policy: std::sync::RwLock::new(Arc::new(policy)),
-        config,
-        machine,
-        cgroups,
-        zygote: Arc::new(Mutex::new(zygote)),
-        modules: Mutex::new(HashMap::new()),
-        grants: Mutex::new(grants),
-        limiter: Mutex::new(limiter),
-        store: Mutex::new(store),
-        dirty_health: Mutex::new(BTreeSet::new()),
-        peers: Mutex::new(Peers::default()),
-        refusals: Mutex::new(refusals),
-        one_shots: AtomicUsize::new(0),
-        http: Broker::default(),
-        subscribers: Mutex::new(HashMap::new()),
-        subscribe_all: Mutex::new(None),
-    });
+    let state = Arc::new(State::new(
+        policy, config, machine, cgroups, zygote, store, grants,
+    ));
     // Reload what was loaded before the restart: scanned again (the policy may have changed),
     // each in a fresh worker; health and quarantine as they were.
     let reload = state.clone();

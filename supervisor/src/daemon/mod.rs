@@ -26,6 +26,7 @@ mod registry;
 mod relay;
 mod reload;
 pub mod rpc;
+mod settle;
 mod state;
 pub(crate) mod store;
 pub(crate) mod verdicts;

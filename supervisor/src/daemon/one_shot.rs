@@ -12,11 +12,11 @@ use pyward_worker::verdict;
 use serde_json::{Value, json};
 
 use super::budget::HostCalls;
-use super::calls::{Failure, settle};
 use super::connection::Conn;
 use super::error::DaemonError;
 use super::params::Run;
 use super::relay::{Origin, Route, relay, stop_if_over_budget};
+use super::settle::{Failure, settle};
 use super::state::{State, lock, now_ms};
 use super::vetting::{check_name, scan_or_reject, tier_of};
 use super::workers::start_worker;

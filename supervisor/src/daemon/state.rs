@@ -13,7 +13,7 @@ use pyward_policy::manifest::Capabilities;
 use pyward_worker::cgroup::{CgroupRoot, WorkerCgroup};
 use pyward_worker::process::WorkerProcess;
 use pyward_worker::runtime::{CommandInfo, PeriodicInfo};
-use pyward_worker::zygote::SharedZygote;
+use pyward_worker::zygote::{SharedZygote, ZygoteClient};
 use serde_json::{Value, json};
 
 use super::connection::Conn;
@@ -96,6 +96,41 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl State {
+    /// What a server starts with: no module loaded yet, nobody connected.
+    pub(super) fn new(
+        policy: Policy,
+        config: Option<PathBuf>,
+        machine: Value,
+        cgroups: Option<CgroupRoot>,
+        zygote: ZygoteClient,
+        store: Store,
+        grants: Vec<Grant>,
+    ) -> State {
+        let limiter = RateLimiter::new(
+            policy.rate_limit.calls_per_window,
+            policy.rate_limit.window_seconds,
+        );
+        let refusals = Refusals::new(policy.server.refused_audit_window_seconds);
+        State {
+            policy: std::sync::RwLock::new(Arc::new(policy)),
+            config,
+            machine,
+            cgroups,
+            zygote: Arc::new(Mutex::new(zygote)),
+            modules: Mutex::new(HashMap::new()),
+            grants: Mutex::new(grants),
+            limiter: Mutex::new(limiter),
+            store: Mutex::new(store),
+            dirty_health: Mutex::new(BTreeSet::new()),
+            peers: Mutex::new(Peers::default()),
+            refusals: Mutex::new(refusals),
+            one_shots: AtomicUsize::new(0),
+            http: Broker::default(),
+            subscribers: Mutex::new(HashMap::new()),
+            subscribe_all: Mutex::new(None),
+        }
+    }
+
     pub(super) fn policy(&self) -> Arc<Policy> {
         self.policy
             .read()
