@@ -35,6 +35,18 @@ pub(super) fn reload_policy(state: &Arc<State>) -> Result<Value, DaemonError> {
         drop(lock(&worker).take());
     }
     restart_zygote(state).map_err(DaemonError::ZygoteStart)?;
+    let unloaded = adopt_policy(state, new);
+    state.audit(
+        "policy_reloaded",
+        json!({ "file": path.display().to_string(), "unloaded": unloaded }),
+    );
+    Ok(json!({ "reloaded": path.display().to_string(), "unloaded": unloaded }))
+}
+
+/// Put a new policy in force: the rate limiter takes its limits, refusals its window, and every
+/// loaded module is checked under it again ([`rescan`]); those that no longer pass are
+/// unloaded (audited `unloaded_by_policy`). Returns their names.
+fn adopt_policy(state: &State, new: Policy) -> Vec<String> {
     *lock(&state.limiter) = RateLimiter::new(
         new.rate_limit.calls_per_window,
         new.rate_limit.window_seconds,
@@ -57,42 +69,60 @@ pub(super) fn reload_policy(state: &Arc<State>) -> Result<Value, DaemonError> {
     let names: Vec<String> = modules.keys().cloned().collect();
     for name in names {
         let module = &modules[&name];
-        let (_, manifest, rejected) = scan_with_manifest(&policy, &name, &module.source);
-        // What it runs with must still be within its tier: a narrower tier unloads it.
-        let over = policy.tiers.get(&module.tier).map(|tier| {
-            Capabilities::requested(manifest.as_ref(), &policy, tier).beyond_tier(
-                &policy,
-                &module.tier,
-                tier,
-            )
-        });
-        let fits = over.as_ref().is_some_and(Vec::is_empty);
-        if rejected.is_some() || !fits {
-            // If the disk refuses the record, the module is still gone from memory; the
-            // stored copy is scanned again, and refused again, at the next start.
-            let _ = state.audited(
-                "unloaded_by_policy",
-                json!({ "module": name, "findings": rejected, "over": over }),
-                |s| {
-                    s.remove_module(&name)?;
-                    s.remove_schedules(&name)
-                },
-            );
-            modules.remove(&name);
-            unloaded.push(name);
-        } else if let Some(m) = modules.get_mut(&name)
-            && let Some(tier) = policy.tiers.get(&m.tier)
-        {
+        match rescan(&policy, &name, &module.source, &module.tier) {
             // Absent keys follow the new policy's baseline (storage.default_kb, say).
-            m.caps = Capabilities::requested(manifest.as_ref(), &policy, tier);
+            Rescan::Keeps(caps) => {
+                if let Some(m) = modules.get_mut(&name) {
+                    m.caps = caps;
+                }
+            }
+            Rescan::Unloads { findings, over } => {
+                // If the disk refuses the record, the module is still gone from memory; the
+                // stored copy is scanned again, and refused again, at the next start.
+                let _ = state.audited(
+                    "unloaded_by_policy",
+                    json!({ "module": name, "findings": findings, "over": over }),
+                    |s| {
+                        s.remove_module(&name)?;
+                        s.remove_schedules(&name)
+                    },
+                );
+                modules.remove(&name);
+                unloaded.push(name);
+            }
         }
     }
-    drop(modules);
-    state.audit(
-        "policy_reloaded",
-        json!({ "file": path.display().to_string(), "unloaded": unloaded }),
-    );
-    Ok(json!({ "reloaded": path.display().to_string(), "unloaded": unloaded }))
+    unloaded
+}
+
+/// A loaded module under a (new) policy.
+#[derive(Debug, PartialEq)]
+enum Rescan {
+    /// It still passes; it runs with these capabilities from now on.
+    Keeps(Capabilities),
+    /// The scanner now rejects it (`findings`), or its tier is gone (`over: None`) or can no
+    /// longer grant what it asks for (`over`).
+    Unloads {
+        findings: Option<Value>,
+        over: Option<Vec<String>>,
+    },
+}
+
+/// Scan a loaded module's source again and check what it asks for against its tier.
+fn rescan(policy: &Policy, name: &str, source: &str, tier: &str) -> Rescan {
+    let (_, manifest, rejected) = scan_with_manifest(policy, name, source);
+    // What it runs with must still be within its tier: a narrower tier unloads it.
+    let requested = policy
+        .tiers
+        .get(tier)
+        .map(|def| (Capabilities::requested(manifest.as_ref(), policy, def), def));
+    let over = requested
+        .as_ref()
+        .map(|(caps, def)| caps.beyond_tier(policy, tier, def));
+    match (rejected, over, requested) {
+        (None, Some(over), Some((caps, _))) if over.is_empty() => Rescan::Keeps(caps),
+        (findings, over, _) => Rescan::Unloads { findings, over },
+    }
 }
 
 pub(super) fn reload_modules(state: &Arc<State>, stored: Vec<super::store::StoredModule>) {
