@@ -79,7 +79,7 @@ impl State {
         Ok(out)
     }
 
-    /// `connection_refused` records (see [`Refusals`]).
+    /// `connection_refused` records (see [`Refusals`](super::peers::Refusals)).
     pub(super) fn audit_refusals(&self, records: Vec<Value>) {
         for record in records {
             self.audit("connection_refused", record);

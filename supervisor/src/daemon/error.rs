@@ -369,3 +369,118 @@ fn noting(error: DaemonError, key: &str, value: Value) -> RpcError {
     }
     error
 }
+
+#[cfg(test)]
+mod tests {
+    use pyward_worker::verdict::Status;
+
+    use super::*;
+
+    #[test]
+    fn an_error_whose_side_effects_failed_keeps_its_reason_and_says_so() {
+        let verdict = Verdict {
+            status: Status::SandboxViolation,
+            layer: Some("seccomp".into()),
+            detail: "execve\nmore".into(),
+        };
+        let error = DaemonError::AuditFailed {
+            error: Box::new(DaemonError::AuditFailed {
+                error: Box::new(DaemonError::HealthNotRecorded {
+                    error: Box::new(DaemonError::Verdict(verdict)),
+                    source: rusqlite::Error::InvalidQuery,
+                }),
+                why: "disk full".into(),
+            }),
+            why: "disk still full".into(),
+        };
+        assert_eq!(error.to_string(), "execve");
+        let e = RpcError::from(error);
+        assert_eq!((e.code, e.message.as_str()), (1006, "execve"));
+        // In the order the daemon always added them; a second audit failure replaces the first.
+        let keys: Vec<&String> = e.data.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "reason",
+                "layer",
+                "detail",
+                "health_not_recorded",
+                "audit_failed"
+            ]
+        );
+        assert_eq!(e.data["audit_failed"], "disk still full");
+        assert_eq!(
+            e.data["health_not_recorded"],
+            format!("cannot record health: {}", rusqlite::Error::InvalidQuery)
+        );
+    }
+
+    #[test]
+    fn codes_reasons_and_details_are_the_protocol_s() {
+        let cases = [
+            (
+                DaemonError::NotUtf8,
+                -32700,
+                json!({ "reason": "bad_request" }),
+            ),
+            (
+                DaemonError::LineTooLong { max: 10 },
+                -32600,
+                json!({ "reason": "bad_request", "budget": "server.max_line_bytes", "limit": 10 }),
+            ),
+            (
+                DaemonError::NoMethod { method: "x".into() },
+                -32601,
+                json!({ "reason": "method_not_found", "method": "x" }),
+            ),
+            (
+                DaemonError::BadName { name: "a/b".into() },
+                -32602,
+                json!({ "reason": "bad_request", "param": "name", "name": "a/b" }),
+            ),
+            (
+                DaemonError::NotRecorded {
+                    event: "grant".into(),
+                    source: rusqlite::Error::InvalidQuery,
+                },
+                -32603,
+                json!({ "reason": "internal" }),
+            ),
+            (
+                DaemonError::Quarantined {
+                    module: "m".into(),
+                    last_violation: None,
+                },
+                1005,
+                json!({ "reason": "quarantined", "module": "m", "last_violation": null }),
+            ),
+            (
+                DaemonError::TooManyInFlight { max: 4 },
+                1012,
+                json!({ "reason": "budget_exceeded", "budget": "server.max_requests_in_flight", "limit": 4 }),
+            ),
+            (
+                DaemonError::CgroupsRequired,
+                1006,
+                json!({ "reason": "sandbox_violation", "layer": "cgroup" }),
+            ),
+        ];
+        for (error, code, data) in cases {
+            let message = error.to_string();
+            let e = RpcError::from(error);
+            assert_eq!((e.code, &e.data), (code, &data), "{message}");
+            assert_eq!(e.message, message);
+        }
+        assert_eq!(
+            DaemonError::NotRecorded {
+                event: "grant".into(),
+                source: rusqlite::Error::InvalidQuery
+            }
+            .to_string(),
+            format!(
+                "cannot record `grant`, so it was not done: {} (is the state directory's disk full?)",
+                rusqlite::Error::InvalidQuery
+            )
+        );
+    }
+}

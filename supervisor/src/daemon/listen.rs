@@ -231,7 +231,7 @@ fn activated_listener() -> anyhow::Result<Option<UnixListener>> {
 }
 
 /// Map a peer to its role by the policy's client rules; `None` refuses it.
-fn role_of(policy: &Policy, uid: u32, gid: u32) -> Option<Role> {
+pub(super) fn role_of(policy: &Policy, uid: u32, gid: u32) -> Option<Role> {
     policy
         .clients
         .iter()

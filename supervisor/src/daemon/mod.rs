@@ -29,6 +29,8 @@ pub mod rpc;
 mod settle;
 mod state;
 pub(crate) mod store;
+#[cfg(test)]
+mod testing;
 pub(crate) mod verdicts;
 mod vetting;
 mod workers;

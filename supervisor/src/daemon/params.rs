@@ -490,3 +490,144 @@ impl Release {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_that_are_not_an_object_read_as_empty_never_by_position() {
+        for params in [
+            json!(["notes", "x = 1"]),
+            json!("notes"),
+            json!(7),
+            Value::Null,
+        ] {
+            let e = Load::parse(params.clone()).unwrap_err();
+            assert!(
+                matches!(e, DaemonError::MissingString { param: "name" }),
+                "{params}: {e:?}"
+            );
+        }
+        assert_eq!(AuditList::parse(json!([5])).limit, 100);
+    }
+
+    #[test]
+    fn which_parameter_is_reported_does_not_depend_on_key_order() {
+        for params in [
+            r#"{"approve": "yes", "name": 5}"#,
+            r#"{"name": 5, "approve": "yes"}"#,
+        ] {
+            let e = Load::parse(serde_json::from_str(params).unwrap()).unwrap_err();
+            assert!(
+                matches!(e, DaemonError::MissingString { param: "name" }),
+                "{params}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn loose_optional_parameters_read_as_absent() {
+        let load = Load::parse(json!({ "name": "n", "source": "s", "tier": 3 })).unwrap();
+        assert_eq!(load.tier, None);
+        assert!(!load.approve);
+        let load = Load::parse(json!({ "name": "n", "source": "s", "approve": null })).unwrap();
+        assert!(!load.approve);
+        let approve = Approve::parse(json!({ "name": "n", "source_sha256": ["ab"] })).unwrap();
+        assert_eq!(approve.source_sha256, None);
+        for (limit, read) in [
+            (json!(5), 5),
+            (json!(20_000), 10_000),
+            (json!(-1), 100),
+            (json!(1.5), 100),
+            (json!("all"), 100),
+        ] {
+            assert_eq!(
+                AuditList::parse(json!({ "limit": limit })).limit,
+                read,
+                "{limit}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_call_gets_the_defaults_it_always_got() {
+        let command = Call::parse(json!({
+            "module": "m", "caller": { "user": "@ann" }, "command": "note"
+        }))
+        .unwrap();
+        assert_eq!(command.target, Target::Command("note".into()));
+        assert_eq!(command.name, "note");
+        assert_eq!(command.args, json!(""));
+        assert_eq!(command.event, json!({ "sender": "@ann" }));
+        let function = Call::parse(json!({
+            "module": "m", "caller": { "user": "@ann" }, "function": "f", "command": 1,
+            "args": null, "event": null
+        }))
+        .unwrap();
+        assert_eq!(function.target, Target::Function("f".into()));
+        // An explicit `null` is passed on, not replaced by the default.
+        assert_eq!(function.args, Value::Null);
+        assert_eq!(function.event, Value::Null);
+        let function = Call::parse(json!({
+            "module": "m", "caller": { "user": "@ann", "x": 1 }, "function": "f"
+        }))
+        .unwrap();
+        assert_eq!(function.args, json!([]));
+        // `caller` must be an object with a string `user`.
+        for caller in [json!(["@ann"]), json!({ "user": 1 }), json!("@ann")] {
+            let e = Call::parse(json!({ "module": "m", "caller": caller, "function": "f" }));
+            assert!(matches!(e, Err(DaemonError::NoCaller)), "{caller}");
+        }
+    }
+
+    #[test]
+    fn a_run_gets_the_defaults_it_always_got() {
+        let run = Run::parse(json!({ "name": null })).unwrap();
+        assert_eq!(run.name, "pipeline");
+        assert_eq!(run.args, json!([]));
+        assert_eq!(run.event, Value::Null);
+        assert!(run.source.required("source").is_err());
+        let run = Run::parse(json!({ "source": "s", "function": "f", "args": {"a": 1} })).unwrap();
+        assert_eq!(run.source.required("source").unwrap(), "s");
+        assert_eq!(run.args, json!({ "a": 1 }));
+    }
+
+    #[test]
+    fn subscriptions_events_config_and_grants_read_as_sent() {
+        assert_eq!(
+            Subscribe::parse(json!({ "modules": "*" })).unwrap(),
+            Subscribe::All
+        );
+        assert_eq!(
+            Subscribe::parse(json!({ "modules": [] })).unwrap(),
+            Subscribe::Modules(Vec::new())
+        );
+        let sent = r#"{"type":"message","text":"hi","n":1.5,"big":18446744073709551615,"z":{"b":1,"a":2}}"#;
+        let event =
+            DeliverEvent::parse(json!({ "event": serde_json::from_str::<Value>(sent).unwrap() }))
+                .unwrap();
+        assert_eq!(event.kind, "message");
+        assert_eq!(
+            event.event.to_string(),
+            sent,
+            "passed on as sent, key order kept"
+        );
+        let configure = Configure::parse(json!({
+            "name": "m", "values": { "b": 1, "a": null }, "secret": ["b", "b"]
+        }))
+        .unwrap();
+        assert_eq!(configure.values.keys().collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(configure.secret, BTreeSet::from(["b".to_string()]));
+        let grant = GrantRequest::parse(json!({
+            "user": "@a", "module": "m", "command": "c", "expires_in_seconds": 0.5
+        }))
+        .unwrap();
+        assert_eq!(grant.command.as_deref(), Some("c"));
+        assert_eq!(grant.expires_in_seconds, Some(0.5));
+        let forever =
+            GrantRequest::parse(json!({ "user": "@a", "module": "m", "expires_in_seconds": null }))
+                .unwrap();
+        assert_eq!(forever.expires_in_seconds, None);
+    }
+}

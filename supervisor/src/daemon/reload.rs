@@ -201,3 +201,194 @@ pub(super) fn reload_modules(state: &Arc<State>, stored: Vec<super::store::Store
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use pyward_policy::config::Role;
+
+    use super::*;
+    use crate::daemon::dispatch::dispatch;
+    use crate::daemon::listen::role_of;
+    use crate::daemon::quarantine::Health;
+    use crate::daemon::store::StoredModule;
+    use crate::daemon::testing::Daemon;
+
+    const PLAIN: &str = "def f():\n    return 1\n";
+    const PRINTS: &str = "def f():\n    print(1)\n";
+    /// Asks for the `join` event: within the `trusted` tier, beyond the baseline.
+    const JOINS: &str = "import pyward\npyward.manifest(events=[\"join\"])\n";
+
+    /// The defaults, with a bot at uid 1000.
+    const OLD: &str = "[[clients]]\nuid = 0\nrole = \"admin\"\n\
+                       [[clients]]\nuid = 1000\nrole = \"bot\"\n";
+    /// No more bot at uid 1000, no more `trusted` tier, `print` forbidden, one call a minute.
+    const NEW: &str = "[[clients]]\nuid = 0\nrole = \"admin\"\n\
+                       [tiers.community]\nhost_calls = [\"reply\", \"log\", \"kv_get\", \"kv_set\"]\n\
+                       events = [\"message\"]\n\
+                       [scan]\nforbidden_names = [\"eval\", \"print\"]\n\
+                       [rate_limit]\ncalls_per_window = 1\n";
+
+    fn policy(toml: &str) -> Policy {
+        Policy::from_toml_str(toml, "new.toml").expect("a valid test policy")
+    }
+
+    #[test]
+    fn a_module_that_still_passes_runs_with_the_new_baseline() {
+        let Rescan::Keeps(caps) = rescan(&Policy::default(), "calc", PLAIN, "community") else {
+            panic!("a plain module passes the defaults")
+        };
+        assert_eq!(caps.storage_kb, 64);
+        let smaller = policy("[storage]\ndefault_kb = 8\n");
+        let Rescan::Keeps(caps) = rescan(&smaller, "calc", PLAIN, "community") else {
+            panic!("a smaller default quota does not unload it")
+        };
+        assert_eq!(caps.storage_kb, 8);
+    }
+
+    #[test]
+    fn a_module_the_new_policy_rejects_is_unloaded_and_says_why() {
+        let new = policy(NEW);
+        assert_eq!(
+            rescan(&new, "helper", PLAIN, "trusted"),
+            Rescan::Unloads {
+                findings: None,
+                over: None
+            },
+            "its tier is gone"
+        );
+        let Rescan::Unloads { findings, over } = rescan(&new, "printer", PRINTS, "community")
+        else {
+            panic!("its source no longer scans")
+        };
+        assert_eq!(findings.unwrap()[0]["rule"], "forbidden-name");
+        assert_eq!(over, Some(Vec::new()));
+        assert!(matches!(
+            rescan(&Policy::default(), "joiner", JOINS, "trusted"),
+            Rescan::Keeps(_)
+        ));
+        let narrower = policy(
+            "[tiers.community]\nhost_calls = [\"reply\"]\n\
+             [tiers.trusted]\nhost_calls = [\"reply\"]\nevents = [\"message\"]\n",
+        );
+        let Rescan::Unloads { findings, over } = rescan(&narrower, "joiner", JOINS, "trusted")
+        else {
+            panic!("its tier no longer grants `join`")
+        };
+        assert_eq!(findings, None);
+        assert!(over.is_some_and(|o| o.iter().any(|what| what.contains("join"))));
+    }
+
+    #[test]
+    fn a_reload_unloads_what_no_longer_passes_and_drops_a_removed_client() {
+        let d = Daemon::new(OLD);
+        d.load("calc", PLAIN, "community");
+        d.load("helper", PLAIN, "trusted");
+        d.load("printer", PRINTS, "community");
+        assert_eq!(role_of(&d.state.policy(), 1000, 1000), Some(Role::Bot));
+        let mut unloaded = adopt_policy(&d.state, policy(NEW));
+        unloaded.sort();
+        assert_eq!(unloaded, ["helper", "printer"]);
+        assert_eq!(
+            lock(&d.state.modules).keys().collect::<Vec<_>>(),
+            ["calc"],
+            "the module that passes stays loaded"
+        );
+        let stored: Vec<String> = lock(&d.state.store)
+            .modules()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(
+            stored,
+            ["calc"],
+            "the unloaded ones are gone from the store too"
+        );
+        assert_eq!(d.audited("unloaded_by_policy"), 2);
+        let log = lock(&d.state.store).audit_log(10).unwrap();
+        let record = |name: &str| {
+            log.iter()
+                .find(|r| r["event"] == "unloaded_by_policy" && r["module"] == name)
+                .unwrap_or_else(|| panic!("no record for {name}"))
+                .clone()
+        };
+        assert_eq!(record("helper")["findings"], Value::Null);
+        assert_eq!(record("helper")["over"], Value::Null, "its tier is gone");
+        assert_eq!(record("printer")["findings"][0]["rule"], "forbidden-name");
+        // The uid the new policy no longer lists is refused at its next connection.
+        assert_eq!(role_of(&d.state.policy(), 1000, 1000), None);
+        assert_eq!(role_of(&d.state.policy(), 0, 0), Some(Role::Admin));
+        // The new rate limit is in force.
+        let mut limiter = lock(&d.state.limiter);
+        assert!(limiter.try_acquire("@ann", "calc", now_ms()));
+        assert!(!limiter.try_acquire("@ann", "calc", now_ms()));
+    }
+
+    #[tokio::test]
+    async fn an_invalid_policy_file_changes_nothing() {
+        let config = crate::daemon::testing::TempDir::new();
+        let file = config.path().join("policy.toml");
+        std::fs::write(&file, "[sandbox]\nmemory_mb = 1\n").unwrap();
+        let d = Daemon::with_config(OLD, Some(file));
+        d.load("helper", PLAIN, "trusted");
+        let e = dispatch(&d.state, &d.conn, Role::Admin, "policy.reload", json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, -32602, "{e:?}");
+        assert_eq!(e.message, "the policy file is invalid; nothing changed");
+        assert!(
+            e.data["errors"][0]
+                .as_str()
+                .is_some_and(|s| s.contains("sandbox.memory_mb")),
+            "{e:?}"
+        );
+        assert!(lock(&d.state.modules).contains_key("helper"));
+        assert_eq!(role_of(&d.state.policy(), 1000, 1000), Some(Role::Bot));
+        // Without --config there is no file to read again.
+        let d = Daemon::new(OLD);
+        let e = dispatch(&d.state, &d.conn, Role::Admin, "policy.reload", json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.data["reason"].as_str()),
+            (-32602, Some("bad_request"))
+        );
+    }
+
+    #[test]
+    fn stored_modules_that_no_longer_pass_are_not_reloaded() {
+        let d = Daemon::new(NEW);
+        let stored = |name: &str, source: &str, tier: &str| StoredModule {
+            name: name.into(),
+            tier: tier.into(),
+            source: source.into(),
+            health: Health::new(&d.state.policy().quarantine),
+        };
+        reload_modules(
+            &d.state,
+            vec![
+                stored("printer", PRINTS, "community"),
+                stored("helper", PLAIN, "trusted"),
+                stored("joiner", JOINS, "community"),
+            ],
+        );
+        assert!(lock(&d.state.modules).is_empty(), "no worker was started");
+        assert_eq!(d.audited("reload_rejected"), 3);
+        let log = lock(&d.state.store).audit_log(10).unwrap();
+        let record = |name: &str| {
+            log.iter()
+                .find(|r| r["module"] == name)
+                .unwrap_or_else(|| panic!("no record for {name}"))
+                .clone()
+        };
+        assert_eq!(record("printer")["findings"][0]["rule"], "forbidden-name");
+        assert_eq!(record("helper")["why"], "no trust tier `trusted`");
+        // `join` is beyond what `community` grants now, and nothing was approved.
+        assert_eq!(record("joiner")["approved"], false);
+        assert!(
+            record("joiner")["over"]
+                .as_array()
+                .is_some_and(|o| !o.is_empty())
+        );
+    }
+}

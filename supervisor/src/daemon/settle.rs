@@ -168,3 +168,374 @@ fn failure_record(failure: &Failure, module: &str, user: &str) -> Option<(&'stat
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use pyward_worker::process::Ending;
+    use pyward_worker::runtime::PyError;
+    use pyward_worker::runtime::audit::Violation;
+    use pyward_worker::sandbox::SandboxError;
+
+    use super::*;
+    use crate::daemon::rpc::RpcError;
+    use crate::daemon::testing::Daemon;
+
+    fn returned(result: &str) -> Result<CallOutcome, WorkerFailure> {
+        Ok(CallOutcome {
+            result: Some(result.to_string()),
+            error: None,
+            stdout: "printed\n".into(),
+            output_limit_hit: false,
+            violation: None,
+        })
+    }
+
+    fn raised(kind: &str) -> Result<CallOutcome, WorkerFailure> {
+        Ok(CallOutcome {
+            result: None,
+            error: Some(PyError {
+                kind: kind.into(),
+                message: "it went wrong".into(),
+                traceback: String::new(),
+            }),
+            stdout: String::new(),
+            output_limit_hit: false,
+            violation: None,
+        })
+    }
+
+    fn died(ending: Ending) -> Result<CallOutcome, WorkerFailure> {
+        Err(WorkerFailure::Died { ending })
+    }
+
+    fn bit(budget: &'static str) -> Exceeded {
+        Exceeded {
+            budget,
+            limit: 1,
+            message: format!("{budget} bit"),
+        }
+    }
+
+    /// What a call comes to: its answer, or the client's error code with the audit record the
+    /// failure gets (every failure also counts against the module's health; see below).
+    fn judge(
+        outcome: Result<CallOutcome, WorkerFailure>,
+        oom: bool,
+        bitten: Bitten,
+    ) -> Result<Value, (i64, String, Option<&'static str>)> {
+        let policy = Policy::default();
+        let verdict = verdict_of(&outcome, oom, &policy.sandbox);
+        settle("m", &policy, outcome, verdict, bitten).map_err(|failure| {
+            let audit = failure_record(&failure, "m", "@ann").map(|(event, _)| event);
+            let error = RpcError::from(DaemonError::from(failure));
+            let reason = error.data["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            (error.code, reason, audit)
+        })
+    }
+
+    /// What happened, how the worker ended, whether the OOM killer ended it, and the expected
+    /// (code, reason, audit record).
+    type Case = (
+        &'static str,
+        Result<CallOutcome, WorkerFailure>,
+        bool,
+        (i64, &'static str, Option<&'static str>),
+    );
+
+    fn no_budget() -> Bitten {
+        Bitten::default()
+    }
+
+    #[test]
+    fn a_result_within_its_budget_is_the_answer() {
+        assert_eq!(
+            judge(returned("{\"a\": [1, 2]}"), false, no_budget()),
+            Ok(json!({ "result": { "a": [1, 2] }, "stdout": "printed\n" }))
+        );
+        let none = Ok(CallOutcome {
+            result: None,
+            error: None,
+            stdout: String::new(),
+            output_limit_hit: false,
+            violation: None,
+        });
+        assert_eq!(
+            judge(none, false, no_budget()),
+            Ok(json!({ "result": null, "stdout": "" }))
+        );
+        // A refusal the module caught and got past does not fail the call.
+        let caught = Bitten {
+            hard: None,
+            soft: Some(bit("storage.max_keys")),
+        };
+        assert!(judge(returned("1"), false, caught).is_ok());
+    }
+
+    #[test]
+    fn every_worker_outcome_maps_to_its_error_and_audit_record() {
+        let sandbox = Some("sandbox_event");
+        let cases: Vec<Case> = vec![
+            (
+                "a module exception",
+                raised("ValueError"),
+                false,
+                (1010, "module_error", None),
+            ),
+            (
+                "a result that is not JSON",
+                returned("NaN"),
+                false,
+                (1010, "module_error", None),
+            ),
+            (
+                "a result over its budget",
+                returned(&"1".repeat(300_000)),
+                false,
+                (1012, "budget_exceeded", Some("budget_exceeded")),
+            ),
+            (
+                "an interpreter guard",
+                raised("SandboxViolation"),
+                false,
+                (1006, "sandbox_violation", sandbox),
+            ),
+            (
+                "a refused import",
+                raised("ImportError").map(|mut o| {
+                    o.error.as_mut().unwrap().message = "pyward: no".into();
+                    o
+                }),
+                false,
+                (1006, "sandbox_violation", sandbox),
+            ),
+            (
+                "a tripwire the module caught",
+                returned("1").map(|mut o| {
+                    o.violation = Some(Violation {
+                        event: "open".into(),
+                        detail: "/etc/passwd".into(),
+                    });
+                    o
+                }),
+                false,
+                (1006, "sandbox_violation", sandbox),
+            ),
+            (
+                "too much output",
+                returned("1").map(|mut o| {
+                    o.output_limit_hit = true;
+                    o
+                }),
+                false,
+                (1009, "output_limit", sandbox),
+            ),
+            (
+                "the output guard",
+                raised("OutputLimitExceeded"),
+                false,
+                (1009, "output_limit", sandbox),
+            ),
+            (
+                "MemoryError",
+                raised("MemoryError"),
+                false,
+                (1008, "memory_limit", sandbox),
+            ),
+            (
+                "the wall-clock deadline",
+                Err(WorkerFailure::Deadline { after_ms: 10 }),
+                false,
+                (1007, "timeout", sandbox),
+            ),
+            (
+                "seccomp",
+                died(Ending::Seccomp {
+                    syscall: 59,
+                    name: Some("execve".into()),
+                }),
+                false,
+                (1006, "sandbox_violation", sandbox),
+            ),
+            (
+                "the CPU limit",
+                died(Ending::Signaled {
+                    signal: libc::SIGXCPU,
+                }),
+                false,
+                (1007, "timeout", sandbox),
+            ),
+            (
+                "SIGKILL",
+                died(Ending::Signaled {
+                    signal: libc::SIGKILL,
+                }),
+                false,
+                (1007, "timeout", sandbox),
+            ),
+            (
+                "the OOM killer in its cgroup",
+                died(Ending::Signaled {
+                    signal: libc::SIGKILL,
+                }),
+                true,
+                (1008, "memory_limit", sandbox),
+            ),
+            (
+                "the address-space limit",
+                died(Ending::Exited {
+                    code: pyward_worker::sys::MEMORY_EXIT_CODE,
+                }),
+                false,
+                (1008, "memory_limit", sandbox),
+            ),
+            (
+                "a crash",
+                died(Ending::Signaled {
+                    signal: libc::SIGSEGV,
+                }),
+                false,
+                (1011, "worker_crashed", sandbox),
+            ),
+            (
+                "a panic in the worker",
+                died(Ending::Exited { code: 101 }),
+                false,
+                (1011, "worker_crashed", sandbox),
+            ),
+            (
+                "an unknown ending",
+                died(Ending::Running),
+                false,
+                (1011, "worker_crashed", sandbox),
+            ),
+            (
+                "a broken link",
+                Err(WorkerFailure::Protocol {
+                    message: "garbage".into(),
+                }),
+                false,
+                (1011, "worker_crashed", sandbox),
+            ),
+            (
+                "a layer that could not be applied",
+                Err(WorkerFailure::Sandbox {
+                    error: SandboxError {
+                        layer: "landlock".into(),
+                        message: "no".into(),
+                    },
+                }),
+                false,
+                (1011, "worker_crashed", sandbox),
+            ),
+        ];
+        for (what, outcome, oom, (code, reason, audit)) in cases {
+            assert_eq!(
+                judge(outcome, oom, no_budget()),
+                Err((code, reason.to_string(), audit)),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_budget_that_bit_comes_before_the_verdict() {
+        let budget = Err((1012, "budget_exceeded".to_string(), Some("budget_exceeded")));
+        // One that stopped the call is why it failed, however the worker ended.
+        for outcome in [
+            returned("1"),
+            raised("ValueError"),
+            died(Ending::Signaled {
+                signal: libc::SIGKILL,
+            }),
+        ] {
+            let hard = Bitten {
+                hard: Some(bit("budgets.max_host_calls_per_call")),
+                soft: None,
+            };
+            assert_eq!(judge(outcome, false, hard), budget);
+        }
+        // One the module was refused and then raised over is why it failed too ...
+        let soft = || Bitten {
+            hard: None,
+            soft: Some(bit("storage_kb")),
+        };
+        assert_eq!(judge(raised("BudgetExceeded"), false, soft()), budget);
+        // ... but not when a sandbox layer stopped it.
+        assert_eq!(
+            judge(raised("SandboxViolation"), false, soft()),
+            Err((1006, "sandbox_violation".into(), Some("sandbox_event")))
+        );
+    }
+
+    #[test]
+    fn failure_records_name_the_module_and_the_caller() {
+        let (event, details) =
+            failure_record(&Failure::Budget(bit("storage_kb")), "notes", "@ann").unwrap();
+        assert_eq!(event, "budget_exceeded");
+        assert_eq!(
+            details,
+            json!({ "budget": "storage_kb", "limit": 1, "detail": "storage_kb bit", "module": "notes", "user": "@ann" })
+        );
+        let verdict = verdict::from_failure(
+            &WorkerFailure::Deadline { after_ms: 1 },
+            &Policy::default().sandbox,
+        );
+        let (event, details) =
+            failure_record(&Failure::Verdict(verdict.clone()), "notes", "@ann").unwrap();
+        assert_eq!(event, "sandbox_event");
+        assert_eq!(
+            details,
+            json!({ "module": "notes", "user": "@ann", "verdict": verdict })
+        );
+    }
+
+    #[test]
+    fn every_failure_counts_towards_quarantine_and_the_one_that_quarantines_is_audited() {
+        let d = Daemon::new("[quarantine]\nconsecutive_failures = 3\n");
+        d.load("notes", "def f():\n    return 1\n", "community");
+        let exception = Failure::Verdict(verdict::Verdict {
+            status: verdict::Status::Error,
+            layer: Some("module".into()),
+            detail: "ValueError: no".into(),
+        });
+        let fail = |failure: &Failure| {
+            RpcError::from(record_failure(&d.state, "notes", "@ann", failure).unwrap_err())
+        };
+        for _ in 0..2 {
+            let e = fail(&exception);
+            assert_eq!((e.code, e.message.as_str()), (1010, "ValueError: no"));
+        }
+        let health = |d: &Daemon| lock(&d.state.modules)["notes"].health.clone();
+        assert_eq!(health(&d).consecutive_failures, 2);
+        assert!(!health(&d).quarantined);
+        assert_eq!(
+            d.audited("sandbox_event"),
+            0,
+            "a module's exception is not audited"
+        );
+        let e = fail(&Failure::Budget(bit("storage_kb")));
+        assert_eq!(
+            e.code, 1012,
+            "the call's own error, not the quarantine: {e:?}"
+        );
+        assert_eq!(d.audited("budget_exceeded"), 1);
+        assert_eq!(d.audited("quarantined"), 1);
+        assert_eq!(
+            d.last_record("quarantined")["after"],
+            "BudgetExceeded (storage_kb): storage_kb bit"
+        );
+        assert!(health(&d).quarantined);
+        let stored = lock(&d.state.store).modules().unwrap();
+        assert!(stored[0].health.quarantined, "written at once");
+        // A fourth failure still counts, but quarantines (and is audited as such) only once.
+        fail(&exception);
+        assert_eq!(health(&d).consecutive_failures, 4);
+        assert_eq!(d.audited("quarantined"), 1);
+        // A module unloaded meanwhile: nothing to count against.
+        lock(&d.state.modules).remove("notes");
+        assert_eq!(fail(&exception).code, 1001);
+    }
+}
