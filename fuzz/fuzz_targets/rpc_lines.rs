@@ -1,20 +1,14 @@
 //! Bytes a client may send on the socket, cut into arbitrary reads, through the server's line
-//! framing (`daemon/lines.rs`) and line parser (`daemon/rpc.rs`), the very files the server is
-//! built from. Checks: no panic; framing does not depend on how the bytes were split; every
-//! error reply is a JSON-RPC 2.0 error object with a code and a reason.
+//! framing (`daemon::lines`) and line parser (`daemon::rpc`), linked from the supervisor library
+//! the server is built from. Checks: no panic; framing does not depend on how the bytes were
+//! split; every error reply is a JSON-RPC 2.0 error object with a code and a reason.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use pyward::daemon::{lines, rpc};
 use serde_json::Value;
 use tokio_util::bytes::BytesMut;
 use tokio_util::codec::Decoder;
-
-#[allow(dead_code)]
-#[path = "../../supervisor/src/daemon/lines.rs"]
-mod lines;
-#[allow(dead_code)]
-#[path = "../../supervisor/src/daemon/rpc.rs"]
-mod rpc;
 
 /// A small limit, so over-long lines are reached often.
 const MAX_LINE: usize = 200;

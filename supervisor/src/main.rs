@@ -1,10 +1,6 @@
-//! The `pyward` binary: parses the command line and hands off to a command.
+//! The `pyward` binary: parses the command line and hands off to the library.
 
 #![forbid(unsafe_code)]
-
-mod cli;
-mod commands;
-mod daemon;
 
 use std::process::ExitCode;
 
@@ -15,6 +11,6 @@ use clap::Parser;
 static ALLOCATOR: pyward_worker::sys::WorkerAllocator = pyward_worker::sys::WorkerAllocator;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    commands::run(cli)
+    let cli = pyward::cli::Cli::parse();
+    pyward::commands::run(cli)
 }

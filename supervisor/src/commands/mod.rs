@@ -26,7 +26,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(code) => return code,
             };
             let socket = socket.unwrap_or_else(|| policy.server.socket.clone());
-            match crate::daemon::server::run(policy, config.as_deref(), &socket) {
+            match crate::daemon::run(policy, config.as_deref(), &socket) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("pyward serve: {e}");
