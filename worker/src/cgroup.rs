@@ -12,6 +12,12 @@ use std::path::{Path, PathBuf};
 use pyward_policy::config::SandboxLimits;
 use serde::{Deserialize, Serialize};
 
+/// How often, and how many times, a dropped worker's group is tried for removal: the kernel
+/// refuses while its killed processes are still being reaped, which takes milliseconds; after
+/// half a second the group is left behind (it holds no process once they are reaped).
+const REMOVE_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
+const REMOVE_TRIES: u32 = 50;
+
 /// What per-worker groups can do here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupSupport {
@@ -131,11 +137,11 @@ impl Drop for WorkerCgroup {
     fn drop(&mut self) {
         let _ = self.kill();
         // The group can only be removed once its processes are gone (and reaped).
-        for _ in 0..50 {
+        for _ in 0..REMOVE_TRIES {
             if std::fs::remove_dir(&self.dir).is_ok() {
                 return;
             }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::thread::sleep(REMOVE_RETRY);
         }
     }
 }

@@ -291,7 +291,7 @@ mod tests {
             },
             FromWorker::SandboxFailed {
                 error: SandboxError {
-                    layer: "landlock".into(),
+                    layer: crate::sandbox::Stage::Landlock,
                     message: "not supported".into(),
                 },
             },

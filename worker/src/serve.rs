@@ -45,7 +45,7 @@ pub fn run(mut runtime: Runtime, limits: &SandboxLimits, link: OwnedFd, report: 
         }
         Err(error) => {
             // Only the thread check runs before the link reaches its final place.
-            if error.layer != "process" {
+            if error.layer != sandbox::Stage::Process {
                 let _ = link::send(sandbox::worker_link(), &FromWorker::SandboxFailed { error });
             }
             sys::exit_now(WorkerExit::SandboxFailed.code());

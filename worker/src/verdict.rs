@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::exit::WorkerExit;
 use crate::process::{Ending, WorkerFailure};
 use crate::runtime::{CallOutcome, PyError};
+use crate::sandbox::Stage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,8 +32,8 @@ pub struct Verdict {
 
 /// What stopped a call, by the name clients see (`data.layer` of an error, the `verdict` of a
 /// `sandbox_event` audit record, `pyward run`'s report).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Layer {
     /// The static scanner, or the parser cross-check.
     Scan,
@@ -52,9 +53,10 @@ pub enum Layer {
     Module,
     /// The worker process: a crash, a broken link.
     Worker,
-    /// A stage of the kernel sandbox that could not be applied, by the name the sandbox gives
-    /// it (`fds`, `no_new_privs`, `privilege_drop`, ...: [`crate::sandbox::SandboxError`]).
-    SandboxStage(String),
+    /// A stage of the kernel sandbox that could not be applied (`fds`, `no_new_privs`,
+    /// `privilege_drop`, ...: [`crate::sandbox::SandboxError`]); never `Seccomp` or `Landlock`,
+    /// which are the layers of those names.
+    SandboxStage(Stage),
 }
 
 impl Layer {
@@ -81,23 +83,41 @@ impl Layer {
             Layer::Cgroup => "cgroup",
             Layer::Module => "module",
             Layer::Worker => "worker",
-            Layer::SandboxStage(stage) => stage,
+            Layer::SandboxStage(stage) => stage.name(),
         }
     }
 
-    /// The layer of this name; a name no variant has is a sandbox stage's (the sandbox's
-    /// `seccomp` and `landlock` stages are the layers of those names).
-    pub fn from_name(name: &str) -> Layer {
+    /// The layer of this name: one of the named layers, else a sandbox stage's; `None` for a
+    /// name neither has.
+    pub fn from_name(name: &str) -> Option<Layer> {
         Layer::NAMED
             .into_iter()
             .find(|layer| layer.name() == name)
-            .unwrap_or_else(|| Layer::SandboxStage(name.to_string()))
+            .or_else(|| {
+                Stage::ALL
+                    .into_iter()
+                    .find(|stage| stage.name() == name)
+                    .map(Layer::from)
+            })
     }
 }
 
-impl From<String> for Layer {
-    fn from(name: String) -> Layer {
-        Layer::from_name(&name)
+impl From<Stage> for Layer {
+    /// The sandbox's `seccomp` and `landlock` stages are the layers of those names.
+    fn from(stage: Stage) -> Layer {
+        match stage {
+            Stage::Seccomp => Layer::Seccomp,
+            Stage::Landlock => Layer::Landlock,
+            stage => Layer::SandboxStage(stage),
+        }
+    }
+}
+
+impl TryFrom<String> for Layer {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Layer, String> {
+        Layer::from_name(&name).ok_or_else(|| format!("no layer named `{name}`"))
     }
 }
 
@@ -193,7 +213,7 @@ pub fn from_failure(failure: &WorkerFailure, limits: &SandboxLimits) -> Verdict 
     match failure {
         WorkerFailure::Sandbox { error } => verdict(
             Status::Error,
-            Layer::from_name(&error.layer),
+            Layer::from(error.layer),
             format!(
                 "{error}; the policy requires this layer (sandbox.require), or set sandbox.dangerously_allow_degraded"
             ),
@@ -300,15 +320,24 @@ mod tests {
             (Layer::Cgroup, "cgroup"),
             (Layer::Module, "module"),
             (Layer::Worker, "worker"),
-            (Layer::SandboxStage("no_new_privs".into()), "no_new_privs"),
+            (Layer::SandboxStage(Stage::NoNewPrivs), "no_new_privs"),
         ] {
-            assert_eq!(serde_json::to_value(&layer).unwrap(), name);
+            assert_eq!(serde_json::to_value(layer).unwrap(), name);
             assert_eq!(serde_json::from_value::<Layer>(name.into()).unwrap(), layer);
-            assert_eq!(Layer::from_name(name), layer);
+            assert_eq!(Layer::from_name(name), Some(layer));
             assert_eq!(layer.to_string(), name);
         }
         // The sandbox's own seccomp stage is the seccomp layer.
-        assert_eq!(Layer::from_name("seccomp"), Layer::Seccomp);
+        assert_eq!(Layer::from(Stage::Seccomp), Layer::Seccomp);
+        assert_eq!(Layer::from(Stage::Landlock), Layer::Landlock);
+        for stage in Stage::ALL {
+            let layer = Layer::from(stage);
+            assert_eq!(layer.name(), stage.name());
+            assert_eq!(Layer::from_name(stage.name()), Some(layer));
+        }
+        // A name no layer has is an error, not a made-up layer.
+        assert_eq!(Layer::from_name("nonsense"), None);
+        assert!(serde_json::from_value::<Layer>("nonsense".into()).is_err());
         let v = verdict(Status::Error, Layer::Module, "boom".into());
         assert_eq!(
             serde_json::to_string(&v).unwrap(),
@@ -344,12 +373,12 @@ mod tests {
         let sandbox = from_failure(
             &WorkerFailure::Sandbox {
                 error: crate::sandbox::SandboxError {
-                    layer: "fds".into(),
+                    layer: Stage::Fds,
                     message: "no".into(),
                 },
             },
             &limits,
         );
-        assert_eq!(sandbox.layer, Some(Layer::SandboxStage("fds".into())));
+        assert_eq!(sandbox.layer, Some(Layer::SandboxStage(Stage::Fds)));
     }
 }

@@ -308,19 +308,19 @@ mod tests {
                 "module.call",
                 json!({ "module": "m", "caller": "@ann", "command": "x" }),
                 "missing `caller.user` (the chat identity calling)".into(),
-                None,
+                Some("caller.user"),
             ),
             (
                 "module.call",
                 json!({ "module": "m", "caller": { "user": "@ann" } }),
                 "give exactly one of `command` or `function`".into(),
-                None,
+                Some("command"),
             ),
             (
                 "module.call",
                 json!({ "module": "m", "caller": { "user": "@ann" }, "command": "a", "function": "b" }),
                 "give exactly one of `command` or `function`".into(),
-                None,
+                Some("command"),
             ),
             (
                 "run",
@@ -328,7 +328,12 @@ mod tests {
                 "`name` must be a string".into(),
                 Some("name"),
             ),
-            ("run", json!({ "name": "" }), name_rule.into(), Some("name")),
+            (
+                "run",
+                json!({ "name": "", "source": "x = 1", "function": "f" }),
+                name_rule.into(),
+                Some("name"),
+            ),
             (
                 "run",
                 json!({ "function": "f" }),
@@ -425,12 +430,12 @@ mod tests {
         // `limit` that is not a whole number reads as absent (100), as it always did.
         let log = ask(&d, Role::Admin, "audit.list", json!({ "limit": "all" })).await;
         assert!(log.expect("audit.list answers").is_array());
-        // A `command` that is not a string reads as absent: a grant of the whole module.
+        // `null` for an optional string is absent: a grant of the whole module.
         let granted = ask(
             &d,
             Role::Admin,
             "acl.grant",
-            json!({ "user": "@a", "module": "m", "command": 7 }),
+            json!({ "user": "@a", "module": "m", "command": null }),
         )
         .await
         .expect("granted");
@@ -447,6 +452,47 @@ mod tests {
         )
         .await;
         assert_eq!(revoked, Ok(json!({ "revoked": 1 })));
+    }
+
+    #[tokio::test]
+    async fn an_optional_string_of_another_type_is_refused_not_read_as_absent() {
+        let d = Daemon::new("");
+        // Read as absent, each would widen the request: a grant of one command would grant the
+        // whole module, an approval pinned to a reviewed source would approve whatever waits.
+        let cases = [
+            (
+                "acl.grant",
+                json!({ "user": "@a", "module": "m", "command": 7 }),
+                "command",
+            ),
+            (
+                "acl.revoke",
+                json!({ "user": "@a", "module": "m", "command": [] }),
+                "command",
+            ),
+            (
+                "module.approve",
+                json!({ "name": "m", "source_sha256": 1 }),
+                "source_sha256",
+            ),
+            (
+                "module.load",
+                json!({ "name": "m", "source": "", "tier": {} }),
+                "tier",
+            ),
+            (
+                "module.call",
+                json!({ "module": "m", "caller": { "user": "@a" }, "function": "f", "command": 1 }),
+                "command",
+            ),
+        ];
+        for (method, params, param) in cases {
+            let e = refusal(&d, Role::Admin, method, params).await;
+            assert_eq!(e.code, -32602, "{method}");
+            assert_eq!(e.message, format!("`{param}` must be a string"), "{method}");
+            assert_eq!(e.data["param"], json!(param), "{method}");
+        }
+        assert!(lock(&d.state.grants).is_empty(), "no grant was made");
     }
 
     #[tokio::test]

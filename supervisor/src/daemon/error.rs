@@ -60,7 +60,8 @@ pub(crate) enum DaemonError {
     #[error("no trust tier `{tier}`")]
     NoTier { tier: String },
     #[error(
-        "the version of `{module}` waiting for approval has source_sha256 {pending}, not {given}:                  it changed since you reviewed it"
+        "the version of `{module}` waiting for approval has source_sha256 {pending}, not {given}: \
+         it changed since you reviewed it"
     )]
     ChangedSinceReview {
         module: String,
@@ -139,7 +140,8 @@ pub(crate) enum DaemonError {
         requested: Box<Capabilities>,
     },
     #[error(
-        "module `{module}` handles the event `{event}` (@pyward.on) but its manifest                      does not ask for it (events=[...])"
+        "module `{module}` handles the event `{event}` (@pyward.on) but its manifest \
+         does not ask for it (events=[...])"
     )]
     UndeclaredEvent { module: String, event: String },
     /// It declares `@pyward.every` handlers without asking for schedules (the message says so).
@@ -258,9 +260,9 @@ impl From<DaemonError> for RpcError {
             | E::BadParam { param, .. } => (Reason::InvalidParams, json!({ "param": param })),
             E::UnknownEventType => (Reason::InvalidParams, json!({ "param": "event" })),
             E::SecretWithoutValue { .. } => (Reason::InvalidParams, json!({ "param": "secret" })),
-            E::NoCaller | E::CommandOrFunction | E::NoPolicyFile => {
-                (Reason::InvalidParams, json!({}))
-            }
+            E::NoCaller => (Reason::InvalidParams, json!({ "param": "caller.user" })),
+            E::CommandOrFunction => (Reason::InvalidParams, json!({ "param": "command" })),
+            E::NoPolicyFile => (Reason::InvalidParams, json!({})),
             E::BadLifetime { .. } => (
                 Reason::InvalidParams,
                 json!({ "param": "expires_in_seconds" }),

@@ -122,8 +122,7 @@ fn one_shot(
     params: &Run,
 ) -> Result<Value, DaemonError> {
     let policy = state.policy();
-    let source = params.source.required("source")?;
-    let function = params.function.required("function")?;
+    let (source, function) = (params.source.as_str(), params.function.as_str());
     let tier = tier_of(&policy, params.tier.as_deref())?;
     let label = format!("run:{name}");
     scan_or_reject(state, &policy, &label, source)?;

@@ -2,8 +2,9 @@
 //!
 //! What is accepted is what the daemon has always accepted. docs/protocol.md promises no
 //! strictness about unknown keys, so they are ignored; `params` that is not an object reads as
-//! `{}`; an optional parameter of the wrong type reads as absent where it always did (`tier`,
-//! `command`, `function`, `source_sha256`, `limit`). Reading the JSON never fails (every field
+//! `{}`; an optional string parameter of another type (`tier`, `command`, `function`,
+//! `source_sha256`) is refused, since reading it as absent would widen the request; `limit` of
+//! another type reads as the default. Reading the JSON never fails (every field
 //! is a [`Param`]); each type's `parse` then checks its parameters in a fixed order, so which
 //! error a client gets does not depend on the order of its keys, and the error names the
 //! parameter as it always did (`data.param`, code -32602).
@@ -57,6 +58,17 @@ impl Param<String> {
         match self {
             Param::Given(text) => Ok(text),
             _ => Err(DaemonError::MissingString { param }),
+        }
+    }
+
+    /// A parameter that may be left out (or `null`) but, when given, must be a string: read as
+    /// "absent", a wrong type would widen the request (a grant of one command would grant the
+    /// whole module; an approval pinned to a reviewed source would approve any).
+    pub(super) fn optional(self, param: &'static str) -> Result<Option<String>, DaemonError> {
+        match self {
+            Param::Absent | Param::Null => Ok(None),
+            Param::Given(text) => Ok(Some(text)),
+            Param::Wrong(_) => Err(DaemonError::NotAString { param }),
         }
     }
 }
@@ -119,7 +131,7 @@ impl Load {
             name: raw.name.required("name")?.to_string(),
             source: raw.source.required("source")?.to_string(),
             approve: raw.approve.flag("approve")?,
-            tier: raw.tier.given(),
+            tier: raw.tier.optional("tier")?,
         })
     }
 }
@@ -169,7 +181,7 @@ impl Approve {
         let raw: RawApprove = read(params);
         Ok(Approve {
             name: raw.name.required("name")?.to_string(),
-            source_sha256: raw.source_sha256.given(),
+            source_sha256: raw.source_sha256.optional("source_sha256")?,
         })
     }
 }
@@ -334,7 +346,11 @@ impl Call {
             .given()
             .and_then(|caller| caller.get("user")?.as_str().map(str::to_string))
             .ok_or(DaemonError::NoCaller)?;
-        let (target, name) = match (raw.command.given(), raw.function.given()) {
+        let (command, function) = (
+            raw.command.optional("command")?,
+            raw.function.optional("function")?,
+        );
+        let (target, name) = match (command, function) {
             (Some(c), None) => (Target::Command(c.clone()), c),
             (None, Some(f)) => (Target::Function(f.clone()), f),
             _ => return Err(DaemonError::CommandOrFunction),
@@ -355,14 +371,14 @@ impl Call {
     }
 }
 
-/// `run`. Its `source` and `function` are checked only after its budgets and rate limit, as
-/// they always were, so they stay [`Param`]s here.
+/// `run`. Every parameter is checked here, before the run takes a one-shot slot or a
+/// rate-limit token: a malformed request costs the peer nothing.
 #[derive(Debug)]
 pub(super) struct Run {
     /// `pipeline` when absent (the name is checked like a module's afterwards).
     pub(super) name: String,
-    pub(super) source: Param<String>,
-    pub(super) function: Param<String>,
+    pub(super) source: String,
+    pub(super) function: String,
     pub(super) tier: Option<String>,
     /// `args`, or `[]` when absent.
     pub(super) args: Value,
@@ -391,9 +407,9 @@ impl Run {
         };
         Ok(Run {
             name,
-            source: raw.source,
-            function: raw.function,
-            tier: raw.tier.given(),
+            source: raw.source.required("source")?.to_string(),
+            function: raw.function.required("function")?.to_string(),
+            tier: raw.tier.optional("tier")?,
             args: raw.args.present().unwrap_or(json!([])),
             event: raw.event.present().unwrap_or(Value::Null),
         })
@@ -442,7 +458,7 @@ impl GrantRequest {
         Ok(GrantRequest {
             user,
             module,
-            command: raw.command.given(),
+            command: raw.command.optional("command")?,
             expires_in_seconds,
         })
     }
@@ -527,14 +543,24 @@ mod tests {
     }
 
     #[test]
-    fn loose_optional_parameters_read_as_absent() {
-        let load = Load::parse(json!({ "name": "n", "source": "s", "tier": 3 })).unwrap();
+    fn optional_parameters_left_out_or_null_read_as_absent_and_of_another_type_are_refused() {
+        let load = Load::parse(json!({ "name": "n", "source": "s", "tier": null })).unwrap();
         assert_eq!(load.tier, None);
         assert!(!load.approve);
         let load = Load::parse(json!({ "name": "n", "source": "s", "approve": null })).unwrap();
         assert!(!load.approve);
-        let approve = Approve::parse(json!({ "name": "n", "source_sha256": ["ab"] })).unwrap();
+        let approve = Approve::parse(json!({ "name": "n" })).unwrap();
         assert_eq!(approve.source_sha256, None);
+        assert!(matches!(
+            Load::parse(json!({ "name": "n", "source": "s", "tier": 3 })),
+            Err(DaemonError::NotAString { param: "tier" })
+        ));
+        assert!(matches!(
+            Approve::parse(json!({ "name": "n", "source_sha256": ["ab"] })),
+            Err(DaemonError::NotAString {
+                param: "source_sha256"
+            })
+        ));
         for (limit, read) in [
             (json!(5), 5),
             (json!(20_000), 10_000),
@@ -561,7 +587,7 @@ mod tests {
         assert_eq!(command.args, json!(""));
         assert_eq!(command.event, json!({ "sender": "@ann" }));
         let function = Call::parse(json!({
-            "module": "m", "caller": { "user": "@ann" }, "function": "f", "command": 1,
+            "module": "m", "caller": { "user": "@ann" }, "function": "f", "command": null,
             "args": null, "event": null
         }))
         .unwrap();
@@ -583,14 +609,24 @@ mod tests {
 
     #[test]
     fn a_run_gets_the_defaults_it_always_got() {
-        let run = Run::parse(json!({ "name": null })).unwrap();
+        let run = Run::parse(json!({ "name": null, "source": "s", "function": "f" })).unwrap();
         assert_eq!(run.name, "pipeline");
         assert_eq!(run.args, json!([]));
         assert_eq!(run.event, Value::Null);
-        assert!(run.source.required("source").is_err());
         let run = Run::parse(json!({ "source": "s", "function": "f", "args": {"a": 1} })).unwrap();
-        assert_eq!(run.source.required("source").unwrap(), "s");
+        assert_eq!((run.source.as_str(), run.function.as_str()), ("s", "f"));
         assert_eq!(run.args, json!({ "a": 1 }));
+        // Checked before the run takes a slot or a rate-limit token.
+        for (params, param) in [
+            (json!({ "function": "f" }), "source"),
+            (json!({ "source": "s" }), "function"),
+            (json!({ "source": "s", "function": 1 }), "function"),
+        ] {
+            match Run::parse(params) {
+                Err(DaemonError::MissingString { param: p }) => assert_eq!(p, param),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

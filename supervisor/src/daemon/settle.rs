@@ -424,7 +424,7 @@ mod tests {
                 "a layer that could not be applied",
                 Err(WorkerFailure::Sandbox {
                     error: SandboxError {
-                        layer: "landlock".into(),
+                        layer: pyward_worker::sandbox::Stage::Landlock,
                         message: "no".into(),
                     },
                 }),

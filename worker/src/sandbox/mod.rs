@@ -100,17 +100,77 @@ pub struct SandboxReport {
     pub degraded: Vec<String>,
 }
 
+/// A stage of [`apply`] (or the part of one) that can fail, by the name errors, reports and
+/// verdicts give it (`data.layer`; the policy's `sandbox.require` names most of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The worker process itself: one thread, a parent that is still there.
+    Process,
+    Fds,
+    Signals,
+    Dumpable,
+    Namespaces,
+    Rlimits,
+    PrivilegeDrop,
+    Capabilities,
+    ParentDeathSignal,
+    NoNewPrivs,
+    Landlock,
+    Seccomp,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 12] = [
+        Stage::Process,
+        Stage::Fds,
+        Stage::Signals,
+        Stage::Dumpable,
+        Stage::Namespaces,
+        Stage::Rlimits,
+        Stage::PrivilegeDrop,
+        Stage::Capabilities,
+        Stage::ParentDeathSignal,
+        Stage::NoNewPrivs,
+        Stage::Landlock,
+        Stage::Seccomp,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Process => "process",
+            Stage::Fds => "fds",
+            Stage::Signals => "signals",
+            Stage::Dumpable => "dumpable",
+            Stage::Namespaces => "namespaces",
+            Stage::Rlimits => "rlimits",
+            Stage::PrivilegeDrop => "privilege_drop",
+            Stage::Capabilities => "capabilities",
+            Stage::ParentDeathSignal => "parent_death_signal",
+            Stage::NoNewPrivs => "no_new_privs",
+            Stage::Landlock => "landlock",
+            Stage::Seccomp => "seccomp",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A layer could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("sandbox layer `{layer}` could not be enforced: {message}")]
 pub struct SandboxError {
-    pub layer: String,
+    pub layer: Stage,
     pub message: String,
 }
 
-fn error(layer: &str, message: impl std::fmt::Display) -> SandboxError {
+fn error(layer: Stage, message: impl std::fmt::Display) -> SandboxError {
     SandboxError {
-        layer: layer.to_string(),
+        layer,
         message: message.to_string(),
     }
 }
@@ -120,7 +180,7 @@ impl SandboxPlan {
     fn degrade(
         &self,
         layer: Layer,
-        name: &str,
+        name: Stage,
         why: String,
         report: &mut SandboxReport,
     ) -> Result<(), SandboxError> {
@@ -171,7 +231,9 @@ pub fn apply_with(
     let mut report = SandboxReport::default();
     // INVARIANT: everything below assumes one thread: unshare, setuid, seccomp and the
     // environment apply to the calling thread (or need there to be only one).
-    let single = sys.single_threaded().map_err(|e| error("process", e))?;
+    let single = sys
+        .single_threaded()
+        .map_err(|e| error(Stage::Process, e))?;
     stage_fds(sys, &single, link, report_pipe, &mut report)?;
     stage_limits(sys, plan, &mut report)?;
     stage_namespaces(sys, plan, &mut report)?;
@@ -192,7 +254,7 @@ fn stage_not_built(plan: &SandboxPlan, report: &mut SandboxReport) -> Result<(),
     if plan.required.contains(&Layer::Namespaces) && plan.namespaces.flags.is_empty() {
         plan.degrade(
             Layer::Namespaces,
-            "namespaces",
+            Stage::Namespaces,
             "the policy requires namespaces but sandbox.namespaces names none".into(),
             report,
         )?;
@@ -216,7 +278,7 @@ pub fn stage_fds(
         sys.stdio_to_dev_null()?;
         sys.close_from(REPORT_FD + 1)
     };
-    fds().map_err(|e| error("fds", e))?;
+    fds().map_err(|e| error(Stage::Fds, e))?;
     report.fds_closed = true;
     // A worker forked from a session leader (the zygote is one) cannot start its own session;
     // it has no controlling tty either way, which is what matters.
@@ -226,7 +288,8 @@ pub fn stage_fds(
     // interpreter starts too; here it covers every other way in).
     sys.scrub_environment(single);
     report.environment_cleared = sys.environment_is_empty();
-    sys.unblock_all_signals().map_err(|e| error("signals", e))
+    sys.unblock_all_signals()
+        .map_err(|e| error(Stage::Signals, e))
 }
 
 /// Stage 2: not dumpable, no core files, the policy's resource limits.
@@ -235,7 +298,8 @@ pub fn stage_limits(
     plan: &SandboxPlan,
     report: &mut SandboxReport,
 ) -> Result<(), SandboxError> {
-    sys.set_dumpable(false).map_err(|e| error("dumpable", e))?;
+    sys.set_dumpable(false)
+        .map_err(|e| error(Stage::Dumpable, e))?;
     report.not_dumpable = !sys.is_dumpable().unwrap_or(true);
     let mut ok = true;
     for limit in &plan.rlimits {
@@ -243,7 +307,7 @@ pub fn stage_limits(
             ok = false;
             plan.degrade(
                 Layer::Rlimits,
-                "rlimits",
+                Stage::Rlimits,
                 format!("{}: {e}", limit.name),
                 report,
             )?;
@@ -269,7 +333,7 @@ pub fn stage_namespaces(
         }
         Err(e) => plan.degrade(
             Layer::Namespaces,
-            "namespaces",
+            Stage::Namespaces,
             format!("unshare({:?}): {e}", plan.namespaces.namespaces),
             report,
         ),
@@ -296,7 +360,7 @@ pub fn stage_privileges(
             Ok(()) => report.privileges_dropped = true,
             Err(e) => plan.degrade(
                 Layer::PrivilegeDrop,
-                "privilege_drop",
+                Stage::PrivilegeDrop,
                 format!("cannot become uid {uid}/gid {gid}: {e}"),
                 report,
             )?,
@@ -305,16 +369,21 @@ pub fn stage_privileges(
     // INVARIANT: the kernel clears the parent-death signal when credentials change, so it is
     // armed again here; a parent that died in between is noticed by the pid check.
     sys.die_with_parent()
-        .map_err(|e| error("parent_death_signal", e))?;
+        .map_err(|e| error(Stage::ParentDeathSignal, e))?;
     if sys.parent_pid() != parent {
         return Err(error(
-            "process",
+            Stage::Process,
             "the parent exited while the worker was starting",
         ));
     }
     let empty_caps = sys.clear_ambient_caps().and_then(|()| sys.clear_caps());
     if let Err(e) = empty_caps {
-        plan.degrade(Layer::PrivilegeDrop, "capabilities", e.to_string(), report)?;
+        plan.degrade(
+            Layer::PrivilegeDrop,
+            Stage::Capabilities,
+            e.to_string(),
+            report,
+        )?;
     }
     (report.uid, report.gid) = sys.ids();
     // Read back from the kernel, every bit of every set: an error reading counts as not empty.
@@ -325,7 +394,7 @@ pub fn stage_privileges(
     if plan.privileges != caps::PrivilegePlan::AlreadyUnprivileged && !all_empty {
         plan.degrade(
             Layer::PrivilegeDrop,
-            "capabilities",
+            Stage::Capabilities,
             "some capability set is not empty after dropping".into(),
             report,
         )?;
@@ -340,12 +409,12 @@ pub fn stage_no_new_privs(
     report: &mut SandboxReport,
 ) -> Result<(), SandboxError> {
     sys.set_no_new_privs()
-        .map_err(|e| error("no_new_privs", e))?;
+        .map_err(|e| error(Stage::NoNewPrivs, e))?;
     report.no_new_privs = sys.no_new_privs().unwrap_or(false);
     if !report.no_new_privs {
         plan.degrade(
             Layer::NoNewPrivs,
-            "no_new_privs",
+            Stage::NoNewPrivs,
             "PR_GET_NO_NEW_PRIVS says it is off".into(),
             report,
         )?;
@@ -365,7 +434,7 @@ pub fn stage_landlock(
             report.landlock = Some(coverage);
             Ok(())
         }
-        Err(why) => plan.degrade(Layer::Landlock, "landlock", why, report),
+        Err(why) => plan.degrade(Layer::Landlock, Stage::Landlock, why, report),
     }
 }
 
@@ -386,7 +455,7 @@ pub fn stage_seccomp(
             report.seccomp = true;
             Ok(())
         }
-        Err(e) => plan.degrade(Layer::Seccomp, "seccomp", e.to_string(), report),
+        Err(e) => plan.degrade(Layer::Seccomp, Stage::Seccomp, e.to_string(), report),
     }
 }
 

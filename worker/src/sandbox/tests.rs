@@ -230,7 +230,7 @@ fn a_failing_required_layer_is_an_error_and_nothing_after_it_runs() {
     ];
     for (layer, sys, last) in cases {
         let error = run(&sys, &strict(), 0).expect_err(layer);
-        assert_eq!(error.layer, layer, "{error}");
+        assert_eq!(error.layer.name(), layer, "{error}");
         let calls = sys.calls();
         assert!(
             calls.last().is_some_and(last),
@@ -337,7 +337,7 @@ fn some_stages_fail_closed_even_when_degraded_mode_is_allowed() {
     ];
     for (layer, sys) in cases {
         let error = run(&sys, &degraded_allowed(), 0).expect_err(layer);
-        assert_eq!(error.layer, layer, "{error}");
+        assert_eq!(error.layer.name(), layer, "{error}");
         assert!(
             !sys.calls()
                 .iter()
@@ -387,7 +387,7 @@ fn required_namespaces_that_the_policy_names_none_of_are_an_error_before_seccomp
     limits.require.insert(Layer::Namespaces);
     let sys = RecordingSys::root();
     let error = run(&sys, &limits, 0).unwrap_err();
-    assert_eq!(error.layer, "namespaces");
+    assert_eq!(error.layer, Stage::Namespaces);
     assert!(matches!(
         sys.calls().last(),
         Some(Call::LandlockRestrictSelf { .. })
