@@ -7,7 +7,9 @@
 //!   (`nix` fails after reaping a child killed by a real-time signal, losing its status),
 //!   `_exit`, taking ownership of a descriptor received over `SCM_RIGHTS` or inherited at exec,
 //!   the Landlock ABI query (rust-landlock keeps its own private, and the error it meets, say a
-//!   container's `EPERM`, is what a refused worker must report);
+//!   container's `EPERM`, is what a refused worker must report), reading back every bit of the
+//!   capability sets (the `caps` crate reads only the capabilities it names, and
+//!   `/proc/self/status` needs a free descriptor, which `sandbox.max_open_files` may not leave);
 //! * what is raw memory by nature: the SIGSYS reporter (a signal handler reading the kernel's
 //!   `siginfo`), the seccomp program handed to the kernel by pointer, overwriting the inherited
 //!   environment, the global allocator, a `pre_exec` closure, and CPython's C API.
@@ -154,6 +156,55 @@ pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
     check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
     // SAFETY: the fd is open (checked above) and was handed to this process to own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+// --- capabilities -------------------------------------------------------------------------------
+
+/// This thread's capability sets as 64-bit masks, every bit the kernel has (not only those the
+/// `caps` crate names): `(inheritable, permitted, effective, bounding)`. Opens no descriptor.
+pub fn capability_masks() -> io::Result<(u64, u64, u64, u64)> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: version 3 of capget(2) writes two `Data` entries (low and high 32 bits); `header`
+    // and `data` are valid, correctly laid out and outlive the call.
+    check_long(unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) })?;
+    let mask = |low: u32, high: u32| u64::from(low) | (u64::from(high) << 32);
+    let mut bounding = 0u64;
+    for cap in 0..64u32 {
+        // SAFETY: PR_CAPBSET_READ takes a capability number and touches no memory.
+        let ret = unsafe { libc::prctl(libc::PR_CAPBSET_READ, libc::c_ulong::from(cap), 0, 0, 0) };
+        match ret {
+            1 => bounding |= 1 << cap,
+            0 => {}
+            // EINVAL: past the kernel's last capability; nothing above it can be set.
+            _ if io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) && cap > 0 => {
+                break;
+            }
+            _ => return Err(io::Error::last_os_error()),
+        }
+    }
+    Ok((
+        mask(data[0].inheritable, data[1].inheritable),
+        mask(data[0].permitted, data[1].permitted),
+        mask(data[0].effective, data[1].effective),
+        bounding,
+    ))
 }
 
 // --- Landlock -----------------------------------------------------------------------------------

@@ -194,9 +194,13 @@ impl Sys for LinuxSys {
     }
 
     fn capability_sets(&self) -> io::Result<CapabilitySets> {
-        let status = std::fs::read_to_string("/proc/self/status")?;
-        CapabilitySets::parse(&status)
-            .ok_or_else(|| io::Error::other("no capability sets in /proc/self/status"))
+        let (inheritable, permitted, effective, bounding) = sys::capability_masks()?;
+        Ok(CapabilitySets {
+            inheritable,
+            permitted,
+            effective,
+            bounding,
+        })
     }
 
     fn set_no_new_privs(&self) -> io::Result<()> {
