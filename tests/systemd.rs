@@ -2,7 +2,8 @@
 //! a booted systemd in a container (`scripts/systemd-rootfs`, systemd-nspawn): installed with
 //! `scripts/install-systemd`, socket-activated, confined, restarted after `kill -9` with its state,
 //! reloaded by `systemctl reload`, stopped without leaving a process behind, logging to the
-//! journal. Not tested live: `MemoryMax`/`TasksMax` and per-worker memory/pids cgroups, because
+//! journal; brokered HTTP refused under the unit as shipped (`RestrictAddressFamilies=AF_UNIX`)
+//! and working with the drop-in docs/deploy.md gives. Not tested live: `MemoryMax`/`TasksMax` and per-worker memory/pids cgroups, because
 //! the container's cgroup2 mount offers no memory or pids controller on the test machine.
 
 mod common;
@@ -132,6 +133,56 @@ calls_per_window = {calls_per_window}
 window_seconds = 600
 "#
     )
+}
+
+/// A module that fetches through pyward's HTTP broker, and the policy that lets it: the
+/// container shares the host's network, so the test's server on 127.0.0.1 is reachable, and the
+/// policy opens exactly that address (plain http, for that host only).
+const FETCHER: &str = r#"import pyward
+
+pyward.manifest(host_calls=["http_request"], http=["127.0.0.1"])
+
+
+def fetch(url):
+    r = pyward.http.get(url)
+    return [r.status, r.text]
+"#;
+
+fn policy_with_http(pyward_gid: u32) -> String {
+    policy(pyward_gid, 60)
+        + r#"
+[tiers.community]
+host_calls = ["reply", "log"]
+
+[tiers.fetcher]
+host_calls = ["http_request"]
+http = true
+http_hosts = ["127.0.0.1"]
+
+[http]
+allow_cidrs = ["127.0.0.1/32"]
+dangerously_allow_plain_http_hosts = ["127.0.0.1"]
+"#
+}
+
+/// A one-route HTTP server on 127.0.0.1 for the broker to reach; counts the requests it answers.
+fn http_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = served.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head);
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 9\r\nConnection: close\r\n\r\nforecast!",
+            );
+        }
+    });
+    (port, served)
 }
 
 fn call(c: &mut Client, user: &str, command: &str, args: &str) -> Value {
@@ -490,6 +541,71 @@ fn installed_under_a_booted_systemd() {
     let listed = admin.call("module.list", json!({}));
     assert_eq!(listed["result"][0]["name"], "live", "{listed}");
     eprintln!("checked: systemctl restart pyward.service → the socket still serves");
+
+    // -- brokered HTTP: the supervisor makes the request, so the unit's address families
+    // decide. As shipped (AF_UNIX only) the request cannot leave; with the drop-in of
+    // docs/deploy.md it does.
+    let (port, served) = http_server();
+    let reloads = |admin: &mut Client| {
+        let audit = admin.call("audit.list", json!({ "limit": 1000 }));
+        audit.to_string().matches("policy_reloaded").count()
+    };
+    let reloaded_before = reloads(&mut admin);
+    std::fs::write(&policy_file, policy_with_http(gid)).unwrap();
+    c.sh("pyward policy validate /etc/pyward/policy.toml");
+    c.sh("systemctl reload pyward.service");
+    wait_for(Duration::from_secs(20), "the HTTP policy's reload", || {
+        reloads(&mut admin) > reloaded_before
+    });
+    let loaded = admin.call(
+        "module.load",
+        json!({ "name": "fetcher", "source": FETCHER, "tier": "fetcher", "approve": true }),
+    );
+    assert!(loaded.get("result").is_some(), "{loaded}");
+    let url = format!("http://127.0.0.1:{port}/forecast");
+    let fetch = |admin: &mut Client, user: &str| {
+        admin.call(
+            "module.call",
+            json!({ "module": "fetcher", "function": "fetch", "args": [url],
+                    "caller": { "user": user } }),
+        )
+    };
+    let refused = fetch(&mut admin, "@owner");
+    // The module ran (owner, granted, approved) and its request failed at the socket: the
+    // unit's filter, not the ACL or the broker's rules, stopped it.
+    assert_eq!(reason(&refused), "module_error", "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("HttpError") && message.contains("Address family not supported"),
+        "{refused}"
+    );
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a request left under RestrictAddressFamilies=AF_UNIX: {refused}"
+    );
+    eprintln!(
+        "checked: brokered HTTP under the unit as shipped → refused: {}",
+        refused["error"]["message"]
+    );
+    let dropin = c.path("/etc/systemd/system/pyward.service.d");
+    std::fs::create_dir_all(&dropin).unwrap();
+    std::fs::write(
+        dropin.join("http.conf"),
+        "[Service]\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n",
+    )
+    .unwrap();
+    drop(admin);
+    c.sh("systemctl daemon-reload && systemctl restart pyward.service");
+    let mut admin = Client::connect(&socket);
+    let fetched = fetch(&mut admin, "@owner");
+    assert_eq!(
+        fetched["result"]["result"],
+        json!([200, "forecast!"]),
+        "{fetched}"
+    );
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+    eprintln!("checked: brokered HTTP with the drop-in of docs/deploy.md → fetched");
 
     // -- stop: nothing of pyward is left running.
     let running = pyward_processes(&c);
