@@ -85,6 +85,23 @@ impl<'a> NameInfo<'a> {
     }
 }
 
+/// The name a `match` pattern binds at its own level (`case x`, `case [*rest]`,
+/// `case {**rest}`); the names its sub-patterns bind are found by walking them.
+pub(super) fn pattern_binding(pattern: &ast::Pattern) -> Option<&str> {
+    match pattern {
+        ast::Pattern::MatchAs(ast::PatternMatchAs {
+            name: Some(name), ..
+        })
+        | ast::Pattern::MatchStar(ast::PatternMatchStar {
+            name: Some(name), ..
+        })
+        | ast::Pattern::MatchMapping(ast::PatternMatchMapping {
+            rest: Some(name), ..
+        }) => Some(name.as_str()),
+        _ => None,
+    }
+}
+
 /// The bindings and reads of every name in a file.
 #[derive(Debug, Default)]
 pub(super) struct Names<'a> {
@@ -305,17 +322,8 @@ impl<'a> Visitor<'a> for Names<'a> {
         if self.depth > DEPTH_CAP {
             return;
         }
-        match pattern {
-            ast::Pattern::MatchAs(ast::PatternMatchAs {
-                name: Some(name), ..
-            })
-            | ast::Pattern::MatchStar(ast::PatternMatchStar {
-                name: Some(name), ..
-            })
-            | ast::Pattern::MatchMapping(ast::PatternMatchMapping {
-                rest: Some(name), ..
-            }) => self.bind(name.as_str(), Binding::Other),
-            _ => {}
+        if let Some(name) = pattern_binding(pattern) {
+            self.bind(name, Binding::Other);
         }
         self.depth += 1;
         visitor::walk_pattern(self, pattern);

@@ -21,7 +21,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::fold::{self, Env, Folded, Value};
 use super::module_api;
-use super::names::{Binding, ModState, NameInfo, Names};
+use super::names::{Binding, ModState, NameInfo, Names, pattern_binding};
 use super::{Finding, Rule, ScanRules, kind};
 
 /// Functions that turn a string into an attribute access.
@@ -1499,17 +1499,8 @@ impl<'a> Visitor<'a> for Walker<'a, '_> {
         if !self.enter(pattern.range()) {
             return;
         }
-        match pattern {
-            ast::Pattern::MatchAs(ast::PatternMatchAs {
-                name: Some(name), ..
-            })
-            | ast::Pattern::MatchStar(ast::PatternMatchStar {
-                name: Some(name), ..
-            })
-            | ast::Pattern::MatchMapping(ast::PatternMatchMapping {
-                rest: Some(name), ..
-            }) => self.saw(name.as_str()),
-            _ => {}
+        if let Some(name) = pattern_binding(pattern) {
+            self.saw(name);
         }
         visitor::walk_pattern(self, pattern);
         self.depth -= 1;
