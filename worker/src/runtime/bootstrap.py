@@ -335,8 +335,8 @@ def load(name, source, granted):
             del pyward.__dict__[call]
     if "http_request" not in granted:
         # The namespace and its types go with the host call they lead to.
-        for name in ("http", "HttpResponse", "HttpError"):
-            pyward.__dict__.pop(name, None)
+        for attr in ("http", "HttpResponse", "HttpError"):
+            pyward.__dict__.pop(attr, None)
     filename = "<module %s>" % name
     code = compile(source, filename, "exec", dont_inherit=True)
     identifiers = set()

@@ -281,10 +281,21 @@ fn http_requests_go_to_the_host_with_bytes_intact() {
 fn http_does_not_exist_without_its_grant() {
     let (mut rt, calls) = runtime();
     let granted = BTreeSet::from([HostCall::Reply]);
-    let src = "import pyward\ndef f():\n    return [hasattr(pyward, 'http'), hasattr(pyward, 'http_request')]\n";
+    let src = "import pyward\ndef f():\n    return [hasattr(pyward, 'http'), hasattr(pyward, 'http_request'), __name__]\ndef g():\n    raise ValueError('x')\n";
     rt.load("w", src, &granted).unwrap();
     let out = rt.call(&Target::Function("f".into()), "[]", "null");
-    assert_eq!(out.result_json(), Some("[false, false]"), "{:?}", out.error);
+    // Removing the http names must not rename the module (it once did: a loop variable).
+    assert_eq!(
+        out.result_json(),
+        Some("[false, false, \"w\"]"),
+        "{:?}",
+        out.error
+    );
+    let err = rt
+        .call(&Target::Function("g".into()), "[]", "null")
+        .error
+        .unwrap();
+    assert!(err.traceback.contains("<module w>"), "{}", err.traceback);
     assert!(calls.borrow().is_empty());
 }
 
