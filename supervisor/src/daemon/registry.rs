@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
+use pyward_policy::Policy;
 use pyward_policy::manifest::Capabilities;
 use pyward_policy::scan;
 use serde_json::{Value, json};
@@ -239,7 +240,7 @@ pub(super) fn load(state: &Arc<State>, params: Load) -> Result<Value, DaemonErro
             "scan": { "verdict": report.verdict, "findings": report.findings },
         }));
     };
-    let mut answer = install(state, &name, &source, &tier, requested, allowed)?;
+    let mut answer = install(state, &policy, &name, &source, &tier, requested, allowed)?;
     answer["scan"] = json!({ "verdict": report.verdict, "findings": report.findings });
     Ok(answer)
 }
@@ -273,6 +274,7 @@ pub(super) fn approve(state: &Arc<State>, params: Approve) -> Result<Value, Daem
         capabilities_within_tier(state, &policy, &name, &pending.tier, manifest.as_ref())?;
     install(
         state,
+        &policy,
         &name,
         &pending.source,
         &pending.tier,
@@ -283,19 +285,20 @@ pub(super) fn approve(state: &Arc<State>, params: Approve) -> Result<Value, Daem
 
 /// Start a worker for an allowed version, check what it declares against its capabilities,
 /// then record it (module, approval, periodic schedules, and the audit records: one
-/// transaction) and make it the running version. Blocking.
+/// transaction) and make it the running version. Blocking. `policy` is the snapshot the caller
+/// checked the tier against: a reload in between cannot make the tier vanish under it.
 fn install(
     state: &Arc<State>,
+    policy: &Policy,
     name: &str,
     source: &str,
     tier: &str,
     caps: Capabilities,
     allowed: Allowed,
 ) -> Result<Value, DaemonError> {
-    let policy = state.policy();
     let granted = caps.granted_calls(&policy.tiers[tier]);
     let (worker, loaded) = start_worker(state, name, source, &granted)?;
-    let periodic = check_declarations(name, &loaded, &caps, &policy)?;
+    let periodic = check_declarations(name, &loaded, &caps, policy)?;
     let health = Health::new(&policy.quarantine);
     let scan_json = json!({ "verdict": "clean" });
     let sha = scan::sha256_hex(source.as_bytes());
