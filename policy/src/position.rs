@@ -10,6 +10,71 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Many offsets of one text to line and column, each in O(log n) after one pass over the text
+/// (where [`line_col`], which scans the text before the offset, would make many findings cost
+/// quadratic time).
+#[derive(Debug)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset, as [`line_col`] gives it.
+    pub fn locate(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        (line, text[start..offset].chars().count() + 1)
+    }
+}
+
+/// Line and column of ascending offsets of one text, in one pass over it: for a stream of
+/// findings, which may be many on one line (where even [`LineIndex`] counts the line's
+/// characters again for each).
+#[derive(Debug)]
+pub struct Cursor<'a> {
+    text: &'a str,
+    offset: usize,
+    line: usize,
+    column: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(text: &'a str) -> Cursor<'a> {
+        Cursor {
+            text,
+            offset: 0,
+            line: 1,
+            column: 1,
+        }
+    }
+
+    /// 1-based line and column of `offset`, as [`line_col`] gives it. Offsets should come in
+    /// ascending order; an earlier one starts again from the top.
+    pub fn advance_to(&mut self, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(self.text, offset.min(self.text.len()));
+        if offset < self.offset {
+            *self = Cursor::new(self.text);
+        }
+        for c in self.text[self.offset..offset].chars() {
+            if c == '\n' {
+                self.line += 1;
+                self.column = 1;
+            } else {
+                self.column += 1;
+            }
+        }
+        self.offset = offset;
+        (self.line, self.column)
+    }
+}
+
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     while !text.is_char_boundary(i) {
         i -= 1;
@@ -25,5 +90,22 @@ mod tests {
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));
         assert_eq!(line_col("x", 100), (1, 2));
+    }
+
+    #[test]
+    fn the_index_and_the_cursor_agree_with_line_col_at_every_offset() {
+        let text = "ab\ncé d\n\nx\u{202e}y\n";
+        let index = LineIndex::new(text);
+        let mut cursor = Cursor::new(text);
+        for offset in 0..=text.len() + 2 {
+            let expected = line_col(text, offset);
+            assert_eq!(index.locate(text, offset), expected, "{offset}");
+            assert_eq!(cursor.advance_to(offset), expected, "{offset}");
+        }
+        assert_eq!(
+            cursor.advance_to(1),
+            (1, 2),
+            "an earlier offset starts again"
+        );
     }
 }

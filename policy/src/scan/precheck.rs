@@ -6,7 +6,7 @@ use ruff_python_ast::token::TokenKind;
 use ruff_python_parser::{Mode, lexer};
 
 use super::{Finding, Rule};
-use crate::position::line_col;
+use crate::position::{Cursor, line_col};
 
 /// What the byte checks decided.
 #[derive(Debug)]
@@ -71,8 +71,10 @@ pub(super) fn precheck(bytes: &[u8], max_file_bytes: usize, max_nesting: usize) 
             "a carriage return not followed by a newline starts a new line for Python but not for most editors and scanners; use \\n line endings",
         ));
     }
+    // A file may hold many of them, even on one line: one pass, not a scan per finding.
+    let mut cursor = Cursor::new(text);
     for (pos, ch) in invisible_controls(text) {
-        let (line, column) = line_col(text, pos);
+        let (line, column) = cursor.advance_to(pos);
         findings.push(Finding::new(
             Rule::InvisibleCharacter,
             line,

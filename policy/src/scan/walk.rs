@@ -23,6 +23,7 @@ use super::fold::{self, Env, Folded, Value};
 use super::module_api;
 use super::names::{Binding, ModState, NameInfo, Names, pattern_binding};
 use super::{Finding, Rule, ScanRules, kind};
+use crate::position::LineIndex;
 
 /// Functions that turn a string into an attribute access.
 const ATTRIBUTE_BY_NAME: &[&str] = &["getattr", "setattr", "delattr", "hasattr"];
@@ -153,26 +154,6 @@ pub(super) fn walk_module(text: &str, module: &ModModule, rules: &ScanRules) -> 
     Walked {
         findings: walker.findings,
         seen_forbidden: walker.seen,
-    }
-}
-
-/// Byte offset to 1-based line and character column, in O(log n).
-struct LineIndex {
-    starts: Vec<usize>,
-}
-
-impl LineIndex {
-    fn new(text: &str) -> LineIndex {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { starts }
-    }
-
-    fn locate(&self, text: &str, offset: usize) -> (usize, usize) {
-        let line = self.starts.partition_point(|&s| s <= offset);
-        let start = self.starts[line - 1];
-        let column = text.get(start..offset).map_or(1, |s| s.chars().count() + 1);
-        (line, column)
     }
 }
 
