@@ -31,6 +31,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
 use super::rate_limit::RateLimiter;
+use super::state::{lock, now_ms};
 
 /// Request headers a module may not set: the broker and the client own the framing and the
 /// connection (a forged `Host` would also let a module aim one allowed name at another site).
@@ -362,7 +363,7 @@ impl Broker {
             ));
         }
         let now = now_ms();
-        let mut guard = self.per_minute.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = lock(&self.per_minute);
         let (limit, limiter, since_prune) = &mut *guard;
         if *limit != http.max_requests_per_minute {
             // A reloaded policy with a new limit starts new windows.
@@ -385,12 +386,6 @@ impl Broker {
         }
         Ok(())
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The whole exchange, redirects included, within the request's deadline.

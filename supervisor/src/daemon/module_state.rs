@@ -12,6 +12,7 @@ use pyward_policy::manifest::Capabilities;
 use serde_json::{Value, json};
 
 use super::budget::Exceeded;
+use super::state::lock;
 use super::store::{KvRefusal, Store};
 
 /// Why a host call answered here was refused.
@@ -25,10 +26,6 @@ pub enum Refusal {
     Denied(String),
     /// The database failed: the module sees `RuntimeError`.
     Internal(String),
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn internal(e: rusqlite::Error) -> Refusal {

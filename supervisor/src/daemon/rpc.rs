@@ -108,12 +108,6 @@ pub fn error(reason: Reason, message: impl Into<String>, details: Value) -> RpcE
     }
 }
 
-/// A failure of the supervisor itself (a database write, a task that panicked), as the error
-/// a client sees.
-pub fn internal(message: impl std::fmt::Display) -> RpcError {
-    error(Reason::Internal, message.to_string(), json!({}))
-}
-
 /// What one line from a client asks for.
 #[derive(Debug, PartialEq)]
 pub enum Parsed {

@@ -56,7 +56,6 @@ struct State {
     uid: u32,
     gid: u32,
     caps: CapabilitySets,
-    ambient: u64,
     dumpable: bool,
     no_new_privs: bool,
     environment_empty: bool,
@@ -100,7 +99,6 @@ impl RecordingSys {
                 effective: ALL_CAPS,
                 bounding: ALL_CAPS,
             },
-            ambient: 0,
             dumpable: true,
             no_new_privs: false,
             environment_empty: false,
@@ -117,7 +115,6 @@ impl RecordingSys {
                 bounding: ALL_CAPS,
                 ..CapabilitySets::default()
             },
-            ambient: 0,
             dumpable: true,
             no_new_privs: false,
             environment_empty: false,
@@ -262,7 +259,6 @@ impl Sys for RecordingSys {
             // Leaving uid 0 empties the permitted, effective and ambient sets (no keepcaps).
             state.caps.permitted = 0;
             state.caps.effective = 0;
-            state.ambient = 0;
         }
         Ok(())
     }
@@ -276,9 +272,7 @@ impl Sys for RecordingSys {
     }
 
     fn clear_ambient_caps(&self) -> io::Result<()> {
-        self.record(Call::ClearAmbientCaps)?;
-        self.state.borrow_mut().ambient = 0;
-        Ok(())
+        self.record(Call::ClearAmbientCaps)
     }
 
     fn clear_caps(&self) -> io::Result<()> {
