@@ -276,8 +276,8 @@ impl Reader<'_> {
                                     RULE_BAD_VALUE,
                                     value.range(),
                                     format!(
-                                        "unknown host call `{name}`; known: reply, send_message, \
-                                         edit_message, send_file, log"
+                                        "unknown host call `{name}`; known: {}",
+                                        listable_host_calls()
                                     ),
                                 ),
                             }
@@ -601,6 +601,17 @@ impl Capabilities {
     }
 }
 
+/// The host calls a manifest may list by name (storage, config and schedules have keys of
+/// their own), for the error that names an unknown one.
+fn listable_host_calls() -> String {
+    HostCall::TIER_LISTABLE
+        .iter()
+        .filter(|c| !c.is_storage())
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -634,6 +645,17 @@ mod tests {
         let r = read("from pyward import manifest as m\nm(events=[\"message\"])\n");
         assert!(r.manifest.is_some() && r.findings.is_empty(), "{r:?}");
         assert_eq!(read("import json\nx = 1\n"), ManifestReading::default());
+    }
+
+    #[test]
+    fn an_unknown_host_call_is_told_every_call_a_manifest_may_list() {
+        let r = read("import pyward\npyward.manifest(host_calls=[\"telepathy\"])\n");
+        assert_eq!(r.findings.len(), 1, "{r:?}");
+        assert_eq!(
+            r.findings[0].message,
+            "unknown host call `telepathy`; known: reply, send_message, edit_message, log, \
+             send_file, http_request"
+        );
     }
 
     #[test]

@@ -20,7 +20,6 @@ mod walk;
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use unicode_normalization::UnicodeNormalization;
 
 pub use report::{FileReport, ScanSummary, Verdict, render_json, render_sarif, render_text};
 pub(crate) use rules::kind;
@@ -264,11 +263,7 @@ pub fn forbidden_identifiers<'w>(
     words
         .into_iter()
         .filter_map(|w| {
-            let normal: std::borrow::Cow<'_, str> = if w.is_ascii() {
-                w.into()
-            } else {
-                w.nfkc().collect::<String>().into()
-            };
+            let normal = walk::nfkc(w);
             rules
                 .is_forbidden_identifier(&normal)
                 .then(|| normal.into_owned())

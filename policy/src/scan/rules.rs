@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use super::walk;
+use super::walk::{self, is_identifier_char};
 
 /// The `[scan]` section as the file may say it. Its defaults are [`RawScan::default`], only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -308,23 +308,22 @@ impl PatternSet {
         if !self.automaton.is_match(haystack) {
             return None;
         }
-        let is_word = |c: char| c.is_alphanumeric() || c == '_';
         self.automaton
             .find_overlapping_iter(haystack)
             .find(|m| {
                 let pattern = &self.patterns[m.pattern().as_usize()];
-                let starts_word = pattern.chars().next().is_some_and(is_word);
-                let ends_word = pattern.chars().last().is_some_and(is_word);
+                let starts_word = pattern.chars().next().is_some_and(is_identifier_char);
+                let ends_word = pattern.chars().last().is_some_and(is_identifier_char);
                 let before_ok = !starts_word
                     || haystack[..m.start()]
                         .chars()
                         .next_back()
-                        .is_none_or(|c| !is_word(c));
+                        .is_none_or(|c| !is_identifier_char(c));
                 let after_ok = !ends_word
                     || haystack[m.end()..]
                         .chars()
                         .next()
-                        .is_none_or(|c| !is_word(c));
+                        .is_none_or(|c| !is_identifier_char(c));
                 before_ok && after_ok
             })
             .map(|m| self.patterns[m.pattern().as_usize()].as_str())
@@ -369,9 +368,9 @@ impl ScanRules {
             for (i, item) in list.iter().enumerate() {
                 let normalised: String = item.nfkc().collect();
                 let valid = !normalised.is_empty()
-                    && normalised.split('.').all(|p| {
-                        !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_')
-                    });
+                    && normalised
+                        .split('.')
+                        .all(|p| !p.is_empty() && p.chars().all(is_identifier_char));
                 if valid {
                     out.insert(normalised);
                 } else {

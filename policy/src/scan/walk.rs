@@ -199,7 +199,7 @@ struct Walker<'a, 'n> {
 
 /// NFKC normal form; ASCII (nearly every string) is already normal. Identifiers need none: the
 /// lexer normalises them as Python does (`ｅｖａｌ` is the name `eval`).
-fn nfkc(s: &str) -> Cow<'_, str> {
+pub(super) fn nfkc(s: &str) -> Cow<'_, str> {
     if s.is_ascii() {
         Cow::Borrowed(s)
     } else {
@@ -207,7 +207,7 @@ fn nfkc(s: &str) -> Cow<'_, str> {
     }
 }
 
-fn is_identifier_char(c: char) -> bool {
+pub(super) fn is_identifier_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
