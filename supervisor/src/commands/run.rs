@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::{EXIT_ERROR, load_policy};
 use crate::cli::RunArgs;
 use crate::daemon::budget::parse_result;
+use crate::daemon::module_state;
 
 /// What `pyward run --json` prints.
 #[derive(Debug, Serialize)]
@@ -293,27 +294,8 @@ impl LocalHost {
         let name = call.name();
         let args: serde_json::Value = serde_json::from_str(args.get())
             .map_err(|e| HostCallError::failed(format!("bad host call arguments: {e}")))?;
-        let key = || args["key"].as_str().unwrap_or_default().to_string();
         let answer = match call {
-            HostCall::KvGet => self
-                .store
-                .get(&key())
-                .cloned()
-                .unwrap_or(serde_json::Value::Null),
-            HostCall::KvSet => {
-                self.store.insert(key(), args["value"].clone());
-                serde_json::Value::Null
-            }
-            HostCall::KvDelete => serde_json::Value::Bool(self.store.remove(&key()).is_some()),
-            HostCall::KvKeys => {
-                let prefix = args["prefix"].as_str().unwrap_or_default();
-                serde_json::json!(
-                    self.store
-                        .keys()
-                        .filter(|k| k.starts_with(prefix))
-                        .collect::<Vec<_>>()
-                )
-            }
+            c if c.is_storage() => module_state::kv_in_memory(&mut self.store, c, &args),
             HostCall::HttpRequest => {
                 // Recorded, not made: the broker and its checks live in `pyward serve`.
                 self.calls

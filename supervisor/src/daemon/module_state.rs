@@ -4,6 +4,7 @@
 //! budgets; a budget that bites refuses the call with nothing changed (`pyward.BudgetExceeded`
 //! in the module, `budget_exceeded` with `data.budget` if the call then fails).
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use pyward_policy::Policy;
@@ -26,6 +27,34 @@ pub enum Refusal {
     Denied(String),
     /// The database failed: the module sees `RuntimeError`.
     Internal(String),
+}
+
+/// A key-value call answered from a store in memory that lives for one run (a one-shot `run`
+/// in the daemon, `pyward run`): the same answers as the kept store gives, without its budgets.
+/// `call` must be a storage call ([`HostCall::is_storage`]).
+pub(crate) fn kv_in_memory(
+    kv: &mut BTreeMap<String, Value>,
+    call: HostCall,
+    args: &Value,
+) -> Value {
+    debug_assert!(call.is_storage(), "{call:?} is not a storage call");
+    let key = args["key"].as_str().unwrap_or_default().to_string();
+    match call {
+        HostCall::KvGet => kv.get(&key).cloned().unwrap_or(Value::Null),
+        HostCall::KvSet => {
+            kv.insert(key, args["value"].clone());
+            Value::Null
+        }
+        HostCall::KvKeys => {
+            let prefix = args["prefix"].as_str().unwrap_or_default();
+            json!(
+                kv.keys()
+                    .filter(|k| k.starts_with(prefix))
+                    .collect::<Vec<_>>()
+            )
+        }
+        _ => json!(kv.remove(&key).is_some()),
+    }
 }
 
 fn internal(e: rusqlite::Error) -> Refusal {

@@ -82,28 +82,6 @@ impl Origin<'_> {
     }
 }
 
-/// A one-shot run's key-value call, answered from its own store.
-fn one_shot_kv(kv: &mut BTreeMap<String, Value>, call: HostCall, args: &Value) -> Json {
-    let key = args["key"].as_str().unwrap_or_default().to_string();
-    let answer = match call {
-        HostCall::KvGet => kv.get(&key).cloned().unwrap_or(Value::Null),
-        HostCall::KvSet => {
-            kv.insert(key, args["value"].clone());
-            Value::Null
-        }
-        HostCall::KvKeys => {
-            let prefix = args["prefix"].as_str().unwrap_or_default();
-            json!(
-                kv.keys()
-                    .filter(|k| k.starts_with(prefix))
-                    .collect::<Vec<_>>()
-            )
-        }
-        _ => json!(kv.remove(&key).is_some()),
-    };
-    Json::from_value(&answer)
-}
-
 /// A host call from the worker: counted against the call's budgets, checked against the
 /// approved manifest and the tier again, then answered by pyward itself (storage, config,
 /// schedules) or sent to the bot as a `host.call` request (the calling connection, or the
@@ -147,7 +125,9 @@ pub(super) fn relay(
     }
     match origin {
         Origin::OneShot { kv, .. } if call.is_storage() => {
-            return Ok(one_shot_kv(kv, call, &args));
+            return Ok(Json::from_value(&module_state::kv_in_memory(
+                kv, call, &args,
+            )));
         }
         Origin::Module { name, caps, .. }
             if call.is_storage()
