@@ -1,5 +1,7 @@
 //! The exit codes a worker process ends with, named once: the worker picks one to say why it
 //! ended, and whoever reaps it ([`crate::process::Ending`], [`crate::verdict`]) reads it back.
+//! Module code that calls `os._exit` can exit with any code, so a code says what it claims,
+//! not who chose it.
 
 #![forbid(unsafe_code)]
 
@@ -43,12 +45,6 @@ impl WorkerExit {
             WorkerExit::Seccomp => 128 + libc::SIGSYS,
         }
     }
-
-    /// What an exit code means, if it is one of ours. Module code that calls `os._exit` can
-    /// exit with any code, so a match says what the code claims, not who chose it.
-    pub fn from_code(code: i32) -> Option<WorkerExit> {
-        WorkerExit::ALL.into_iter().find(|exit| exit.code() == code)
-    }
 }
 
 #[cfg(test)]
@@ -56,10 +52,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_exit_has_its_own_code_and_reads_back() {
-        for exit in WorkerExit::ALL {
-            assert_eq!(WorkerExit::from_code(exit.code()), Some(exit));
-        }
+    fn every_exit_has_its_own_code() {
         let mut codes: Vec<i32> = WorkerExit::ALL.iter().map(|e| e.code()).collect();
         codes.sort_unstable();
         codes.dedup();
@@ -69,7 +62,5 @@ mod tests {
         assert_eq!(WorkerExit::OutOfMemory.code(), 72);
         assert_eq!(WorkerExit::Panic.code(), 101);
         assert_eq!(WorkerExit::Seccomp.code(), 159);
-        assert_eq!(WorkerExit::from_code(42), None);
-        assert_eq!(WorkerExit::from_code(-1), None);
     }
 }

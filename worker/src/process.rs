@@ -40,8 +40,7 @@ impl Ending {
     pub fn from_status(status: sys::ExitStatus, report: &[u8]) -> Ending {
         match status {
             sys::ExitStatus::Exited(code)
-                if WorkerExit::from_code(code) == Some(WorkerExit::Seccomp)
-                    && report.len() >= 4 =>
+                if code == WorkerExit::Seccomp.code() && report.len() >= 4 =>
             {
                 let syscall = u32::from_le_bytes([report[0], report[1], report[2], report[3]]);
                 Ending::Seccomp {

@@ -245,7 +245,7 @@ pub fn from_ending(ending: &Ending, limits: &SandboxLimits) -> Verdict {
                 name.as_deref().unwrap_or("unknown")
             ),
         ),
-        Ending::Exited { code } if WorkerExit::from_code(*code) == Some(WorkerExit::OutOfMemory) => verdict(
+        Ending::Exited { code } if *code == WorkerExit::OutOfMemory.code() => verdict(
             Status::MemoryLimit,
             Layer::Rlimit,
             format!(
@@ -282,7 +282,7 @@ pub fn from_ending(ending: &Ending, limits: &SandboxLimits) -> Verdict {
                 }
             ),
         ),
-        Ending::Exited { code } if WorkerExit::from_code(*code) == Some(WorkerExit::Panic) => verdict(
+        Ending::Exited { code } if *code == WorkerExit::Panic.code() => verdict(
             Status::Error,
             Layer::Worker,
             "the worker crashed: a panic in pyward's worker code (a bug in pyward, not a sandbox violation)".into(),

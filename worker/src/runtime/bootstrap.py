@@ -150,7 +150,7 @@ def _imports_of(source):
 
 # C extensions must be loaded before seccomp forbids executable mappings, and every import done
 # here is one a forked worker does not pay for. (The zygote also warms what error reports use.)
-if _config["freeze"]:
+if _config["zygote"]:
     import linecache
     import traceback
 _preload = _config["preload"]
@@ -162,7 +162,7 @@ for _name in _preload:
         try:
             __import__(_name)
         except ImportError:
-            if _config["preload_is_allowlist"]:
+            if _config["zygote"]:
                 raise
             continue
         # A vetted package often loads its parts lazily (a module-level __getattr__, as
@@ -437,7 +437,7 @@ def describe(error, traceback=None):
 
 # The zygote's objects are never collected again: a forked worker's collector then leaves the
 # shared pages alone (copy-on-write stays shared).
-if _config["freeze"]:
+if _config["zygote"]:
     import gc as _gc
 
     _gc.collect()

@@ -618,22 +618,13 @@ fn native_config(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
             "packages_dir",
             c.packages_dir.as_ref().map(|d| d.display().to_string()),
         )?;
+        // The zygote warms the whole allowlist (every import must work), the modules error
+        // reports use, and freezes what it made for the workers it forks.
+        dict.set_item("zygote", matches!(c.preload, Preload::Allowlist))?;
         match &c.preload {
-            Preload::Allowlist => {
-                dict.set_item("preload", PyList::new(py, &c.allowed_imports)?)?;
-                dict.set_item("preload_is_allowlist", true)?;
-                dict.set_item("freeze", true)?;
-            }
-            Preload::Modules(names) => {
-                dict.set_item("preload", PyList::new(py, names)?)?;
-                dict.set_item("preload_is_allowlist", false)?;
-                dict.set_item("freeze", false)?;
-            }
-            Preload::ImportsOf(source) => {
-                dict.set_item("preload", PyString::new(py, source))?;
-                dict.set_item("preload_is_allowlist", false)?;
-                dict.set_item("freeze", false)?;
-            }
+            Preload::Allowlist => dict.set_item("preload", PyList::new(py, &c.allowed_imports)?)?,
+            Preload::Modules(names) => dict.set_item("preload", PyList::new(py, names)?)?,
+            Preload::ImportsOf(source) => dict.set_item("preload", PyString::new(py, source))?,
         }
         Ok(())
     })?;
