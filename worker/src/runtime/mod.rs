@@ -113,26 +113,34 @@ impl RuntimeConfig {
         }
     }
 
-    /// `sys.path`: the standard library, its C extensions, the vetted packages.
+    /// `sys.path`, as text for CPython's configuration.
     pub fn import_paths(&self) -> Vec<String> {
-        let mut paths = vec![PYTHON_STDLIB.to_string(), PYTHON_DYNLOAD.to_string()];
-        if let Some(dir) = &self.packages_dir {
-            paths.push(dir.display().to_string());
-        }
-        paths
+        import_path_texts(self.packages_dir.as_deref())
     }
 }
 
+fn import_path_texts(packages_dir: Option<&std::path::Path>) -> Vec<String> {
+    import_paths(packages_dir)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// `sys.path`: the standard library, its C extensions, the vetted packages.
+fn import_paths(packages_dir: Option<&std::path::Path>) -> Vec<PathBuf> {
+    let mut paths = vec![PathBuf::from(PYTHON_STDLIB), PathBuf::from(PYTHON_DYNLOAD)];
+    paths.extend(packages_dir.map(std::path::Path::to_path_buf));
+    paths
+}
+
 /// Directories a worker must be able to read for the interpreter to work (lazy imports, time
-/// zones): the standard library, the vetted packages, the time zone database. Read-only, and
-/// nothing else unless the policy adds it.
+/// zones): every import path (so that the two cannot drift apart), the time zone database.
+/// Read-only, and nothing else unless the policy adds it.
 pub fn interpreter_read_paths(packages_dir: Option<&std::path::Path>) -> Vec<PathBuf> {
-    let mut paths = vec![PathBuf::from(PYTHON_STDLIB)];
-    if !PYTHON_DYNLOAD.starts_with(PYTHON_STDLIB) {
-        paths.push(PathBuf::from(PYTHON_DYNLOAD));
-    }
-    if let Some(dir) = packages_dir {
-        paths.push(dir.to_path_buf());
+    let mut paths = import_paths(packages_dir);
+    // lib-dynload usually lies inside the standard library, whose rule already covers it.
+    if PYTHON_DYNLOAD.starts_with(PYTHON_STDLIB) {
+        paths.retain(|p| p.as_os_str() != PYTHON_DYNLOAD);
     }
     if std::path::Path::new(TZDATA_DIR).is_dir() {
         paths.push(PathBuf::from(TZDATA_DIR));
@@ -148,16 +156,7 @@ pub fn unimportable(
     allowed: &[String],
     packages_dir: Option<&std::path::Path>,
 ) -> Result<Vec<(String, String)>, String> {
-    let config = RuntimeConfig {
-        allowed_imports: allowed.to_vec(),
-        blocked_builtins: Vec::new(),
-        blocked_attributes: Vec::new(),
-        max_output_bytes: 0,
-        preload: Preload::Modules(Vec::new()),
-        packages_dir: packages_dir.map(std::path::Path::to_path_buf),
-        layer: InterpreterLayer::On,
-    };
-    crate::sys::python_initialize(PYTHON_HOME, &config.import_paths())
+    crate::sys::python_initialize(PYTHON_HOME, &import_path_texts(packages_dir))
         .map_err(|e| format!("CPython did not start: {e}"))?;
     Python::attach(|py| {
         let find_spec = py
