@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
-use pyward_policy::config::{HostCall, Security};
+use pyward_policy::config::{HostCall, KNOWN_EVENTS, Security};
 use serde::{Deserialize, Serialize};
 
 use crate::link::{HostCallError, Json};
@@ -506,14 +506,14 @@ impl Runtime {
 /// A command's `security=` (the `pyward` module checked it already; checked again here, as a
 /// type, so that nothing past this point holds a level that is not one).
 fn security_level(name: &str) -> PyResult<Security> {
-    match name {
-        "owner" => Ok(Security::Owner),
-        "sudo" => Ok(Security::Sudo),
-        "everyone" => Ok(Security::Everyone),
-        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "security must be one of owner, sudo, everyone, not `{other}`"
-        ))),
-    }
+    use serde::Deserialize;
+    use serde::de::value::{Error, StrDeserializer};
+    // The level's names are Security's own (its serde names, as the policy file spells them).
+    Security::deserialize(StrDeserializer::<Error>::new(name)).map_err(|_| {
+        pyo3::exceptions::PyValueError::new_err(format!(
+            "security must be one of owner, sudo, everyone, not `{name}`"
+        ))
+    })
 }
 
 fn error_info(kind: &str, message: String) -> PyError {
@@ -613,6 +613,7 @@ fn native_config(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
             PyList::new(py, &c.blocked_attributes)?,
         )?;
         dict.set_item("interpreter_layer", c.layer == InterpreterLayer::On)?;
+        dict.set_item("known_events", PyList::new(py, KNOWN_EVENTS)?)?;
         dict.set_item(
             "packages_dir",
             c.packages_dir.as_ref().map(|d| d.display().to_string()),

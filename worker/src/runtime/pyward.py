@@ -7,7 +7,8 @@ _commands = {}
 _events = {}
 _every = {}
 _SECURITY = ("owner", "sudo", "everyone")
-_EVENTS = ("message", "join", "leave", "reaction")
+# The events a chat may send, as the policy knows them (KNOWN_EVENTS): one list for both.
+_EVENTS = tuple(_native.config()["known_events"])
 
 
 # Something the sandbox refused (a host call, an import, a private attribute, an audit event).

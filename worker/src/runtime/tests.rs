@@ -61,6 +61,42 @@ fn commands_load_and_run() {
 }
 
 #[test]
+fn events_and_security_levels_are_the_policys() {
+    let (mut rt, _) = runtime();
+    // Every event the policy knows can be handled; another is refused, naming the policy's list.
+    let handlers: String = KNOWN_EVENTS
+        .iter()
+        .map(|e| format!("@pyward.on({e:?})\ndef on_{e}(event):\n    return None\n"))
+        .collect();
+    rt.load(
+        "events",
+        &format!("import pyward\n{handlers}"),
+        &all_calls(),
+    )
+    .unwrap();
+    let err = rt
+        .load(
+            "bad",
+            "import pyward\n@pyward.on('typing')\ndef f(e):\n    pass\n",
+            &all_calls(),
+        )
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains(&format!("known: {}", KNOWN_EVENTS.join(", "))),
+        "{err:?}"
+    );
+    for (name, level) in [
+        ("owner", Security::Owner),
+        ("sudo", Security::Sudo),
+        ("everyone", Security::Everyone),
+    ] {
+        assert_eq!(security_level(name).unwrap(), level);
+    }
+    assert!(security_level("root").is_err());
+}
+
+#[test]
 fn output_printed_while_loading_is_kept() {
     let (mut rt, _) = runtime();
     let loaded = rt
