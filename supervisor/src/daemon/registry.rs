@@ -326,7 +326,7 @@ fn install(
     let module = Module {
         name: name.to_string(),
         tier: tier.to_string(),
-        source: source.to_string(),
+        source: source.into(),
         commands: loaded.commands.clone(),
         caps: caps.clone(),
         events: loaded.events.clone(),

@@ -182,7 +182,7 @@ pub(super) fn reload_modules(state: &Arc<State>, stored: Vec<super::store::Store
                 let entry = Module {
                     name: module.name.clone(),
                     tier: module.tier,
-                    source: module.source,
+                    source: module.source.into(),
                     commands: loaded.commands,
                     caps,
                     events: loaded.events,

@@ -27,7 +27,8 @@ use super::store::Store;
 pub(super) struct Module {
     pub(super) name: String,
     pub(super) tier: String,
-    pub(super) source: String,
+    /// Shared, not copied: every call takes it along in case its worker must be restarted.
+    pub(super) source: Arc<str>,
     pub(super) commands: Vec<CommandInfo>,
     /// What the module runs with: its manifest made concrete, approved, within its tier.
     pub(super) caps: Capabilities,

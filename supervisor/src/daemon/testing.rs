@@ -97,7 +97,7 @@ impl Daemon {
         let module = Module {
             name: name.to_string(),
             tier: tier.to_string(),
-            source: source.to_string(),
+            source: source.into(),
             commands: Vec::new(),
             caps,
             events: Vec::new(),
