@@ -400,11 +400,10 @@ struct RawRun {
 impl Run {
     pub(super) fn parse(params: Value) -> Result<Run, DaemonError> {
         let raw: RawRun = read(params);
-        let name = match raw.name {
-            Param::Absent | Param::Null => "pipeline".to_string(),
-            Param::Given(name) => name,
-            Param::Wrong(_) => return Err(DaemonError::NotAString { param: "name" }),
-        };
+        let name = raw
+            .name
+            .optional("name")?
+            .unwrap_or_else(|| "pipeline".to_string());
         Ok(Run {
             name,
             source: raw.source.required("source")?.to_string(),
