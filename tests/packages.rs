@@ -74,7 +74,7 @@ fn packages() -> Option<PathBuf> {
 }
 
 fn policy_lines(dir: &std::path::Path) -> String {
-    let mut allowed: Vec<String> = pyward_policy::config::DEFAULT_ALLOWED_IMPORTS
+    let mut allowed: Vec<String> = pyward_policy::scan::DEFAULT_ALLOWED_IMPORTS
         .iter()
         .map(|s| format!("\"{s}\""))
         .collect();

@@ -44,14 +44,10 @@ pub use storage::StorageLimits;
 pub use tiers::{HostCall, KNOWN_EVENTS, NEVER_RELAYED, RawTier, Tier};
 
 use crate::http::{HttpPolicy, RawHttp};
-pub use crate::position::line_col;
+use crate::position::line_col;
 use crate::scan::ScanRules;
-// The `[scan]` section belongs to the scanner (`scan::rules`), defaults included; these keep
-// their `config::` paths.
-pub use crate::scan::{
-    DEFAULT_ALLOWED_IMPORTS, DEFAULT_CLIENT_ATTRIBUTES, DEFAULT_FORBIDDEN_ATTRIBUTES,
-    DEFAULT_FORBIDDEN_HOOK_METHODS, DEFAULT_FORBIDDEN_NAMES, DEFAULT_FORBIDDEN_PATTERNS, RawScan,
-};
+// The `[scan]` section belongs to the scanner (`scan::rules`), defaults included.
+pub use crate::scan::RawScan;
 
 /// The commented default policy written by `pyward policy init`. A test proves that it parses to
 /// exactly [`Policy::default()`], so the two cannot drift apart.
