@@ -19,7 +19,7 @@ sys.path):
 * `start_supervisor()`: `pyward serve` started, waited for, stopped; if it dies, the error says
   so with the end of its log. `Supervisor` is the same without the `with`, for a script that
   kills and restarts it.
-* `processes()`, `children()`, `descendants()`, `alive()`, `status()`, `rss_kib()`, `pss_kib()`,
+* `processes()`, `children()`, `descendants()`, `alive()`, `status()`, `rss_kib()`,
   `open_fds()`: what /proc says about a process and its children.
 * `percentile()`: nearest rank, the one definition every script reports.
 * `build()`, `target_dir()`: cargo's binaries, where cargo puts them.
@@ -50,7 +50,7 @@ from pyward_client import Client, PywardError  # noqa: E402  (found through CLIE
 __all__ = [
     "ROOT", "Client", "PywardError", "RawConnection", "request_line",
     "TomlValue", "policy_toml", "SupervisorDied", "Supervisor", "start_supervisor",
-    "ProcessInfo", "processes", "children", "descendants", "alive", "status", "rss_kib", "pss_kib",
+    "ProcessInfo", "processes", "children", "descendants", "alive", "status", "rss_kib",
     "open_fds", "percentile", "target_dir", "build",
 ]
 
@@ -398,18 +398,6 @@ def _kib(value: Optional[str]) -> int:
 def rss_kib(pid: int) -> int:
     """Resident set size (VmRSS); 0 if the process is gone or a zombie."""
     return _kib(status(pid).get("VmRSS"))
-
-
-def pss_kib(pid: int) -> int:
-    """Proportional set size (shared pages divided among their sharers); 0 if unreadable."""
-    try:
-        with open("/proc/{}/smaps_rollup".format(pid)) as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return _kib(line.split(":", 1)[1])
-    except OSError:
-        pass
-    return 0
 
 
 def open_fds(pid: int) -> int:

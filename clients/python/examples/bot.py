@@ -16,8 +16,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pyward_client import Client, Dispatcher, PywardError  # noqa: E402
-from pyward_client.dispatcher import load_refusal, load_summary  # noqa: E402
+from pyward_client import Client, Dispatcher  # noqa: E402
+from pyward_client.dispatcher import load_directory  # noqa: E402
 
 CHAT = "!example-room"
 
@@ -56,20 +56,10 @@ async def main():
         say("[log] {}: {}".format(module, call_args["message"]))
 
     await client.connect()
-    for filename in sorted(os.listdir(args.modules)):
-        if not filename.endswith(".py"):
-            continue
-        name = filename[:-3]
-        with open(os.path.join(args.modules, filename)) as f:
-            source = f.read()
-        try:
-            # The operator ships these modules with the bot: what they ask for is approved here.
-            loaded = await client.load(name, source, approve=True)
-        except PywardError as error:
-            for line in load_refusal(name, error):
-                say(line)
-            continue
-        say(load_summary(name, loaded))
+    # The operator ships these modules with the bot: what they ask for is approved here.
+    for _, lines in await load_directory(client, args.modules):
+        for line in lines:
+            say(line)
     await dispatcher.start()
 
     for number, line in enumerate(sys.stdin, 1):

@@ -17,6 +17,7 @@ ones the policy's ACL knows (owners, sudos, grants); an unmapped sender is passe
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
@@ -184,3 +185,25 @@ def load_summary(name: str, answer: Mapping[str, Any]) -> str:
             "; the older version keeps running" if answer.get("running") else "")
     commands = ", ".join(c.get("name", "?") for c in answer.get("commands", []) if isinstance(c, dict))
     return "loaded {} ({})".format(name, commands or "no commands")
+
+
+async def load_directory(client: "Client", directory: str) -> List[Tuple[bool, List[str]]]:
+    """Load every NAME.py of an operator's directory (in name order), approving what each asks
+    for: the operator ships them with the bot. For each: whether it loaded, and the lines to
+    show (`load_summary`'s, or `load_refusal`'s)."""
+    from . import PywardError
+
+    results: List[Tuple[bool, List[str]]] = []
+    for filename in sorted(os.listdir(directory)):
+        if not filename.endswith(".py"):
+            continue
+        name = filename[:-3]
+        with open(os.path.join(directory, filename), encoding="utf-8") as f:
+            source = f.read()
+        try:
+            loaded = await client.load(name, source, approve=True)
+        except PywardError as error:
+            results.append((False, load_refusal(name, error)))
+            continue
+        results.append((True, [load_summary(name, loaded)]))
+    return results

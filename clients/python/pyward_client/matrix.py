@@ -72,7 +72,7 @@ from mautrix.types import (
 )
 
 from . import DEFAULT_SOCKET, Client, PywardError
-from .dispatcher import Dispatcher, Outcome, load_refusal, load_summary
+from .dispatcher import Dispatcher, Outcome, load_directory, load_refusal, load_summary
 
 __all__ = ["MatrixBot", "MatrixBotConfig", "OWNER_COMMANDS", "main"]
 
@@ -180,20 +180,12 @@ class MatrixBot:
         """Load every NAME.py of the operator's directory, approving what each asks for (the
         operator ships them with the bot). Returns what the owners should hear: the refusals."""
         reports: List[str] = []
-        for filename in sorted(os.listdir(directory)):
-            if not filename.endswith(".py"):
-                continue
-            name = filename[:-3]
-            with open(os.path.join(directory, filename), encoding="utf-8") as f:
-                source = f.read()
-            try:
-                loaded = await self.pyward.load(name, source, approve=True)
-            except PywardError as error:
-                lines = load_refusal(name, error)
+        for loaded, lines in await load_directory(self.pyward, directory):
+            if loaded:
+                log.info("%s", "\n".join(lines))
+            else:
                 log.warning("%s", "\n".join(lines))
                 reports.extend(lines)
-                continue
-            log.info("%s", load_summary(name, loaded))
         return reports
 
     async def _notify(self, text: str) -> None:
