@@ -144,9 +144,11 @@ pub(crate) enum DaemonError {
          does not ask for it (events=[...])"
     )]
     UndeclaredEvent { module: String, event: String },
-    /// It declares `@pyward.every` handlers without asking for schedules (the message says so).
-    #[error("{}", exceeded.message)]
-    SchedulesNotAsked { module: String, exceeded: Exceeded },
+    #[error(
+        "module `{module}` declares @pyward.every handlers but its manifest does not ask \
+         for schedules=True"
+    )]
+    SchedulesNotAsked { module: String },
     #[error("module `{module}`'s tier `{tier}` no longer exists")]
     TierGone { module: String, tier: String },
 

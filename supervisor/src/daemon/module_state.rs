@@ -260,27 +260,16 @@ fn schedule_at(
     }
 }
 
-/// The periodic handlers a module declares, checked against its capabilities and the policy:
-/// `(name, interval_ms)` to keep, or why the module cannot be loaded.
+/// The periodic handlers a module declares (its manifest asked for schedules), checked against
+/// the policy's schedule budgets: `(name, interval_ms)` to keep, or the budget it is over.
 pub fn periodic_schedules(
     module: &str,
     declared: &[pyward_worker::runtime::PeriodicInfo],
-    caps: &Capabilities,
     policy: &Policy,
 ) -> Result<Vec<(String, u64)>, Exceeded> {
     let limits = &policy.schedules;
     if declared.is_empty() {
         return Ok(Vec::new());
-    }
-    if !caps.schedules {
-        return Err(Exceeded {
-            budget: "manifest.schedules",
-            limit: 0,
-            message: format!(
-                "module `{module}` declares @pyward.every handlers but its manifest does not ask \
-                 for schedules=True"
-            ),
-        });
     }
     if declared.len() > limits.max_periodic_per_module {
         return Err(Exceeded {

@@ -133,14 +133,69 @@ pub(super) fn check_declarations(
             });
         }
     }
-    module_state::periodic_schedules(name, &loaded.periodic, caps, policy).map_err(|e| {
-        if e.budget == "manifest.schedules" {
-            DaemonError::SchedulesNotAsked {
-                module: name.to_string(),
-                exceeded: e,
-            }
-        } else {
-            DaemonError::Budget(e)
+    if !loaded.periodic.is_empty() && !caps.schedules {
+        return Err(DaemonError::SchedulesNotAsked {
+            module: name.to_string(),
+        });
+    }
+    module_state::periodic_schedules(name, &loaded.periodic, policy).map_err(DaemonError::Budget)
+}
+
+#[cfg(test)]
+mod tests {
+    use pyward_worker::runtime::PeriodicInfo;
+
+    use super::*;
+    use crate::daemon::rpc::RpcError;
+
+    fn declaring(periodic: usize) -> Loaded {
+        Loaded {
+            commands: Vec::new(),
+            stdout: String::new(),
+            identifiers: Vec::new(),
+            events: Vec::new(),
+            periodic: (0..periodic)
+                .map(|i| PeriodicInfo {
+                    name: format!("tick{i}"),
+                    seconds: 60,
+                })
+                .collect(),
         }
-    })
+    }
+
+    #[test]
+    fn periodic_handlers_need_the_manifest_to_ask_for_schedules_then_fit_the_budget() {
+        let policy = Policy::default();
+        let asked = Capabilities {
+            schedules: true,
+            ..Capabilities::default()
+        };
+        let not_asked = Capabilities::default();
+        // Without periodic handlers, nothing to ask for.
+        assert_eq!(
+            check_declarations("m", &declaring(0), &not_asked, &policy).unwrap(),
+            Vec::new()
+        );
+        let e: RpcError = check_declarations("m", &declaring(1), &not_asked, &policy)
+            .unwrap_err()
+            .into();
+        assert_eq!(e.data["reason"], "capability_denied", "{e:?}");
+        assert_eq!(
+            e.message,
+            "module `m` declares @pyward.every handlers but its manifest does not ask for \
+             schedules=True"
+        );
+        assert_eq!(
+            check_declarations("m", &declaring(1), &asked, &policy).unwrap(),
+            vec![("tick0".to_string(), 60_000)]
+        );
+        let over = policy.schedules.max_periodic_per_module + 1;
+        let e: RpcError = check_declarations("m", &declaring(over), &asked, &policy)
+            .unwrap_err()
+            .into();
+        assert_eq!(
+            e.data["budget"], "schedules.max_periodic_per_module",
+            "{e:?}"
+        );
+    }
 }
