@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use pyward_policy::config::HostCall;
+use pyward_worker::cgroup::WorkerCgroup;
 use pyward_worker::link::Json;
 use pyward_worker::runtime::Target;
-use pyward_worker::verdict::{self, Layer};
+use pyward_worker::verdict::Layer;
 use serde_json::{Value, json};
 
 use super::budget::HostCalls;
@@ -17,7 +18,7 @@ use super::connection::Conn;
 use super::error::DaemonError;
 use super::params::Run;
 use super::relay::{Origin, Route, relay, stop_if_over_budget};
-use super::settle::{Failure, settle};
+use super::settle::{Failure, settle, verdict_of};
 use super::state::{State, lock, now_ms};
 use super::vetting::{check_name, scan_or_reject, tier_of};
 use super::workers::start_worker;
@@ -171,10 +172,9 @@ fn one_shot(
             answer
         },
     );
-    let verdict = match &outcome {
-        Ok(out) => verdict::from_outcome(out),
-        Err(failure) => verdict::from_failure(failure, limits),
-    };
+    // Read as a loaded module's call is: a kill by its cgroup's memory.max is a memory limit.
+    let oom = worker.cgroup.as_ref().is_some_and(WorkerCgroup::oom_killed);
+    let verdict = verdict_of(&outcome, oom, limits);
     match settle(&label, &policy, outcome, verdict, calls.bitten()) {
         Ok(answer) => Ok(answer),
         Err(Failure::Budget(exceeded)) => {
