@@ -247,7 +247,10 @@ impl RawPolicy {
 }
 
 /// `(key, value, min, max)`: each value outside its inclusive range is reported under its key.
-fn check_ranges(errors: &mut Vec<Invalid>, ranges: &[(&str, usize, usize, usize)]) {
+fn check_ranges<T: Copy + PartialOrd + std::fmt::Display>(
+    errors: &mut Vec<Invalid>,
+    ranges: &[(&str, T, T, T)],
+) {
     for &(key, value, min, max) in ranges {
         if value < min || value > max {
             errors.push(invalid(key, format!("must be between {min} and {max}")));

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Invalid, invalid};
+use super::{Invalid, check_ranges, invalid};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -31,12 +31,10 @@ impl RawRateLimit {
         if self.calls_per_window == 0 {
             errors.push(invalid("rate_limit.calls_per_window", "must be at least 1"));
         }
-        if self.window_seconds == 0 || self.window_seconds > 86_400 {
-            errors.push(invalid(
-                "rate_limit.window_seconds",
-                "must be between 1 and 86400",
-            ));
-        }
+        check_ranges(
+            errors,
+            &[("rate_limit.window_seconds", self.window_seconds, 1, 86_400)],
+        );
         RateLimit {
             calls_per_window: self.calls_per_window,
             window_seconds: self.window_seconds,

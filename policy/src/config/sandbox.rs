@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Invalid, invalid};
+use super::{Invalid, check_ranges, invalid};
 
 /// Linux namespaces a worker can be put in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -101,33 +101,20 @@ pub struct SandboxLimits {
 
 impl RawSandbox {
     pub(super) fn validate(self, errors: &mut Vec<Invalid>) -> SandboxLimits {
-        if self.memory_mb < 32 || self.memory_mb > 64 * 1024 {
-            errors.push(invalid("sandbox.memory_mb", "must be between 32 and 65536"));
-        }
-        if self.cpu_seconds == 0 || self.cpu_seconds > 3600 {
-            errors.push(invalid("sandbox.cpu_seconds", "must be between 1 and 3600"));
-        }
-        if self.wall_ms < 10 || self.wall_ms > 3_600_000 {
-            errors.push(invalid("sandbox.wall_ms", "must be between 10 and 3600000"));
-        }
-        if self.max_output_bytes == 0 || self.max_output_bytes > 64 << 20 {
-            errors.push(invalid(
+        let ranges: [(&str, u64, u64, u64); 6] = [
+            ("sandbox.memory_mb", self.memory_mb, 32, 64 * 1024),
+            ("sandbox.cpu_seconds", self.cpu_seconds, 1, 3600),
+            ("sandbox.wall_ms", self.wall_ms, 10, 3_600_000),
+            (
                 "sandbox.max_output_bytes",
-                "must be between 1 and 67108864",
-            ));
-        }
-        if !(4..=4096).contains(&self.max_open_files) {
-            errors.push(invalid(
-                "sandbox.max_open_files",
-                "must be between 4 and 4096",
-            ));
-        }
-        if self.max_processes == 0 || self.max_processes > 4096 {
-            errors.push(invalid(
-                "sandbox.max_processes",
-                "must be between 1 and 4096",
-            ));
-        }
+                self.max_output_bytes as u64,
+                1,
+                64 << 20,
+            ),
+            ("sandbox.max_open_files", self.max_open_files, 4, 4096),
+            ("sandbox.max_processes", self.max_processes, 1, 4096),
+        ];
+        check_ranges(errors, &ranges);
         if self.worker_uid == 0 || self.worker_gid == 0 {
             errors.push(invalid(
                 "sandbox.worker_uid",

@@ -82,13 +82,8 @@ impl RawServer {
                 0o660
             }
         };
-        if self.max_line_bytes < 1024 || self.max_line_bytes > 64 << 20 {
-            errors.push(invalid(
-                "server.max_line_bytes",
-                "must be between 1024 and 67108864",
-            ));
-        }
-        let ranges: [(&str, usize, usize, usize); 4] = [
+        let ranges: [(&str, usize, usize, usize); 5] = [
+            ("server.max_line_bytes", self.max_line_bytes, 1024, 64 << 20),
             (
                 "server.max_connections_per_uid",
                 self.max_connections_per_uid,
@@ -121,18 +116,23 @@ impl RawServer {
                 "must be at least server.max_line_bytes, or no peer could send a line of the longest length",
             ));
         }
-        if self.write_timeout_seconds == 0 || self.write_timeout_seconds > 3600 {
-            errors.push(invalid(
-                "server.write_timeout_seconds",
-                "must be between 1 and 3600",
-            ));
-        }
-        if self.refused_audit_window_seconds == 0 || self.refused_audit_window_seconds > 86_400 {
-            errors.push(invalid(
-                "server.refused_audit_window_seconds",
-                "must be between 1 and 86400",
-            ));
-        }
+        check_ranges(
+            errors,
+            &[
+                (
+                    "server.write_timeout_seconds",
+                    self.write_timeout_seconds,
+                    1,
+                    3600,
+                ),
+                (
+                    "server.refused_audit_window_seconds",
+                    self.refused_audit_window_seconds,
+                    1,
+                    86_400,
+                ),
+            ],
+        );
         if !self.socket.is_absolute() {
             errors.push(invalid("server.socket", "must be an absolute path"));
         }
