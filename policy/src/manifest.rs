@@ -15,7 +15,7 @@ use ruff_text_size::{Ranged, TextRange};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{HostCall, KNOWN_EVENTS, Policy, Tier};
-use crate::position::line_col;
+use crate::position::{first_line, line_col, shorten};
 
 /// What a manifest may ask for, as the module declared it. Absent keys are `None`: they take
 /// the baseline (what a module without a manifest gets).
@@ -158,22 +158,11 @@ impl Reader<'_> {
 
     fn finding(&mut self, rule: &'static str, range: TextRange, message: String) {
         let (line, column) = line_col(self.source, range.start().to_usize());
-        let mut text: String = self
-            .source
-            .get(range.start().to_usize()..range.end().to_usize())
-            .unwrap_or("")
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
-        if text.len() > 120 {
-            let mut cut = 120;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-            text.push('…');
-        }
+        let text = shorten(first_line(
+            self.source,
+            range.start().to_usize(),
+            range.end().to_usize(),
+        ));
         self.reading.findings.push(ManifestFinding {
             rule,
             severity: "error",

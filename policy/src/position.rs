@@ -10,6 +10,27 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// What a finding quotes of the source at `start..end`: its first line (scan findings and
+/// manifest findings alike; [`shorten`] then bounds it).
+pub fn first_line(text: &str, start: usize, end: usize) -> &str {
+    let quoted = text.get(start..end).unwrap_or("");
+    quoted.lines().next().unwrap_or("")
+}
+
+/// `text` as a finding quotes it: at most 120 bytes, cut at a character boundary and marked
+/// with `…`.
+pub fn shorten(text: &str) -> String {
+    const MAX: usize = 120;
+    if text.len() <= MAX {
+        return text.to_string();
+    }
+    let mut cut = MAX;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
+}
+
 /// Many offsets of one text to line and column, each in O(log n) after one pass over the text
 /// (where [`line_col`], which scans the text before the offset, would make many findings cost
 /// quadratic time).
@@ -90,6 +111,17 @@ mod tests {
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));
         assert_eq!(line_col("x", 100), (1, 2));
+    }
+
+    #[test]
+    fn a_quote_is_the_first_line_cut_at_a_character_boundary() {
+        assert_eq!(first_line("x = 1\ny = 2", 0, 11), "x = 1");
+        assert_eq!(first_line("abc", 2, 99), "");
+        assert_eq!(shorten("short"), "short");
+        let long = "é".repeat(100);
+        let cut = shorten(&long);
+        assert_eq!(cut, format!("{}…", "é".repeat(60)));
+        assert_eq!(shorten(&"a".repeat(121)), format!("{}…", "a".repeat(120)));
     }
 
     #[test]

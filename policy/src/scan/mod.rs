@@ -211,9 +211,6 @@ pub struct Finding {
     pub message: String,
 }
 
-/// Longest `text` kept in a finding.
-const MAX_SNIPPET: usize = 120;
-
 impl Finding {
     pub fn new(
         rule: Rule,
@@ -222,15 +219,7 @@ impl Finding {
         text: impl Into<String>,
         message: impl Into<String>,
     ) -> Finding {
-        let mut text: String = text.into();
-        if text.len() > MAX_SNIPPET {
-            let mut cut = MAX_SNIPPET;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-            text.push('…');
-        }
+        let text = crate::position::shorten(&text.into());
         Finding {
             rule,
             severity: rule.severity(),

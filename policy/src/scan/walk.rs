@@ -23,7 +23,7 @@ use super::fold::{self, Env, Folded, Value};
 use super::module_api;
 use super::names::{Binding, ModState, NameInfo, Names, pattern_binding};
 use super::{Finding, Rule, ScanRules, kind};
-use crate::position::LineIndex;
+use crate::position::{LineIndex, first_line};
 
 /// Functions that turn a string into an attribute access.
 const ATTRIBUTE_BY_NAME: &[&str] = &["getattr", "setattr", "delattr", "hasattr"];
@@ -220,11 +220,7 @@ impl<'a> Walker<'a, '_> {
     fn report(&mut self, rule: Rule, range: TextRange, message: String) {
         let lines = self.lines.get_or_init(|| LineIndex::new(self.text));
         let (line, column) = lines.locate(self.text, range.start().into());
-        let snippet = self
-            .text
-            .get(usize::from(range.start())..usize::from(range.end()))
-            .unwrap_or("");
-        let snippet = snippet.lines().next().unwrap_or("");
+        let snippet = first_line(self.text, range.start().into(), range.end().into());
         self.findings
             .push(Finding::new(rule, line, column, snippet, message));
     }
