@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use pyward_policy::Policy;
 use pyward_policy::acl;
 use pyward_policy::config::HostCall;
-use pyward_worker::cgroup::WorkerCgroup;
 use pyward_worker::link::Json;
 use pyward_worker::process::WorkerFailure;
 use pyward_worker::runtime::Target;
@@ -21,7 +20,7 @@ use super::error::DaemonError;
 use super::grants::forget_expired_grants;
 use super::params::Call;
 use super::registry::not_found;
-use super::relay::{Origin, Route, relay, stop_if_over_budget};
+use super::relay::{Origin, Relay, Route};
 use super::settle::{record_failure, settle, verdict_of};
 use super::state::{Module, State, lock, now_ms};
 use super::workers::start_worker;
@@ -199,35 +198,26 @@ pub(super) async fn execute(
         }
         let w = slot.as_mut().expect("a worker was just started");
         let deadline = Instant::now() + Duration::from_millis(wall_ms);
-        let mut calls = HostCalls::new(&module2, &budgets, max_line);
-        let mut origin = Origin::Module {
-            name: &module2,
-            caps: &caps,
-            kind,
+        let mut relay = Relay {
+            state: &state2,
+            route: &route,
+            origin: Origin::Module {
+                name: &module2,
+                caps: &caps,
+                kind,
+            },
+            tier: &tier,
+            granted: &granted,
+            event: &event,
+            calls: HostCalls::new(&module2, &budgets, max_line),
         };
-        let pid = w.process.pid();
-        let result = w.process.call(
+        let (result, oom) = relay.call(
+            w,
             &target,
             Json::from_value(&args),
             Json::from_value(&event),
             deadline,
-            &mut |name: HostCall, args_json: Json| {
-                let answer = relay(
-                    &state2,
-                    &route,
-                    &mut origin,
-                    &tier,
-                    &granted,
-                    &event,
-                    &mut calls,
-                    name,
-                    &args_json,
-                );
-                stop_if_over_budget(&mut calls, pid);
-                answer
-            },
         );
-        let oom = w.cgroup.as_ref().is_some_and(WorkerCgroup::oom_killed);
         // RLIMIT_CPU counts a worker's whole life: a persistent worker that has used half its
         // budget is replaced (a fresh one costs a zygote fork), so that many short calls never
         // add up to a CPU-limit kill. One call still has the whole budget and the deadline.
@@ -244,7 +234,7 @@ pub(super) async fn execute(
         } else if worn {
             *slot = None;
         }
-        Ok::<_, DaemonError>((result, oom, calls.bitten()))
+        Ok::<_, DaemonError>((result, oom, relay.calls.bitten()))
     })
     .await??;
     let (outcome, oom, bitten) = outcome;

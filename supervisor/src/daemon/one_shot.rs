@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use pyward_policy::config::HostCall;
-use pyward_worker::cgroup::WorkerCgroup;
 use pyward_worker::link::Json;
 use pyward_worker::runtime::Target;
 use pyward_worker::verdict::Layer;
@@ -17,7 +16,7 @@ use super::budget::HostCalls;
 use super::connection::Conn;
 use super::error::DaemonError;
 use super::params::Run;
-use super::relay::{Origin, Route, relay, stop_if_over_budget};
+use super::relay::{Origin, Relay, Route};
 use super::settle::{Failure, settle, verdict_of};
 use super::state::{State, lock, now_ms};
 use super::vetting::{check_name, scan_or_reject, tier_of};
@@ -145,37 +144,28 @@ fn one_shot(
     let args = params.args.clone();
     let route = Route::Caller(conn.clone());
     let event = params.event.clone();
-    let mut calls = HostCalls::new(&label, &policy.budgets, policy.server.max_line_bytes);
-    let mut origin = Origin::OneShot {
-        label: &label,
-        kv: BTreeMap::new(),
+    let mut relay = Relay {
+        state,
+        route: &route,
+        origin: Origin::OneShot {
+            label: &label,
+            kv: BTreeMap::new(),
+        },
+        tier: &tier,
+        granted: &granted,
+        event: &event,
+        calls: HostCalls::new(&label, &policy.budgets, policy.server.max_line_bytes),
     };
-    let pid = worker.process.pid();
-    let outcome = worker.process.call(
+    // A one-shot's worker gets `null` as its event; its host calls carry the caller's.
+    let (outcome, oom) = relay.call(
+        &mut worker,
         &Target::Function(function.to_string()),
         Json::from_value(&args),
         Json::null(),
         deadline,
-        &mut |call: HostCall, args_json: Json| {
-            let answer = relay(
-                state,
-                &route,
-                &mut origin,
-                &tier,
-                &granted,
-                &event,
-                &mut calls,
-                call,
-                &args_json,
-            );
-            stop_if_over_budget(&mut calls, pid);
-            answer
-        },
     );
-    // Read as a loaded module's call is: a kill by its cgroup's memory.max is a memory limit.
-    let oom = worker.cgroup.as_ref().is_some_and(WorkerCgroup::oom_killed);
     let verdict = verdict_of(&outcome, oom, limits);
-    match settle(&label, &policy, outcome, verdict, calls.bitten()) {
+    match settle(&label, &policy, outcome, verdict, relay.calls.bitten()) {
         Ok(answer) => Ok(answer),
         Err(Failure::Budget(exceeded)) => {
             let mut details = exceeded.details();

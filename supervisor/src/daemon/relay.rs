@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use pyward_policy::config::HostCall;
 use pyward_policy::manifest::Capabilities;
+use pyward_worker::cgroup::WorkerCgroup;
 use pyward_worker::link::{HostCallError, Json};
+use pyward_worker::process::WorkerFailure;
+use pyward_worker::runtime::{CallOutcome, Target};
 use serde_json::{Value, json};
 
 use super::budget::{Exceeded, HostCalls};
@@ -17,7 +20,7 @@ use super::connection::Conn;
 use super::events::subscriber;
 use super::module_state;
 use super::rpc;
-use super::state::{State, lock, now_ms};
+use super::state::{State, Worker, lock, now_ms};
 
 /// How long the supervisor waits for the host to answer one host call (docs/protocol.md tells
 /// bots so): a bot answers in milliseconds, and one that has not answered by then is taken to
@@ -42,9 +45,59 @@ pub(super) enum Route {
 /// A call whose budget just bit is stopped where it is: its worker is killed (the next call
 /// gets a fresh one), so a module that catches the refusal cannot go on looping. The call then
 /// fails with the budget's error.
-pub(super) fn stop_if_over_budget(calls: &mut HostCalls, pid: libc::pid_t) {
+fn stop_if_over_budget(calls: &mut HostCalls, pid: libc::pid_t) {
     if calls.must_stop() {
         let _ = pyward_worker::sys::kill(pid, libc::SIGKILL);
+    }
+}
+
+/// Everything [`relay`] needs besides the host call itself: where a call's host calls go, who
+/// makes them, under which grants, and the call's host-call budgets.
+pub(super) struct Relay<'a> {
+    pub(super) state: &'a State,
+    pub(super) route: &'a Route,
+    pub(super) origin: Origin<'a>,
+    pub(super) tier: &'a str,
+    pub(super) granted: &'a BTreeSet<HostCall>,
+    pub(super) event: &'a Value,
+    pub(super) calls: HostCalls,
+}
+
+impl Relay<'_> {
+    /// Run `target` in `worker`, relaying each of its host calls; a budget that bites stops the
+    /// worker where it is. How the call ended, and whether the worker's cgroup OOM-killed it.
+    pub(super) fn call(
+        &mut self,
+        worker: &mut Worker,
+        target: &Target,
+        args: Json,
+        event: Json,
+        deadline: Instant,
+    ) -> (Result<CallOutcome, WorkerFailure>, bool) {
+        let pid = worker.process.pid();
+        let outcome = worker.process.call(
+            target,
+            args,
+            event,
+            deadline,
+            &mut |call, args_json: Json| {
+                let answer = relay(
+                    self.state,
+                    self.route,
+                    &mut self.origin,
+                    self.tier,
+                    self.granted,
+                    self.event,
+                    &mut self.calls,
+                    call,
+                    &args_json,
+                );
+                stop_if_over_budget(&mut self.calls, pid);
+                answer
+            },
+        );
+        let oom = worker.cgroup.as_ref().is_some_and(WorkerCgroup::oom_killed);
+        (outcome, oom)
     }
 }
 
@@ -87,7 +140,7 @@ impl Origin<'_> {
 /// schedules) or sent to the bot as a `host.call` request (the calling connection, or the
 /// module's subscribed bot for events and schedules); the worker waits for the answer.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn relay(
+fn relay(
     state: &State,
     route: &Route,
     origin: &mut Origin<'_>,
